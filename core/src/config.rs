@@ -1,0 +1,167 @@
+//! Every timeout and limit of the relay core, with the defaults and the
+//! reasons for them. Durations are whole milliseconds so that they read the
+//! same in TOML, environment variables and the README table.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Tunables of the relay state machine. Every field has a default
+/// ([`Config::default`]) and is validated by [`Config::validate`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// A live stream with no accepted `TS_DATA` and no auth for this long is
+    /// stopped (PROTOCOL.md 1.3.7). 30 s: publishers re-auth every few seconds.
+    pub stream_idle_timeout_ms: u64,
+    /// A pull client with no heartbeat for this long is dropped (1.4.7).
+    /// 10 s: ten missed one-second heartbeats.
+    pub client_heartbeat_timeout_ms: u64,
+    /// An incomplete chunked `PULL_REQ` is dropped this long after its latest
+    /// chunk (1.4.2).
+    pub pull_reassembly_timeout_ms: u64,
+    /// First wait before an unacknowledged `PULL_RSP` is resent; each further
+    /// wait doubles (1 s, 2 s, 4 s: 1.4.5).
+    pub pull_rsp_resend_initial_ms: u64,
+    /// How many times an unacknowledged `PULL_RSP` is resent before the relay
+    /// gives up (1.4.5).
+    pub pull_rsp_resends: u32,
+    /// How long a `PULL_RSP` challenge can be echoed (2.3).
+    pub challenge_validity_ms: u64,
+    /// Minimum gap between two `CLIENT_UNKNOWN` / `STREAM_UNKNOWN` answers to
+    /// one source (2.5).
+    pub unknown_reply_interval_ms: u64,
+    /// The legacy relay's trust model: accept client ids the relay never
+    /// issued and move a client on any heartbeat. Trusted networks only
+    /// (1.4.10); off by default.
+    pub legacy_trust: bool,
+    /// Pull clients the relay tracks at once.
+    pub max_clients: usize,
+    /// Pull clients one source IP may hold (a NAT may hide a few dozen).
+    pub max_clients_per_ip: usize,
+    /// Chunked pull requests being reassembled at once, over all clients.
+    pub max_pending_reassemblies: usize,
+    /// Chunks one pull request may have (64 × 738 bytes ≈ 47 KB of ids).
+    pub max_pull_request_chunks: usize,
+    /// Stream ids one pull request may list; the rest are ignored, counted.
+    pub max_ids_per_request: usize,
+    /// Acknowledged subscribers one stream may have.
+    pub max_subscribers_per_stream: usize,
+    /// Packets queued for one destination; when full the oldest goes.
+    pub max_queued_per_destination: usize,
+    /// Sources remembered by the once-per-second `*_UNKNOWN` limiter.
+    pub max_rate_limited_sources: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            stream_idle_timeout_ms: 30_000,
+            client_heartbeat_timeout_ms: 10_000,
+            pull_reassembly_timeout_ms: 1_000,
+            pull_rsp_resend_initial_ms: 1_000,
+            pull_rsp_resends: 3,
+            challenge_validity_ms: 5_000,
+            unknown_reply_interval_ms: 1_000,
+            legacy_trust: false,
+            max_clients: 10_000,
+            max_clients_per_ip: 64,
+            max_pending_reassemblies: 1_024,
+            max_pull_request_chunks: 64,
+            max_ids_per_request: 512,
+            max_subscribers_per_stream: 2_000,
+            max_queued_per_destination: 1_024,
+            max_rate_limited_sources: 4_096,
+        }
+    }
+}
+
+/// A configuration value that cannot work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// Why it was refused.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Refuses values that would make the relay misbehave (zero timeouts or
+    /// limits that admit nothing).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("stream_idle_timeout_ms", self.stream_idle_timeout_ms),
+            ("client_heartbeat_timeout_ms", self.client_heartbeat_timeout_ms),
+            ("pull_reassembly_timeout_ms", self.pull_reassembly_timeout_ms),
+            ("pull_rsp_resend_initial_ms", self.pull_rsp_resend_initial_ms),
+            ("challenge_validity_ms", self.challenge_validity_ms),
+            ("max_clients", self.max_clients as u64),
+            ("max_clients_per_ip", self.max_clients_per_ip as u64),
+            ("max_pending_reassemblies", self.max_pending_reassemblies as u64),
+            ("max_pull_request_chunks", self.max_pull_request_chunks as u64),
+            ("max_ids_per_request", self.max_ids_per_request as u64),
+            ("max_subscribers_per_stream", self.max_subscribers_per_stream as u64),
+            ("max_queued_per_destination", self.max_queued_per_destination as u64),
+            ("max_rate_limited_sources", self.max_rate_limited_sources as u64),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(ConfigError { field, reason: "must be greater than 0" });
+            }
+        }
+        if self.pull_rsp_resends > 16 {
+            return Err(ConfigError { field: "pull_rsp_resends", reason: "must be at most 16" });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn stream_idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.stream_idle_timeout_ms)
+    }
+    pub(crate) fn client_heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.client_heartbeat_timeout_ms)
+    }
+    pub(crate) fn pull_reassembly_timeout(&self) -> Duration {
+        Duration::from_millis(self.pull_reassembly_timeout_ms)
+    }
+    pub(crate) fn challenge_validity(&self) -> Duration {
+        Duration::from_millis(self.challenge_validity_ms)
+    }
+    pub(crate) fn unknown_reply_interval(&self) -> Duration {
+        Duration::from_millis(self.unknown_reply_interval_ms)
+    }
+    /// The wait before resend number `n` (0-based) of a `PULL_RSP`.
+    pub(crate) fn pull_rsp_resend_wait(&self, n: u32) -> Duration {
+        Duration::from_millis(self.pull_rsp_resend_initial_ms.saturating_mul(1 << n.min(16)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_protocol() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.stream_idle_timeout_ms, 30_000);
+        assert_eq!(c.client_heartbeat_timeout_ms, 10_000);
+        assert_eq!(c.pull_reassembly_timeout_ms, 1_000);
+        assert!(!c.legacy_trust);
+        let waits: Vec<_> = (0..3).map(|n| c.pull_rsp_resend_wait(n).as_millis()).collect();
+        assert_eq!(waits, [1000, 2000, 4000]);
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let c = Config { max_clients: 0, ..Config::default() };
+        assert_eq!(c.validate().unwrap_err().field, "max_clients");
+    }
+}

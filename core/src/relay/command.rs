@@ -1,0 +1,141 @@
+//! Local commands from the operator (HTTP API, CLI) and their replies: the
+//! only calls into the relay that can fail.
+
+use crate::auth::Credential;
+use crate::relay::Counters;
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// Something the operator asks the relay to do or tell.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Adds a stream credential (new, imported, or loaded from the store).
+    AddCredential(Credential),
+    /// Stops a live stream now; its subscribers get `STREAM_STOPPED`.
+    StopStream {
+        /// The stream.
+        live_id: String,
+    },
+    /// Removes a credential and stops its stream if live.
+    RevokeStream {
+        /// The stream.
+        live_id: String,
+    },
+    /// Every known stream (with a credential, or live).
+    ListStreams,
+    /// One stream with its subscribers.
+    GetStream {
+        /// The stream.
+        live_id: String,
+    },
+    /// Every pull client.
+    ListClients,
+    /// A copy of the drop and event counters.
+    Counters,
+    /// Stops every live stream (graceful shutdown).
+    StopAll,
+}
+
+/// A successful command's answer.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Done, nothing to tell.
+    Done,
+    /// [`Command::ListStreams`].
+    Streams(Vec<StreamInfo>),
+    /// [`Command::GetStream`].
+    Stream(StreamInfo),
+    /// [`Command::ListClients`].
+    Clients(Vec<ClientInfo>),
+    /// [`Command::Counters`].
+    Counters(Box<Counters>),
+}
+
+/// Why a command failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandError {
+    /// A credential with this id exists already.
+    AlreadyExists,
+    /// No such stream.
+    NotFound,
+    /// The stream exists but is not live.
+    NotLive,
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CommandError::AlreadyExists => "stream already exists",
+            CommandError::NotFound => "no such stream",
+            CommandError::NotLive => "stream is not live",
+        })
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// What the relay knows about one stream.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamInfo {
+    /// The stream id.
+    pub live_id: String,
+    /// Whether it is live now.
+    pub live: bool,
+    /// Its SSRC, once it has ever gone live (kept for the relay's life).
+    pub ssrc: Option<u32>,
+    /// The bound publisher address while live.
+    pub publisher: Option<SocketAddr>,
+    /// Incoming bitrate over the last 1 s, 3 s and 10 s.
+    pub bitrate_bps: [u64; 3],
+    /// Accepted `TS_DATA` packets.
+    pub packets_in: u64,
+    /// Accepted `TS_DATA` bytes (whole datagrams).
+    pub bytes_in: u64,
+    /// Sequence numbers skipped by the publisher and never received.
+    pub lost: u64,
+    /// Packets recovered by retransmission on the push leg.
+    pub recovered: u64,
+    /// Acknowledged subscribers.
+    pub subscribers: usize,
+    /// Per-subscriber detail (filled by [`Command::GetStream`] only).
+    pub subscriber_list: Vec<SubscriberInfo>,
+}
+
+/// One acknowledged subscriber of a stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberInfo {
+    /// Where its data goes.
+    pub address: SocketAddr,
+    /// Packets of this stream sent to it.
+    pub packets_sent: u64,
+    /// Bytes of this stream sent to it.
+    pub bytes_sent: u64,
+}
+
+/// One pull client (its id is a secret and not shown).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientInfo {
+    /// Its bound address.
+    pub address: SocketAddr,
+    /// Whether the address has proved it receives (2.3).
+    pub verified: bool,
+    /// Its subscriptions in request order.
+    pub subscriptions: Vec<SubscriptionInfo>,
+    /// Stream packets sent to it.
+    pub packets_sent: u64,
+    /// Stream bytes sent to it.
+    pub bytes_sent: u64,
+}
+
+/// One entry of a client's list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionInfo {
+    /// The stream id.
+    pub live_id: String,
+    /// Whether the client acknowledged it (data flows).
+    pub acked: bool,
+}

@@ -1,0 +1,115 @@
+//! Counters of everything the relay dropped, refused or did, by reason.
+//! Untrusted input never returns an error: it lands in one of these.
+
+use serde::Serialize;
+
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
+        /// Monotonic event and drop counters, read by the driver for
+        /// metrics. Every field counts since the relay started.
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+        pub struct Counters {
+            $($(#[doc = $doc])+ pub $name: u64,)+
+        }
+
+        impl Counters {
+            /// Every counter as `(name, value, help)`, in declaration order.
+            pub fn fields(&self) -> Vec<(&'static str, u64, &'static str)> {
+                vec![$((stringify!($name), self.$name, concat!($($doc),+)),)+]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Datagrams received.
+    rx_datagrams,
+    /// Bytes received.
+    rx_bytes,
+    /// Datagrams queued for sending.
+    tx_datagrams,
+    /// Bytes queued for sending.
+    tx_bytes,
+    /// Datagrams dropped: shorter than an RTP header or not version 2.
+    malformed,
+    /// Legacy messages dropped: byte 0 is not 0x80 (padding, extension or CSRC).
+    bad_header,
+    /// Datagrams dropped: unknown payload type.
+    unknown_payload_type,
+    /// RTCP datagrams dropped: malformed.
+    rtcp_malformed,
+    /// RTCP packets ignored: not from an acknowledged subscriber, or of a type the relay does not read.
+    rtcp_ignored,
+    /// TS_DATA dropped: marker, padding, extension or CSRC set.
+    ts_data_bad_header,
+    /// TS_DATA dropped: SSRC of no live stream.
+    ts_data_unknown_ssrc,
+    /// TS_DATA dropped: SSRC live but not bound to the source address.
+    ts_data_wrong_source,
+    /// TS_DATA dropped: sequence number already forwarded.
+    ts_data_duplicate,
+    /// TS_DATA accepted and fanned out.
+    ts_data_accepted,
+    /// Copies of TS_DATA queued to subscribers.
+    ts_data_forwarded,
+    /// AUTH_REQ not answered: no '#', empty id or code, or not UTF-8.
+    auth_malformed,
+    /// AUTH_REQ refused.
+    auth_refused,
+    /// AUTH_REQ accepted.
+    auth_accepted,
+    /// DELAY_REQ echoed.
+    delay_echoed,
+    /// STOP_PUSH_REQ answered.
+    stop_push_requests,
+    /// Streams stopped by their publisher.
+    streams_stopped_by_publisher,
+    /// Streams stopped by the idle timeout.
+    streams_idle_timeout,
+    /// Streams stopped by the operator (stop, revoke, shutdown).
+    streams_stopped_by_operator,
+    /// Client ids issued.
+    client_ids_issued,
+    /// CLIENT_ID_REQ refused: too many clients in all.
+    client_limit_global,
+    /// CLIENT_ID_REQ refused: too many clients from one IP.
+    client_limit_per_ip,
+    /// Messages naming a client id not bound to their source address.
+    client_untrusted,
+    /// PULL_REQ chunks dropped: too many chunks, inconsistent marker, or the pending-set limit.
+    pull_req_rejected,
+    /// Complete pull requests dropped: not UTF-8.
+    pull_req_not_utf8,
+    /// Ids ignored beyond max_ids_per_request.
+    pull_req_ids_truncated,
+    /// Pending pull requests timed out (PULL_REQ_LOST sent).
+    pull_req_lost,
+    /// Complete pull requests applied.
+    pull_req_applied,
+    /// PULL_RSP resent for lack of an ack.
+    pull_rsp_resent,
+    /// Subscriptions whose PULL_RSP resends ran out unacknowledged.
+    pull_rsp_gave_up,
+    /// Acks that named an id with no pending live subscription.
+    ack_unmatched,
+    /// Acks refused: the stream reached max_subscribers_per_stream.
+    subscriber_limit,
+    /// Clients dropped for missing heartbeats.
+    client_heartbeat_timeout,
+    /// Clients that sent STOP_PULL_REQ.
+    client_stopped,
+    /// Address changes started by a heartbeat from a new address.
+    address_change_started,
+    /// Clients moved to a new address.
+    address_change_completed,
+    /// Sends withheld: more bytes than received toward an unverified address.
+    amplification_limited,
+    /// CLIENT_UNKNOWN answers sent.
+    client_unknown_sent,
+    /// STREAM_UNKNOWN answers sent.
+    stream_unknown_sent,
+    /// CLIENT_UNKNOWN / STREAM_UNKNOWN answers withheld by the once-per-second limit.
+    unknown_reply_limited,
+    /// Queued datagrams dropped because their destination queue was full.
+    tx_queue_overflow,
+}

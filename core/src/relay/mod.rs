@@ -1,0 +1,328 @@
+//! The relay as a sans-IO state machine (PROTOCOL.md §1, §2.3, §2.5).
+//!
+//! Datagrams, timeouts and operator commands go in with the current time;
+//! transmits, a next deadline and events come out. See [`Relay`] for the
+//! call contract.
+
+mod admin;
+pub mod command;
+mod counters;
+mod ids;
+mod outbox;
+mod publish;
+mod sequence;
+mod stats;
+mod subscribe;
+mod timer;
+
+pub use command::{ClientInfo, Command, CommandError, Reply, StreamInfo, SubscriberInfo, SubscriptionInfo};
+pub use counters::Counters;
+pub use outbox::{Port, Transmit};
+
+use crate::auth::Credential;
+use crate::config::Config;
+use crate::packet::rtp::{Header, Packet};
+use crate::packet::{is_rtcp, pt, rtcp};
+use crate::time::{Instant, WallClock};
+use bytes::Bytes;
+use ids::{Map, Rng};
+use outbox::{Dest, Outbox};
+use publish::Streams;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use subscribe::Clients;
+use timer::{TimerKey, Timers};
+
+/// Something that happened, for the driver to log or act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayEvent {
+    /// A stream went live (first successful auth since it was last stopped).
+    StreamLive {
+        /// The stream.
+        live_id: String,
+        /// Its SSRC.
+        ssrc: u32,
+        /// The publisher's address.
+        publisher: SocketAddr,
+    },
+    /// A live stream stopped.
+    StreamStopped {
+        /// The stream.
+        live_id: String,
+        /// Why.
+        reason: StopReason,
+    },
+    /// A pull client was issued an id.
+    ClientJoined {
+        /// Its address.
+        address: SocketAddr,
+    },
+    /// A pull client moved to a new, verified address.
+    ClientMoved {
+        /// The old address.
+        from: SocketAddr,
+        /// The new address.
+        to: SocketAddr,
+    },
+    /// A pull client is gone.
+    ClientLeft {
+        /// Its last address.
+        address: SocketAddr,
+        /// Why.
+        reason: LeaveReason,
+    },
+}
+
+/// Why a stream stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// Its publisher sent `STOP_PUSH_REQ`.
+    Publisher,
+    /// No data and no auth for `stream_idle_timeout_ms`.
+    IdleTimeout,
+    /// [`Command::StopStream`] or [`Command::StopAll`].
+    Operator,
+    /// [`Command::RevokeStream`].
+    Revoked,
+}
+
+/// Why a pull client left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// It sent `STOP_PULL_REQ`.
+    Stopped,
+    /// No heartbeat for `client_heartbeat_timeout_ms`.
+    HeartbeatTimeout,
+    /// Its address was taken over by another client id.
+    Replaced,
+}
+
+/// Sizes of the relay's bounded state, for invariant checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateSizes {
+    /// Pull clients.
+    pub clients: usize,
+    /// Streams ever authenticated (each keeps its SSRC).
+    pub streams: usize,
+    /// Chunked pull requests pending.
+    pub pending_reassemblies: usize,
+    /// Scheduled deadlines (including stale ones not yet popped).
+    pub timers: usize,
+    /// Datagrams queued for sending.
+    pub queued_datagrams: usize,
+    /// Destination queues in use.
+    pub destinations: usize,
+    /// Sources remembered by the `*_UNKNOWN` rate limiter.
+    pub rate_limited_sources: usize,
+}
+
+/// The relay state machine.
+///
+/// # Call contract
+///
+/// After every `handle_*` call, drain [`Relay::poll_transmit`] (a driver
+/// that caps sends per turn may leave some for its next turn, never for
+/// ever), then drain [`Relay::poll_event`], then read
+/// [`Relay::poll_timeout`] and call [`Relay::handle_timeout`] once that
+/// instant has passed. `now` must never go backwards. Untrusted input never
+/// returns an error: it is dropped and counted in [`Relay::counters`]; only
+/// operator commands return `Result`.
+pub struct Relay {
+    config: Arc<Config>,
+    clock: WallClock,
+    rng: Rng,
+    counters: Counters,
+    outbox: Outbox,
+    timers: Timers,
+    events: VecDeque<RelayEvent>,
+    credentials: Map<String, Credential>,
+    streams: Streams,
+    clients: Clients,
+    /// Last `*_UNKNOWN` answer per source.
+    unknown_replies: Map<SocketAddr, Instant>,
+    last_now: Instant,
+}
+
+impl Relay {
+    /// A relay with no credentials. `seed` drives every random choice
+    /// (SSRCs, client ids, challenges, hash keys); `clock` maps `now` to
+    /// the Unix-epoch milliseconds stamped on relay packets.
+    pub fn new(config: Arc<Config>, seed: [u8; 32], clock: WallClock) -> Self {
+        let mut rng = Rng::from_seed(seed);
+        let outbox = Outbox::new(rng.map(), config.max_queued_per_destination);
+        let credentials = rng.map();
+        let streams = Streams::new(&mut rng);
+        let clients = Clients::new(&mut rng);
+        let unknown_replies = rng.map();
+        Relay {
+            config,
+            clock,
+            rng,
+            counters: Counters::default(),
+            outbox,
+            timers: Timers::default(),
+            events: VecDeque::new(),
+            credentials,
+            streams,
+            clients,
+            unknown_replies,
+            last_now: Instant::ZERO,
+        }
+    }
+
+    /// Re-synchronises the wall clock (for drivers that follow NTP steps).
+    pub fn set_wall_clock(&mut self, clock: WallClock) {
+        self.clock = clock;
+    }
+
+    fn enter(&mut self, now: Instant) {
+        debug_assert!(self.events.is_empty(), "call contract: drain poll_event after every handle_* call");
+        debug_assert!(now >= self.last_now, "call contract: now must not go backwards");
+        self.last_now = self.last_now.max(now);
+    }
+
+    /// A datagram arrived on `port` from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
+        self.enter(now);
+        self.counters.rx_datagrams += 1;
+        self.counters.rx_bytes += data.len() as u64;
+        if is_rtcp(&data) {
+            self.handle_rtcp(&data);
+            return;
+        }
+        let (header, plain) = match Packet::parse(&data) {
+            Ok(p) => (p.header, p.is_plain()),
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
+        };
+        if header.payload_type == pt::TS_DATA {
+            self.on_ts_data(now, port, from, header, plain, data);
+            return;
+        }
+        if !plain {
+            self.counters.bad_header += 1;
+            return;
+        }
+        let payload = &data[crate::packet::rtp::HEADER_LEN..];
+        match header.payload_type {
+            pt::AUTH_REQ => self.on_auth(now, port, from, payload),
+            pt::DELAY_REQ => self.on_delay_req(port, from, &data),
+            pt::STOP_PUSH_REQ => self.on_stop_push(now, port, from, payload),
+            pt::CLIENT_ID_REQ => self.on_client_id_req(now, port, from),
+            pt::PULL_REQ => self.on_pull_req(now, port, from, header, payload),
+            pt::SSRC_ACK => self.on_ssrc_ack(now, port, from, header, payload),
+            pt::HEARTBEAT => self.on_heartbeat(now, port, from, header, data.len()),
+            pt::STOP_PULL_REQ => self.on_stop_pull(now, port, from, header),
+            _ => self.counters.unknown_payload_type += 1,
+        }
+    }
+
+    /// RTCP from peers: parsed and counted. Retransmission and receiver
+    /// reports are acted on by later protocol layers.
+    fn handle_rtcp(&mut self, data: &[u8]) {
+        let (packets, error) = rtcp::parse_compound(data);
+        if error.is_some() {
+            self.counters.rtcp_malformed += 1;
+        }
+        self.counters.rtcp_ignored += packets.len() as u64;
+    }
+
+    /// Fires every deadline at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.enter(now);
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            match key {
+                TimerKey::StreamIdle(idx) => self.on_idle_timer(now, at, idx),
+                TimerKey::Heartbeat(id) => self.on_heartbeat_timer(now, at, id),
+                TimerKey::Reassembly(id) => self.on_reassembly_timer(now, at, id),
+                TimerKey::PullRspResend(id) => self.on_resend_timer(now, at, id),
+            }
+        }
+    }
+
+    /// Runs an operator command.
+    pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<Reply, CommandError> {
+        self.enter(now);
+        self.run_command(now, command)
+    }
+
+    /// The next datagrams to send: up to `max_segments` for one
+    /// destination, round-robin over destinations.
+    #[must_use]
+    pub fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
+        self.outbox.poll(max_segments)
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<RelayEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Relay::handle_timeout`] should next be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Drop and event counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Sizes of the bounded state.
+    pub fn state_sizes(&self) -> StateSizes {
+        StateSizes {
+            clients: self.clients.len(),
+            streams: self.streams.len(),
+            pending_reassemblies: self.clients.pending_reassemblies(),
+            timers: self.timers.len(),
+            queued_datagrams: self.outbox.queued(),
+            destinations: self.outbox.slots_in_use(),
+            rate_limited_sources: self.unknown_replies.len(),
+        }
+    }
+
+    /// The relay's RTP timestamp now (1.1).
+    fn timestamp(&self, now: Instant) -> u32 {
+        self.clock.rtp_timestamp(now)
+    }
+
+    /// A relay-originated control packet: sequence 0, the relay's
+    /// timestamp, the given SSRC (1.2).
+    fn control(&self, now: Instant, payload_type: u8, ssrc: u32, payload: &[u8]) -> Bytes {
+        Header { timestamp: self.timestamp(now), ssrc, ..Header::new(payload_type) }.encode(payload)
+    }
+
+    fn send(&mut self, dest: Dest, datagram: Bytes) {
+        self.outbox.send(dest, datagram, &mut self.counters);
+    }
+
+    /// `CLIENT_UNKNOWN` / `STREAM_UNKNOWN` (2.5), at most once per
+    /// `unknown_reply_interval_ms` per source.
+    fn send_unknown(&mut self, now: Instant, dest: Dest, payload_type: u8, ssrc: u32) {
+        let interval = self.config.unknown_reply_interval();
+        if let Some(last) = self.unknown_replies.get(&dest.1) {
+            if now.saturating_duration_since(*last) < interval {
+                self.counters.unknown_reply_limited += 1;
+                return;
+            }
+        } else if self.unknown_replies.len() >= self.config.max_rate_limited_sources {
+            self.unknown_replies.retain(|_, last| now.saturating_duration_since(*last) < interval);
+            if self.unknown_replies.len() >= self.config.max_rate_limited_sources {
+                self.counters.unknown_reply_limited += 1;
+                return;
+            }
+        }
+        self.unknown_replies.insert(dest.1, now);
+        match payload_type {
+            pt::CLIENT_UNKNOWN => self.counters.client_unknown_sent += 1,
+            _ => self.counters.stream_unknown_sent += 1,
+        }
+        let packet = self.control(now, payload_type, ssrc, &[]);
+        self.send(dest, packet);
+    }
+}

@@ -1,0 +1,257 @@
+//! Publishing (PROTOCOL.md 1.3): auth and SSRCs, `TS_DATA` acceptance and
+//! fan-out, delay echo, stop requests and the idle timeout.
+
+use super::ids::{Map, Rng};
+use super::outbox::{Port, SlotId};
+use super::sequence::{SeqTracker, Verdict};
+use super::stats::RateWindow;
+use super::timer::TimerKey;
+use super::{Relay, RelayEvent, StopReason};
+use crate::packet::rtp::Header;
+use crate::packet::{pt, text};
+use crate::time::Instant;
+use bytes::Bytes;
+use std::net::SocketAddr;
+
+/// One acknowledged subscriber in a stream's fan-out list.
+pub(super) struct Subscriber {
+    pub(super) client: u32,
+    /// The client's pinned destination queue.
+    pub(super) slot: SlotId,
+    pub(super) packets: u64,
+    pub(super) bytes: u64,
+}
+
+/// A stream that has been live at least once. It keeps its SSRC for the
+/// relay's life (1.3.1).
+pub(super) struct Stream {
+    pub(super) live_id: String,
+    pub(super) ssrc: u32,
+    pub(super) live: bool,
+    pub(super) publisher: SocketAddr,
+    pub(super) last_activity: Instant,
+    /// The scheduled idle check, while live.
+    idle_at: Option<Instant>,
+    pub(super) seq: SeqTracker,
+    pub(super) subscribers: Vec<Subscriber>,
+    pub(super) rate: RateWindow,
+    pub(super) packets_in: u64,
+    pub(super) bytes_in: u64,
+}
+
+/// Every stream, by index, id and SSRC.
+pub(super) struct Streams {
+    list: Vec<Stream>,
+    by_id: Map<String, u32>,
+    by_ssrc: Map<u32, u32>,
+}
+
+impl Streams {
+    pub(super) fn new(rng: &mut Rng) -> Self {
+        Streams { list: Vec::new(), by_id: rng.map(), by_ssrc: rng.map() }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub(super) fn by_id(&self, live_id: &str) -> Option<&Stream> {
+        self.by_id.get(live_id).map(|&i| &self.list[i as usize])
+    }
+
+    pub(super) fn index_of(&self, live_id: &str) -> Option<u32> {
+        self.by_id.get(live_id).copied()
+    }
+
+    pub(super) fn get_mut(&mut self, idx: u32) -> &mut Stream {
+        &mut self.list[idx as usize]
+    }
+
+    /// The SSRC of `live_id` if it is live.
+    pub(super) fn live_ssrc(&self, live_id: &str) -> Option<u32> {
+        self.by_id(live_id).filter(|s| s.live).map(|s| s.ssrc)
+    }
+
+    /// The stream of `live_id`, created with a fresh SSRC if new.
+    fn get_or_create(&mut self, live_id: &str, rng: &mut Rng, now: Instant) -> u32 {
+        if let Some(&idx) = self.by_id.get(live_id) {
+            return idx;
+        }
+        let by_ssrc = &self.by_ssrc;
+        let ssrc = rng.assignable_id(|id| by_ssrc.contains_key(&id));
+        let idx = self.list.len() as u32;
+        self.list.push(Stream {
+            live_id: live_id.to_owned(),
+            ssrc,
+            live: false,
+            publisher: SocketAddr::from(([0, 0, 0, 0], 0)),
+            last_activity: now,
+            idle_at: None,
+            seq: SeqTracker::new(),
+            subscribers: Vec::new(),
+            rate: RateWindow::new(),
+            packets_in: 0,
+            bytes_in: 0,
+        });
+        self.by_id.insert(live_id.to_owned(), idx);
+        self.by_ssrc.insert(ssrc, idx);
+        idx
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Stream> {
+        self.list.iter()
+    }
+}
+
+impl Relay {
+    /// `AUTH_REQ` (1.3.1).
+    pub(super) fn on_auth(&mut self, now: Instant, port: Port, from: SocketAddr, payload: &[u8]) {
+        let Some((live_id, code)) = text::parse_auth(payload) else {
+            self.counters.auth_malformed += 1;
+            return;
+        };
+        let accepted = self.credentials.get(live_id).is_some_and(|c| c.verify(code.as_bytes()));
+        if !accepted {
+            self.counters.auth_refused += 1;
+            let refused = self.control(now, pt::AUTH_REFUSED, 0, live_id.as_bytes());
+            self.send((port, from), refused);
+            return;
+        }
+        self.counters.auth_accepted += 1;
+        let live_id = live_id.to_owned();
+        let idx = self.streams.get_or_create(&live_id, &mut self.rng, now);
+        let stream = self.streams.get_mut(idx);
+        let went_live = !stream.live;
+        stream.live = true;
+        stream.publisher = from;
+        stream.last_activity = now;
+        stream.seq.reset();
+        let ssrc = stream.ssrc;
+        if went_live {
+            let at = now + self.config.stream_idle_timeout();
+            stream.idle_at = Some(at);
+            self.timers.schedule(at, TimerKey::StreamIdle(idx));
+            self.events.push_back(RelayEvent::StreamLive { live_id: live_id.clone(), ssrc, publisher: from });
+        }
+        let ok = self.control(now, pt::AUTH_OK, ssrc, live_id.as_bytes());
+        self.send((port, from), ok);
+        if went_live {
+            self.notify_going_live(now, &live_id, ssrc);
+        }
+    }
+
+    /// `TS_DATA` (1.3.3, 1.3.4): accepted only from the bound address of a
+    /// live stream with a plain header, forwarded once per sequence number.
+    pub(super) fn on_ts_data(
+        &mut self,
+        now: Instant,
+        port: Port,
+        from: SocketAddr,
+        header: Header,
+        plain: bool,
+        data: Bytes,
+    ) {
+        if !plain || header.marker {
+            self.counters.ts_data_bad_header += 1;
+            return;
+        }
+        let stream = match self.streams.by_ssrc.get(&header.ssrc) {
+            Some(&idx) if self.streams.list[idx as usize].live => &mut self.streams.list[idx as usize],
+            found => {
+                if found.is_some() {
+                    self.counters.ts_data_wrong_source += 1;
+                } else {
+                    self.counters.ts_data_unknown_ssrc += 1;
+                }
+                self.send_unknown(now, (port, from), pt::STREAM_UNKNOWN, header.ssrc);
+                return;
+            }
+        };
+        if stream.publisher != from {
+            self.counters.ts_data_wrong_source += 1;
+            self.send_unknown(now, (port, from), pt::STREAM_UNKNOWN, header.ssrc);
+            return;
+        }
+        stream.last_activity = now;
+        if stream.seq.observe(header.sequence) == Verdict::Duplicate {
+            self.counters.ts_data_duplicate += 1;
+            return;
+        }
+        let len = data.len() as u64;
+        stream.packets_in += 1;
+        stream.bytes_in += len;
+        stream.rate.record(now, data.len());
+        self.counters.ts_data_accepted += 1;
+        self.counters.ts_data_forwarded += stream.subscribers.len() as u64;
+        for sub in &mut stream.subscribers {
+            sub.packets += 1;
+            sub.bytes += len;
+            self.outbox.push(sub.slot, data.clone(), &mut self.counters);
+        }
+    }
+
+    /// `DELAY_REQ` (1.3.5): the same bytes back with byte 1 set to 12.
+    pub(super) fn on_delay_req(&mut self, port: Port, from: SocketAddr, data: &[u8]) {
+        self.counters.delay_echoed += 1;
+        let mut echo = data.to_vec();
+        echo[1] = pt::DELAY_RSP;
+        self.send((port, from), Bytes::from(echo));
+    }
+
+    /// `STOP_PUSH_REQ` (1.3.6): stops the listed streams bound to the
+    /// source address and always answers.
+    pub(super) fn on_stop_push(&mut self, now: Instant, port: Port, from: SocketAddr, payload: &[u8]) {
+        self.counters.stop_push_requests += 1;
+        let ids: Vec<String> = text::split_ids_lossy(payload).into_iter().map(str::to_owned).collect();
+        for live_id in ids {
+            let Some(idx) = self.streams.index_of(&live_id) else { continue };
+            let stream = self.streams.get_mut(idx);
+            if stream.live && stream.publisher == from {
+                self.counters.streams_stopped_by_publisher += 1;
+                self.stop_stream(now, idx, StopReason::Publisher);
+            }
+        }
+        let rsp = self.control(now, pt::STOP_PUSH_RSP, 0, &[]);
+        self.send((port, from), rsp);
+    }
+
+    /// Stops a live stream: every client listing it gets `STREAM_STOPPED`
+    /// and loses it from its list (1.4.9).
+    pub(super) fn stop_stream(&mut self, now: Instant, idx: u32, reason: StopReason) {
+        let stream = self.streams.get_mut(idx);
+        if !stream.live {
+            return;
+        }
+        stream.live = false;
+        stream.subscribers.clear();
+        if let Some(at) = stream.idle_at.take() {
+            self.timers.cancel(at, TimerKey::StreamIdle(idx));
+        }
+        let live_id = stream.live_id.clone();
+        let last_seq = stream.seq.highest().unwrap_or(0);
+        let stopped = Header { sequence: last_seq, timestamp: self.timestamp(now), ..Header::new(pt::STREAM_STOPPED) }
+            .encode(live_id.as_bytes());
+        for dest in self.clients.forget_stream(&live_id) {
+            self.send(dest, stopped.clone());
+        }
+        self.events.push_back(RelayEvent::StreamStopped { live_id, reason });
+    }
+
+    /// The idle check (1.3.7).
+    pub(super) fn on_idle_timer(&mut self, now: Instant, at: Instant, idx: u32) {
+        let timeout = self.config.stream_idle_timeout();
+        let stream = self.streams.get_mut(idx);
+        if stream.idle_at != Some(at) {
+            return;
+        }
+        let due = stream.last_activity + timeout;
+        if due <= now {
+            stream.idle_at = None;
+            self.counters.streams_idle_timeout += 1;
+            self.stop_stream(now, idx, StopReason::IdleTimeout);
+        } else {
+            stream.idle_at = Some(due);
+            self.timers.schedule(due, TimerKey::StreamIdle(idx));
+        }
+    }
+}

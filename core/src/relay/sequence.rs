@@ -1,0 +1,138 @@
+//! Incoming sequence-number tracking per stream (RFC 3550 A.1): duplicate
+//! suppression over the last 4096 numbers, restart on a jump of more than
+//! 3000, and a count of numbers skipped and never filled.
+
+/// A jump larger than this (either way) is a publisher restart, not a gap.
+pub(crate) const MAX_JUMP: i32 = 3000;
+const WINDOW: usize = 4096;
+
+/// What to do with an incoming sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Not seen recently: forward it.
+    New,
+    /// Seen recently: drop it.
+    Duplicate,
+}
+
+/// Tracks the highest sequence number and which recent ones were seen.
+pub(crate) struct SeqTracker {
+    highest: Option<u16>,
+    seen: Box<[u64; WINDOW / 64]>,
+    /// Numbers skipped over that have not arrived (yet).
+    pub(crate) missing: u64,
+}
+
+impl SeqTracker {
+    pub(crate) fn new() -> Self {
+        SeqTracker { highest: None, seen: Box::new([0; WINDOW / 64]), missing: 0 }
+    }
+
+    /// Forgets the history (on re-auth or restart); keeps the loss count.
+    pub(crate) fn reset(&mut self) {
+        self.highest = None;
+        self.seen.fill(0);
+    }
+
+    fn bit(seq: u16) -> (usize, u64) {
+        let i = usize::from(seq) % WINDOW;
+        (i / 64, 1 << (i % 64))
+    }
+
+    fn mark(&mut self, seq: u16) -> bool {
+        let (w, b) = Self::bit(seq);
+        let fresh = self.seen[w] & b == 0;
+        self.seen[w] |= b;
+        fresh
+    }
+
+    fn clear(&mut self, seq: u16) {
+        let (w, b) = Self::bit(seq);
+        self.seen[w] &= !b;
+    }
+
+    pub(crate) fn highest(&self) -> Option<u16> {
+        self.highest
+    }
+
+    pub(crate) fn observe(&mut self, seq: u16) -> Verdict {
+        let Some(highest) = self.highest else {
+            self.highest = Some(seq);
+            self.mark(seq);
+            return Verdict::New;
+        };
+        let delta = i32::from(seq.wrapping_sub(highest) as i16);
+        if delta.abs() > MAX_JUMP {
+            self.reset();
+            self.highest = Some(seq);
+            self.mark(seq);
+            return Verdict::New;
+        }
+        if delta > 0 {
+            for k in 1..=delta as u16 {
+                self.clear(highest.wrapping_add(k));
+            }
+            self.missing += (delta - 1) as u64;
+            self.highest = Some(seq);
+            self.mark(seq);
+            return Verdict::New;
+        }
+        if self.mark(seq) {
+            self.missing = self.missing.saturating_sub(1);
+            Verdict::New
+        } else {
+            Verdict::Duplicate
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn duplicates_reorders_gaps_and_wraparound() {
+        let mut t = SeqTracker::new();
+        assert_eq!(t.observe(65535), Verdict::New);
+        assert_eq!(t.observe(2), Verdict::New);
+        assert_eq!(t.missing, 2, "0 and 1 were skipped");
+        assert_eq!(t.observe(0), Verdict::New, "a late packet is new");
+        assert_eq!(t.missing, 1);
+        assert_eq!(t.observe(0), Verdict::Duplicate);
+        assert_eq!(t.observe(2), Verdict::Duplicate);
+        assert_eq!(t.observe(65535), Verdict::Duplicate);
+    }
+
+    #[test]
+    fn a_jump_over_3000_is_a_restart() {
+        let mut t = SeqTracker::new();
+        t.observe(100);
+        assert_eq!(t.observe(5000), Verdict::New);
+        assert_eq!(t.missing, 0, "a restart is not a gap");
+        assert_eq!(t.observe(100), Verdict::New, "the old number is forgotten after a restart");
+    }
+
+    proptest! {
+        /// Against a model: any number within 3000 of the highest that was
+        /// already seen (since the last restart) is a duplicate, else new.
+        #[test]
+        fn matches_a_set_model(steps in proptest::collection::vec(-40i32..60, 1..400)) {
+            let mut t = SeqTracker::new();
+            let mut seen = std::collections::BTreeSet::new();
+            let mut cur: i64 = 1_000_000;
+            let mut highest: i64 = cur + i64::from(steps[0]);
+            for s in steps {
+                cur += i64::from(s);
+                if highest - cur > 3000 {
+                    seen.clear();
+                    highest = cur;
+                }
+                let seq = cur.rem_euclid(65536) as u16;
+                prop_assert_eq!(t.observe(seq) == Verdict::Duplicate, seen.contains(&cur));
+                seen.insert(cur);
+                highest = highest.max(cur);
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! One ordered deadline queue for every timer of the relay.
+
+use crate::time::Instant;
+use std::collections::BTreeSet;
+
+/// What a deadline is for. Entities remember the deadline they scheduled;
+/// a popped entry whose entity moved on is simply ignored (stale).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TimerKey {
+    /// A live stream's idle check.
+    StreamIdle(u32),
+    /// A client's heartbeat check.
+    Heartbeat(u32),
+    /// A client's pending chunked pull request.
+    Reassembly(u32),
+    /// A client's unacknowledged `PULL_RSP` resends.
+    PullRspResend(u32),
+}
+
+/// Deadlines in `(time, key)` order, so ties break the same way every run.
+#[derive(Default)]
+pub(crate) struct Timers {
+    set: BTreeSet<(Instant, TimerKey)>,
+}
+
+impl Timers {
+    pub(crate) fn schedule(&mut self, at: Instant, key: TimerKey) {
+        self.set.insert((at, key));
+    }
+
+    pub(crate) fn cancel(&mut self, at: Instant, key: TimerKey) {
+        self.set.remove(&(at, key));
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn next(&self) -> Option<Instant> {
+        self.set.first().map(|(at, _)| *at)
+    }
+
+    /// Removes and returns the earliest entry due at or before `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, TimerKey)> {
+        match self.set.first() {
+            Some(&(at, _)) if at <= now => self.set.pop_first(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.set.len()
+    }
+}
