@@ -27,10 +27,11 @@ pub fn split_ids(payload: &[u8]) -> Result<Vec<&str>, NotUtf8> {
 pub fn split_ids_lossy(payload: &[u8]) -> Vec<&str> {
     let mut ids: Vec<&str> = Vec::new();
     for part in payload.split(|b| *b == b'#' || *b == b';') {
-        if let Ok(id) = std::str::from_utf8(part) {
-            if !id.is_empty() && !ids.contains(&id) {
-                ids.push(id);
-            }
+        if let Ok(id) = std::str::from_utf8(part)
+            && !id.is_empty()
+            && !ids.contains(&id)
+        {
+            ids.push(id);
         }
     }
     ids
@@ -81,7 +82,7 @@ pub fn chunk_pull_request(list: &[u8]) -> Vec<PullChunk<'_>> {
         .enumerate()
         .map(|(i, payload)| PullChunk { index: i as u16, last: false, payload })
         .collect();
-    if list.len() % PULL_REQ_CHUNK == 0 {
+    if list.len().is_multiple_of(PULL_REQ_CHUNK) {
         chunks.push(PullChunk { index: chunks.len() as u16, last: false, payload: &[] });
     }
     if let Some(last) = chunks.last_mut() {
@@ -192,7 +193,7 @@ mod tests {
         fn chunks_concatenate_to_the_list(list in proptest::collection::vec(any::<u8>(), 0..3000)) {
             let chunks = chunk_pull_request(&list);
             let joined: Vec<u8> = chunks.iter().flat_map(|c| c.payload.iter().copied()).collect();
-            prop_assert_eq!(joined, list);
+            prop_assert_eq!(&joined, &list);
             prop_assert!(chunks.iter().all(|c| c.payload.len() <= PULL_REQ_CHUNK));
             prop_assert_eq!(chunks.iter().filter(|c| c.last).count(), 1);
             prop_assert!(chunks.last().unwrap().last);

@@ -21,7 +21,7 @@ pub use outbox::{Port, Transmit};
 
 use crate::auth::Credential;
 use crate::config::Config;
-use crate::packet::rtp::{Header, Packet};
+use crate::packet::rtp::{HEADER_LEN, Header, Packet};
 use crate::packet::{is_rtcp, pt, rtcp};
 use crate::time::{Instant, WallClock};
 use bytes::Bytes;
@@ -191,22 +191,36 @@ impl Relay {
             self.handle_rtcp(&data);
             return;
         }
-        let (header, plain) = match Packet::parse(&data) {
-            Ok(p) => (p.header, p.is_plain()),
+        // Legacy peers send and read only plain headers (byte 0 = 0x80):
+        // the payload is everything after byte 12.
+        let header = match Packet::parse(&data) {
+            Ok(p) if p.is_plain() => p.header,
+            Ok(p) if p.header.payload_type == pt::TS_DATA => {
+                self.counters.ts_data_bad_header += 1;
+                return;
+            }
+            Ok(_) => {
+                self.counters.bad_header += 1;
+                return;
+            }
+            Err(_) if data.len() >= HEADER_LEN && data[0] >> 6 == 2 => {
+                let counter = match data[1] & 0x7f {
+                    pt::TS_DATA => &mut self.counters.ts_data_bad_header,
+                    _ => &mut self.counters.bad_header,
+                };
+                *counter += 1;
+                return;
+            }
             Err(_) => {
                 self.counters.malformed += 1;
                 return;
             }
         };
         if header.payload_type == pt::TS_DATA {
-            self.on_ts_data(now, port, from, header, plain, data);
+            self.on_ts_data(now, port, from, header, data);
             return;
         }
-        if !plain {
-            self.counters.bad_header += 1;
-            return;
-        }
-        let payload = &data[crate::packet::rtp::HEADER_LEN..];
+        let payload = &data[HEADER_LEN..];
         match header.payload_type {
             pt::AUTH_REQ => self.on_auth(now, port, from, payload),
             pt::DELAY_REQ => self.on_delay_req(port, from, &data),

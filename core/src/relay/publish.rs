@@ -141,17 +141,10 @@ impl Relay {
     }
 
     /// `TS_DATA` (1.3.3, 1.3.4): accepted only from the bound address of a
-    /// live stream with a plain header, forwarded once per sequence number.
-    pub(super) fn on_ts_data(
-        &mut self,
-        now: Instant,
-        port: Port,
-        from: SocketAddr,
-        header: Header,
-        plain: bool,
-        data: Bytes,
-    ) {
-        if !plain || header.marker {
+    /// live stream with a plain header and no marker, forwarded once per
+    /// sequence number.
+    pub(super) fn on_ts_data(&mut self, now: Instant, port: Port, from: SocketAddr, header: Header, data: Bytes) {
+        if header.marker {
             self.counters.ts_data_bad_header += 1;
             return;
         }

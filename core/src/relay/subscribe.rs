@@ -235,10 +235,10 @@ impl Relay {
 
     fn unsubscribe(&mut self, id: u32, sub: &Subscription) {
         self.clients.unlist(&sub.live_id, id);
-        if sub.acked {
-            if let Some(idx) = self.streams.index_of(&sub.live_id) {
-                self.streams.get_mut(idx).subscribers.retain(|s| s.client != id);
-            }
+        if sub.acked
+            && let Some(idx) = self.streams.index_of(&sub.live_id)
+        {
+            self.streams.get_mut(idx).subscribers.retain(|s| s.client != id);
         }
     }
 
@@ -271,10 +271,10 @@ impl Relay {
 
     /// Moves a client to a new address.
     fn move_client(&mut self, id: u32, port: Port, to: SocketAddr) {
-        if let Some(&other) = self.clients.by_addr.get(&to) {
-            if other != id {
-                self.drop_client(other, LeaveReason::Replaced);
-            }
+        if let Some(&other) = self.clients.by_addr.get(&to)
+            && other != id
+        {
+            self.drop_client(other, LeaveReason::Replaced);
         }
         let from = self.clients.by_id[&id].addr;
         self.clients.by_addr.remove(&from);

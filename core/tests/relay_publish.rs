@@ -1,0 +1,264 @@
+//! PROTOCOL.md 1.1-1.3: packet rules, auth, data, delay echo, stop, idle.
+
+mod common;
+
+use common::*;
+use rtprelay_core::packet::pt;
+use rtprelay_core::relay::StopReason;
+use rtprelay_core::{Command, CommandError, Config, Port, RelayEvent};
+use std::time::Duration;
+
+const PUB: u16 = 5000;
+
+fn live(h: &mut Harness) -> u32 {
+    h.add_credential("live1", "code1");
+    h.auth(Port::Push, addr(PUB), "live1", "code1")
+}
+
+#[test]
+fn auth_ok_carries_the_ssrc_and_the_live_id() {
+    let mut h = Harness::new();
+    h.add_credential("live1", "code1");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, false, 9, 0, 0, b"live1#code1"));
+    assert_eq!(out.len(), 1);
+    let ok = &out[0];
+    assert_eq!((ok.pt(), ok.to, ok.port), (pt::AUTH_OK, addr(PUB), Port::Push));
+    assert_eq!(ok.text(), "live1");
+    let hd = ok.header();
+    assert!(!hd.marker);
+    assert_eq!((hd.sequence, hd.timestamp), (0, h.clock()));
+    assert!(![0, u32::MAX, u32::MAX - 1].contains(&hd.ssrc));
+    assert!(matches!(h.events[..], [RelayEvent::StreamLive { .. }]));
+}
+
+#[test]
+fn auth_with_a_wrong_code_or_unknown_id_is_refused_with_ssrc_0() {
+    let mut h = Harness::new();
+    h.add_credential("live1", "code1");
+    for payload in [&b"live1#wrong"[..], b"nobody#code1"] {
+        let out = h.send(Port::Pull, addr(PUB), packet(pt::AUTH_REQ, false, 0, 0, 0, payload));
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].pt(), out[0].header().ssrc, out[0].port), (pt::AUTH_REFUSED, 0, Port::Pull));
+        let id = std::str::from_utf8(payload).unwrap().split('#').next().unwrap();
+        assert_eq!(out[0].text(), id);
+    }
+    assert_eq!(h.counters().auth_refused, 2);
+}
+
+#[test]
+fn malformed_auth_gets_no_answer_and_is_counted() {
+    let mut h = Harness::new();
+    h.add_credential("live1", "code1");
+    for payload in [&b"live1code1"[..], b"#code1", b"live1#", b"", &[0xff, b'#', b'a']] {
+        assert!(h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, false, 0, 0, 0, payload)).is_empty());
+    }
+    assert_eq!(h.counters().auth_malformed, 5);
+}
+
+#[test]
+fn reauth_keeps_the_ssrc_and_moves_the_binding() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    let moved = h.auth(Port::Push, addr(PUB + 1), "live1", "code1");
+    assert_eq!(moved, ssrc);
+    assert!(of(&h.ts_data(addr(PUB), ssrc, 1, b"old"), pt::TS_DATA).is_empty(), "the old address is unbound");
+    assert_eq!(of(&h.ts_data(addr(PUB + 1), ssrc, 2, b"new"), pt::TS_DATA).len(), 1);
+}
+
+#[test]
+fn one_ssrc_per_live_id_for_the_relays_life() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    assert_eq!(h.auth(Port::Push, addr(PUB + 5), "live1", "code1"), ssrc, "same SSRC after a stop");
+    h.add_credential("live2", "code2");
+    assert_ne!(h.auth(Port::Push, addr(PUB), "live2", "code2"), ssrc, "SSRCs are unique");
+}
+
+#[test]
+fn ssrcs_and_client_ids_are_random_per_seed() {
+    let ids = |seed: u8| {
+        let mut h = Harness::with_seed(Config::default(), [seed; 32]);
+        let ssrc = live(&mut h);
+        (ssrc, h.client_id(Port::Pull, addr(7000)))
+    };
+    let (a, b) = (ids(1), ids(2));
+    assert_ne!(a.0, b.0);
+    assert_ne!(a.1, b.1);
+    assert_eq!(ids(1), a, "a seed replays exactly");
+}
+
+#[test]
+fn ts_data_is_forwarded_byte_for_byte_to_acked_subscribers_on_their_socket() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    let a = h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    h.subscriber(Port::Push, addr(7001), &["live1"]);
+    assert_ne!(a, 0);
+    let payload: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect(); // not 188-aligned
+    let data = packet(pt::TS_DATA, false, 42, 123_456, ssrc, &payload);
+    let out = h.send(Port::Push, addr(PUB), data.clone());
+    let mut got: Vec<_> = out.iter().map(|s| (s.to, s.port, s.data.clone())).collect();
+    got.sort_by_key(|g| g.0);
+    assert_eq!(got, [(addr(7000), Port::Pull, data.clone()), (addr(7001), Port::Push, data)]);
+}
+
+#[test]
+fn ts_data_with_marker_padding_extension_or_csrc_is_dropped_and_counted() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    let good = packet(pt::TS_DATA, false, 1, 0, ssrc, &[0x47; 20]);
+    let mut bad = vec![packet(pt::TS_DATA, true, 1, 0, ssrc, &[0x47; 20]).to_vec()];
+    for byte0 in [0xA0u8, 0x90, 0x81] {
+        let mut v = good.to_vec();
+        v[0] = byte0;
+        v.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
+        bad.push(v);
+    }
+    for b in bad {
+        assert!(h.send(Port::Push, addr(PUB), b.into()).is_empty());
+    }
+    assert_eq!(h.counters().ts_data_bad_header, 4);
+    assert_eq!(h.send(Port::Push, addr(PUB), good).len(), 1);
+}
+
+#[test]
+fn data_is_accepted_only_from_the_bound_address_of_a_live_stream() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    let foreign = h.ts_data(addr(6666), ssrc, 1, b"evil");
+    assert!(of(&foreign, pt::TS_DATA).is_empty());
+    let unknown = h.ts_data(addr(PUB), ssrc ^ 1, 2, b"test stream");
+    assert!(of(&unknown, pt::TS_DATA).is_empty(), "no invented test stream for unknown SSRCs");
+    let c = h.counters();
+    assert_eq!((c.ts_data_wrong_source, c.ts_data_unknown_ssrc, c.ts_data_forwarded), (1, 1, 0));
+}
+
+#[test]
+fn a_duplicate_sequence_number_is_not_forwarded_again() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    let seqs = [10u16, 11, 10, 13, 12, 11, 13];
+    let forwarded: Vec<u16> =
+        seqs.iter().flat_map(|&s| h.ts_data(addr(PUB), ssrc, s, b"x")).map(|s| s.header().sequence).collect();
+    assert_eq!(forwarded, [10, 11, 13, 12]);
+    assert_eq!(h.counters().ts_data_duplicate, 3);
+}
+
+#[test]
+fn delay_req_is_echoed_with_byte_1_changed_even_for_unknown_ids() {
+    let mut h = Harness::new();
+    for (port, marker) in [(Port::Push, false), (Port::Pull, true)] {
+        let req = packet(pt::DELAY_REQ, marker, 77, 0xDEAD_BEEF, 5, b"liveIdTest-0");
+        let out = h.send(port, addr(PUB), req.clone());
+        assert_eq!(out.len(), 1);
+        let mut expect = req.to_vec();
+        expect[1] = 12;
+        assert_eq!((&out[0].data[..], out[0].port), (&expect[..], port));
+    }
+}
+
+#[test]
+fn stop_push_stops_only_streams_bound_to_the_source_and_is_always_answered() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.add_credential("live2", "code2");
+    h.auth(Port::Push, addr(PUB + 1), "live2", "code2");
+    h.subscriber(Port::Pull, addr(7000), &["live1", "live2"]);
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1#live2#ghost"));
+    let rsp = of(&out, pt::STOP_PUSH_RSP);
+    assert_eq!(rsp.len(), 1);
+    assert_eq!((rsp[0].to, rsp[0].header().ssrc, rsp[0].payload().len()), (addr(PUB), 0, 0));
+    let stopped = of(&out, pt::STREAM_STOPPED);
+    assert_eq!(stopped.len(), 1);
+    assert_eq!((stopped[0].to, stopped[0].text()), (addr(7000), "live1".to_owned()));
+    for payload in [&b""[..], b"#", b"nothing"] {
+        let out = h.send(Port::Pull, addr(9999), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, payload));
+        assert_eq!(out.len(), 1, "always answered, even for an empty list");
+        assert_eq!(out[0].pt(), pt::STOP_PUSH_RSP);
+    }
+    let info = h.command(Command::ListStreams).unwrap();
+    let rtprelay_core::Reply::Streams(streams) = info else { panic!() };
+    assert_eq!(
+        streams.iter().map(|s| (s.live_id.as_str(), s.live)).collect::<Vec<_>>(),
+        [("live1", false), ("live2", true)]
+    );
+}
+
+#[test]
+fn stream_stopped_carries_the_last_sequence_number_forwarded() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    h.ts_data(addr(PUB), ssrc, 500, b"a");
+    h.ts_data(addr(PUB), ssrc, 501, b"b");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    assert_eq!(of(&out, pt::STREAM_STOPPED)[0].header().sequence, 501);
+}
+
+#[test]
+fn idle_timeout_stops_a_stream_without_data_or_auth() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    // Data and re-auth keep it alive.
+    for i in 0..4 {
+        h.advance(Duration::from_secs(20));
+        h.heartbeat(Port::Pull, addr(7000), 0); // noise
+        if i % 2 == 0 {
+            h.ts_data(addr(PUB), ssrc, i, b"x");
+        } else {
+            h.auth(Port::Push, addr(PUB), "live1", "code1");
+        }
+    }
+    h.events.clear();
+    let out = h.advance(Duration::from_secs(29));
+    assert!(of(&out, pt::STREAM_STOPPED).is_empty());
+    let out = h.advance(Duration::from_millis(1_001));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).len(), 0, "the subscriber timed out first (no heartbeats)");
+    assert!(h.events.contains(&RelayEvent::StreamStopped { live_id: "live1".into(), reason: StopReason::IdleTimeout }));
+}
+
+#[test]
+fn idle_timeout_notifies_subscribers() {
+    let mut h = Harness::with_config(Config { stream_idle_timeout_ms: 3_000, ..Config::default() });
+    live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    let out = h.advance(Duration::from_millis(2_999));
+    assert!(of(&out, pt::STREAM_STOPPED).is_empty());
+    let out = h.advance(Duration::from_millis(2));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).len(), 1);
+    assert_eq!(h.counters().streams_idle_timeout, 1);
+}
+
+#[test]
+fn operator_stop_and_revoke() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    h.command(Command::StopStream { live_id: "live1".into() }).unwrap();
+    assert_eq!(of(&h.drain(), pt::STREAM_STOPPED).len(), 1);
+    assert_eq!(h.command(Command::StopStream { live_id: "live1".into() }).unwrap_err(), CommandError::NotLive);
+    h.auth(Port::Push, addr(PUB), "live1", "code1");
+    h.command(Command::RevokeStream { live_id: "live1".into() }).unwrap();
+    let out = h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#code1"));
+    assert_eq!(out[0].pt(), pt::AUTH_REFUSED, "revoked credentials no longer authenticate");
+    assert_eq!(h.command(Command::RevokeStream { live_id: "live1".into() }).unwrap_err(), CommandError::NotFound);
+}
+
+#[test]
+fn legacy_messages_with_a_non_plain_header_are_dropped_and_counted() {
+    let mut h = Harness::new();
+    let mut req = packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b"").to_vec();
+    req[0] = 0x81;
+    req.extend_from_slice(&[0; 4]);
+    assert!(h.send(Port::Pull, addr(7000), req.into()).is_empty());
+    assert!(h.send(Port::Pull, addr(7000), bytes::Bytes::from_static(&[0x80, 114, 0])).is_empty());
+    assert!(h.send(Port::Pull, addr(7000), packet(50, false, 0, 0, 0, b"")).is_empty());
+    let c = h.counters();
+    assert_eq!((c.bad_header, c.malformed, c.unknown_payload_type), (1, 1, 1));
+}

@@ -1,0 +1,223 @@
+//! PROTOCOL.md 1.4.10, 2.3 and 2.5: the trust rule, verified address
+//! changes, anti-amplification, `legacy_trust`, and the `*_UNKNOWN` answers.
+
+mod common;
+
+use common::*;
+use rtprelay_core::packet::{pt, text};
+use rtprelay_core::relay::LeaveReason;
+use rtprelay_core::{Config, Port, RelayEvent};
+use std::time::Duration;
+
+const PUB: u16 = 5000;
+const SUB: u16 = 7000;
+const NEW: u16 = 7100;
+const EVIL: u16 = 6666;
+
+fn setup(config: Config) -> (Harness, u32, u32) {
+    let mut h = Harness::with_config(config);
+    h.add_credential("a", "code");
+    let ssrc = h.auth(Port::Push, addr(PUB), "a", "code");
+    let id = h.subscriber(Port::Pull, addr(SUB), &["a"]);
+    (h, ssrc, id)
+}
+
+fn data_to(h: &mut Harness, ssrc: u32) -> Vec<std::net::SocketAddr> {
+    let seq = h.counters().ts_data_accepted as u16 + 1;
+    h.ts_data(addr(PUB), ssrc, seq, b"x").iter().map(|s| s.to).collect()
+}
+
+#[test]
+fn messages_naming_a_client_id_count_only_from_its_bound_address() {
+    let (mut h, ssrc, id) = setup(Config::default());
+    let from_evil = [
+        packet(pt::PULL_REQ, true, 0, 0, id, b"other"),
+        packet(pt::SSRC_ACK, false, 0, 0, id, b"a"),
+        packet(pt::STOP_PULL_REQ, false, 0, 0, id, b""),
+    ];
+    for p in from_evil {
+        h.send(Port::Pull, addr(EVIL), p);
+        h.advance(Duration::from_millis(1100));
+    }
+    assert_eq!(data_to(&mut h, ssrc), [addr(SUB)], "the subscription survived, data never went to the forger");
+    assert_eq!(h.counters().client_untrusted, 3);
+}
+
+#[test]
+fn unknown_client_ids_get_client_unknown_at_most_once_per_second() {
+    let mut h = Harness::new();
+    let hb = packet(pt::HEARTBEAT, false, 0, 0, 4242, b"");
+    let out = h.send(Port::Pull, addr(SUB), hb.clone());
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].pt(), out[0].header().ssrc, out[0].payload().len(), out[0].port),
+        (pt::CLIENT_UNKNOWN, 4242, 0, Port::Pull)
+    );
+    assert!(h.send(Port::Pull, addr(SUB), packet(pt::PULL_REQ, true, 0, 0, 4242, b"a")).is_empty());
+    h.advance(Duration::from_millis(999));
+    assert!(h.send(Port::Pull, addr(SUB), packet(pt::SSRC_ACK, false, 0, 0, 4242, b"a")).is_empty());
+    h.advance(Duration::from_millis(1));
+    assert_eq!(of(&h.send(Port::Pull, addr(SUB), hb), pt::CLIENT_UNKNOWN).len(), 1);
+    assert_eq!(h.counters().unknown_reply_limited, 2);
+}
+
+#[test]
+fn ts_data_not_bound_to_its_source_gets_stream_unknown_at_most_once_per_second() {
+    let (mut h, ssrc, _) = setup(Config::default());
+    let out = h.ts_data(addr(EVIL), ssrc, 1, b"x");
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].pt(), out[0].header().ssrc, out[0].to), (pt::STREAM_UNKNOWN, ssrc, addr(EVIL)));
+    assert!(h.ts_data(addr(EVIL), ssrc, 2, b"x").is_empty());
+    assert_eq!(of(&h.ts_data(addr(EVIL + 1), 99, 2, b"x"), pt::STREAM_UNKNOWN)[0].header().ssrc, 99);
+}
+
+#[test]
+fn the_unknown_reply_limiter_is_bounded() {
+    let mut h = Harness::with_config(Config { max_rate_limited_sources: 3, ..Config::default() });
+    for port in 0..10 {
+        h.heartbeat(Port::Pull, addr(10_000 + port), 1);
+    }
+    assert!(h.relay.state_sizes().rate_limited_sources <= 3);
+    assert_eq!(h.counters().client_unknown_sent, 3);
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.heartbeat(Port::Pull, addr(20_000), 1).len(), 1, "expired entries make room");
+}
+
+#[test]
+fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed() {
+    let (mut h, ssrc, id) = setup(Config::default());
+    let mut rsp = Vec::new();
+    for _ in 0..5 {
+        rsp.extend(h.heartbeat(Port::Push, addr(NEW), id));
+        assert_eq!(data_to(&mut h, ssrc), [addr(SUB)], "data stays at the old address");
+    }
+    let rsp = of(&rsp, pt::PULL_RSP);
+    assert_eq!(rsp.len(), 2, "a PULL_RSP each time the new address has sent enough bytes for one");
+    assert!(rsp.iter().all(|r| (r.to, r.port) == (addr(NEW), Port::Push)));
+    assert_eq!(text::parse_pull_rsp(rsp[0].payload()), [("a".to_owned(), Some(ssrc))]);
+    // A wrong echo does nothing.
+    let out = h.ack(Port::Push, addr(NEW), id, rsp[0].header().timestamp ^ 1, "a");
+    assert_eq!(of(&out, pt::CLIENT_UNKNOWN).len(), 1);
+    assert_eq!(data_to(&mut h, ssrc), [addr(SUB)]);
+    h.ack(Port::Push, addr(NEW), id, rsp[0].header().timestamp, "a");
+    assert_eq!(data_to(&mut h, ssrc), [addr(NEW)]);
+    assert!(h.events.contains(&RelayEvent::ClientMoved { from: addr(SUB), to: addr(NEW) }));
+    let out = h.send(Port::Push, addr(NEW), packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
+    assert_eq!(out[0].header().ssrc, id, "the new address owns the id");
+}
+
+#[test]
+fn a_challenge_expires_after_5_s() {
+    let (mut h, ssrc, id) = setup(Config::default());
+    let rsp: Vec<_> = (0..5).flat_map(|_| h.heartbeat(Port::Pull, addr(NEW), id)).collect();
+    let challenge = of(&rsp, pt::PULL_RSP)[0].header().timestamp;
+    for _ in 0..5 {
+        h.advance(Duration::from_millis(1_000));
+        h.heartbeat(Port::Pull, addr(SUB), id);
+    }
+    h.advance(Duration::from_millis(1));
+    h.ack(Port::Pull, addr(NEW), id, challenge, "a");
+    assert_eq!(data_to(&mut h, ssrc), [addr(SUB)]);
+}
+
+#[test]
+fn toward_an_unverified_address_the_relay_never_sends_more_than_it_received() {
+    let mut h = Harness::new();
+    let names: Vec<String> = (0..30).map(|i| format!("stream-with-a-long-name-{i:02}")).collect();
+    let mut ssrc = 0;
+    for n in &names {
+        h.add_credential(n, "code");
+        ssrc = h.auth(Port::Push, addr(PUB), n, "code");
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let id = h.subscriber(Port::Pull, addr(SUB), &refs);
+    let (mut received, mut sent) = (0usize, 0usize);
+    for _ in 0..40 {
+        let hb = packet(pt::HEARTBEAT, false, 0, 0, id, b"");
+        received += hb.len();
+        sent +=
+            h.send(Port::Pull, addr(NEW), hb).iter().filter(|s| s.to == addr(NEW)).map(|s| s.data.len()).sum::<usize>();
+        assert!(sent <= received, "sent {sent} > received {received}");
+        h.ts_data(addr(PUB), ssrc, received as u16, b"data");
+    }
+    assert!(sent > 0, "the address change still makes progress");
+    assert!(h.counters().amplification_limited > 0);
+}
+
+#[test]
+fn a_heartbeat_from_a_new_address_does_not_keep_the_client_alive() {
+    let (mut h, _, id) = setup(Config::default());
+    for _ in 0..11 {
+        h.advance(Duration::from_secs(1));
+        h.heartbeat(Port::Pull, addr(NEW), id);
+    }
+    assert_eq!(h.relay.state_sizes().clients, 0);
+    assert!(h.events.contains(&RelayEvent::ClientLeft { address: addr(SUB), reason: LeaveReason::HeartbeatTimeout }));
+}
+
+#[test]
+fn legacy_trust_moves_at_once_and_accepts_unissued_client_ids() {
+    let (mut h, ssrc, id) = setup(Config { legacy_trust: true, ..Config::default() });
+    assert!(h.heartbeat(Port::Pull, addr(NEW), id).is_empty());
+    assert_eq!(data_to(&mut h, ssrc), [addr(NEW)]);
+    // A client that kept its id across a relay restart.
+    let out = h.pull(Port::Pull, addr(SUB + 5), 0x1234_5678, &["a"]);
+    assert_eq!(text::parse_pull_rsp(of(&out, pt::PULL_RSP)[0].payload()), [("a".to_owned(), Some(ssrc))]);
+    h.ack(Port::Pull, addr(SUB + 5), 0x1234_5678, 0, "a");
+    let mut to = data_to(&mut h, ssrc);
+    to.sort();
+    assert_eq!(to, [addr(SUB + 5), addr(NEW)]);
+    // Sentinel ids are never adopted.
+    assert_eq!(of(&h.heartbeat(Port::Pull, addr(SUB + 6), u32::MAX), pt::CLIENT_UNKNOWN).len(), 1);
+    assert_eq!(h.relay.state_sizes().clients, 2);
+}
+
+#[test]
+fn without_legacy_trust_unissued_ids_are_refused() {
+    let (mut h, ssrc, _) = setup(Config::default());
+    let out = h.pull(Port::Pull, addr(SUB + 5), 0x1234_5678, &["a"]);
+    assert_eq!(of(&out, pt::CLIENT_UNKNOWN).len(), 1);
+    h.ack(Port::Pull, addr(SUB + 5), 0x1234_5678, 0, "a");
+    assert_eq!(data_to(&mut h, ssrc), [addr(SUB)]);
+}
+
+#[test]
+fn clients_per_ip_and_in_all_are_limited() {
+    let mut h = Harness::with_config(Config { max_clients_per_ip: 2, max_clients: 3, ..Config::default() });
+    for port in 0..3 {
+        let out = h.send(Port::Pull, addr(SUB + port), packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
+        assert_eq!(out.len(), usize::from(port < 2));
+    }
+    let other_ip = std::net::SocketAddr::from(([127, 0, 0, 2], 1));
+    h.send(Port::Pull, other_ip, packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
+    assert!(
+        h.send(
+            Port::Pull,
+            std::net::SocketAddr::from(([127, 0, 0, 3], 1)),
+            packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b"")
+        )
+        .is_empty()
+    );
+    let c = h.counters();
+    assert_eq!((c.client_limit_per_ip, c.client_limit_global), (1, 1));
+}
+
+#[test]
+fn pending_reassemblies_chunks_and_ids_per_request_are_limited() {
+    let mut h = Harness::with_config(Config {
+        max_pending_reassemblies: 1,
+        max_pull_request_chunks: 4,
+        max_ids_per_request: 3,
+        ..Config::default()
+    });
+    let a = h.client_id(Port::Pull, addr(SUB));
+    let b = h.client_id(Port::Pull, addr(SUB + 1));
+    h.send(Port::Pull, addr(SUB), packet(pt::PULL_REQ, false, 0, 0, a, b"x"));
+    h.send(Port::Pull, addr(SUB + 1), packet(pt::PULL_REQ, false, 0, 0, b, b"y"));
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 1);
+    h.send(Port::Pull, addr(SUB + 1), packet(pt::PULL_REQ, true, 4, 0, b, b"y"));
+    assert_eq!(h.counters().pull_req_rejected, 2);
+    let out = h.send(Port::Pull, addr(SUB + 1), packet(pt::PULL_REQ, true, 0, 0, b, b"1#2#3#4#5"));
+    assert_eq!(of(&out, pt::PULL_RSP)[0].text(), "1#null;2#null;3#null");
+    assert_eq!(h.counters().pull_req_ids_truncated, 2);
+}
