@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod mpegts;
 pub mod packet;
 pub mod relay;
 pub mod time;
