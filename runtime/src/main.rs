@@ -1,6 +1,5 @@
-//! The `rtprelay` binary (work in progress: see the README).
+//! The `rtprelay` binary: see [`rtprelay::cli`].
 
 fn main() {
-    eprintln!("rtprelay: the server is not built yet");
-    std::process::exit(1);
+    std::process::exit(rtprelay::cli::main());
 }

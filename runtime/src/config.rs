@@ -1,0 +1,332 @@
+//! The server's configuration: the core's [`Config`] plus the server's own
+//! [`ServerConfig`], read from a TOML file, `RTPRELAY_<KEY>` environment
+//! variables and command-line flags, in that order of increasing precedence
+//! (PROTOCOL.md §4). Every key is listed in `runtime/CONFIG.md`.
+//!
+//! All sources are merged as one flat TOML table first, then split between
+//! the two structs: a key neither knows is an error, so a typo never goes
+//! unnoticed.
+
+use rtprelay_core::Config;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Prefix of every configuration environment variable.
+pub const ENV_PREFIX: &str = "RTPRELAY_";
+
+/// One `{appId, secureKey}` pair allowed to call the signed-envelope routes
+/// (PROTOCOL.md §3.2).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppKey {
+    /// The caller's application id.
+    #[serde(rename = "appId", alias = "app_id")]
+    pub app_id: String,
+    /// The shared secret it signs with.
+    #[serde(rename = "secureKey", alias = "secure_key")]
+    pub secure_key: String,
+}
+
+impl std::fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppKey").field("app_id", &self.app_id).finish_non_exhaustive()
+    }
+}
+
+/// The server's own settings (the relay core's are in [`Config`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// UDP address of the push socket.
+    pub push_addr: SocketAddr,
+    /// UDP address of the pull socket.
+    pub pull_addr: SocketAddr,
+    /// TCP address of the HTTP API.
+    pub http_addr: SocketAddr,
+    /// Directory of the credential store (created if missing).
+    pub data_dir: PathBuf,
+    /// Bearer token required by every native `/api` route; mandatory when
+    /// `http_addr` is not a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
+    /// Callers of the signed-envelope routes.
+    pub app_keys: Vec<AppKey>,
+    /// `SO_RCVBUF` asked for on both UDP sockets (the kernel may cap it);
+    /// 0 keeps the OS default.
+    pub udp_recv_buffer_bytes: usize,
+    /// `SO_SNDBUF` asked for on both UDP sockets; 0 keeps the OS default.
+    pub udp_send_buffer_bytes: usize,
+    /// On SIGINT/SIGTERM, how long the relay may take to send its last
+    /// packets (`STREAM_STOPPED`) before it exits.
+    pub shutdown_drain_ms: u64,
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
+    pub log: String,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("push_addr", &self.push_addr)
+            .field("pull_addr", &self.pull_addr)
+            .field("http_addr", &self.http_addr)
+            .field("data_dir", &self.data_dir)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
+            .field("app_keys", &self.app_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            push_addr: SocketAddr::from(([0, 0, 0, 0], 61040)),
+            pull_addr: SocketAddr::from(([0, 0, 0, 0], 61041)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 30390)),
+            data_dir: PathBuf::from("./rtprelay-data"),
+            admin_token: None,
+            app_keys: Vec::new(),
+            udp_recv_buffer_bytes: 4 << 20,
+            udp_send_buffer_bytes: 4 << 20,
+            shutdown_drain_ms: 2_000,
+            log: "info".to_owned(),
+        }
+    }
+}
+
+/// How an environment variable's text becomes a TOML value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Taken as is (addresses, paths, tokens).
+    Text,
+    /// Parsed as a TOML value (numbers, booleans, arrays).
+    Toml,
+}
+
+/// The server's keys and how their environment variables are read.
+const SERVER_KEYS: &[(&str, Kind)] = &[
+    ("push_addr", Kind::Text),
+    ("pull_addr", Kind::Text),
+    ("http_addr", Kind::Text),
+    ("data_dir", Kind::Text),
+    ("admin_token", Kind::Text),
+    ("app_keys", Kind::Toml),
+    ("udp_recv_buffer_bytes", Kind::Toml),
+    ("udp_send_buffer_bytes", Kind::Toml),
+    ("shutdown_drain_ms", Kind::Toml),
+    ("log", Kind::Text),
+];
+
+/// A configuration that cannot be used: the server exits with status 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // One line, whatever the underlying parser printed.
+        let text: Vec<&str> = self.0.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        f.write_str(&text.join(" "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Everything `rtprelay serve` runs with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// The server's own settings.
+    pub server: ServerConfig,
+    /// The relay core's tunables.
+    pub relay: Config,
+}
+
+/// Every configuration key: the server's, then the core's.
+pub fn all_keys() -> Vec<String> {
+    let mut keys: Vec<String> = SERVER_KEYS.iter().map(|(k, _)| (*k).to_owned()).collect();
+    keys.extend(core_defaults().keys().cloned());
+    keys
+}
+
+/// The core's keys with their default values.
+fn core_defaults() -> toml::Table {
+    toml::Table::try_from(Config::default()).unwrap_or_default()
+}
+
+/// The environment variable of `key`.
+pub fn env_var_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// Reads a TOML config file as a table.
+pub fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    text.parse::<toml::Table>().map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))
+}
+
+/// The keys set by `RTPRELAY_<KEY>` variables, from `lookup` (the process
+/// environment in production, a map in tests).
+pub fn env_table(lookup: impl Fn(&str) -> Option<String>) -> Result<toml::Table, ConfigError> {
+    let core = core_defaults();
+    let kinds = SERVER_KEYS.iter().copied().chain(core.keys().map(|k| (k.as_str(), Kind::Toml)));
+    let mut table = toml::Table::new();
+    for (key, kind) in kinds {
+        let name = env_var_name(key);
+        let Some(raw) = lookup(&name) else { continue };
+        let value = match kind {
+            Kind::Text => toml::Value::String(raw),
+            Kind::Toml => {
+                parse_toml_value(&raw).ok_or_else(|| ConfigError(format!("{name}: not a valid value: {raw:?}")))?
+            }
+        };
+        table.insert(key.to_owned(), value);
+    }
+    Ok(table)
+}
+
+fn parse_toml_value(raw: &str) -> Option<toml::Value> {
+    let mut doc = format!("v = {raw}").parse::<toml::Table>().ok()?;
+    doc.remove("v")
+}
+
+/// Builds the settings from tables in increasing precedence (file, then
+/// environment, then flags) over the defaults, and validates them.
+pub fn build(layers: &[toml::Table]) -> Result<Settings, ConfigError> {
+    let mut merged = toml::Table::new();
+    for layer in layers {
+        merged.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let core_keys: HashSet<String> = core_defaults().keys().cloned().collect();
+    let (core, server): (toml::Table, toml::Table) = merged.into_iter().partition(|(k, _)| core_keys.contains(k));
+    let relay: Config = toml::Value::Table(core).try_into().map_err(|e| ConfigError(e.to_string()))?;
+    relay.validate().map_err(|e| ConfigError(e.to_string()))?;
+    let server: ServerConfig = toml::Value::Table(server).try_into().map_err(|e| ConfigError(e.to_string()))?;
+    server.validate()?;
+    Ok(Settings { server, relay })
+}
+
+impl ServerConfig {
+    /// Refuses settings the server must not run with.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.admin_token.as_deref() == Some("") {
+            return Err(ConfigError("admin_token: must not be empty".into()));
+        }
+        if self.admin_token.is_none() && !self.http_addr.ip().is_loopback() {
+            return Err(ConfigError(format!(
+                "http_addr {} is not a loopback address: set admin_token (--admin-token) or bind 127.0.0.1",
+                self.http_addr
+            )));
+        }
+        if self.push_addr == self.pull_addr && self.push_addr.port() != 0 {
+            return Err(ConfigError(format!("push_addr and pull_addr are both {}", self.push_addr)));
+        }
+        let mut ids = HashSet::new();
+        for key in &self.app_keys {
+            if key.app_id.is_empty() || key.secure_key.is_empty() {
+                return Err(ConfigError("app_keys: appId and secureKey must not be empty".into()));
+            }
+            if !ids.insert(key.app_id.as_str()) {
+                return Err(ConfigError(format!("app_keys: appId {:?} is listed twice", key.app_id)));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn table(text: &str) -> toml::Table {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_match_the_protocol() {
+        let s = build(&[]).unwrap();
+        assert_eq!(s.server.push_addr.to_string(), "0.0.0.0:61040");
+        assert_eq!(s.server.pull_addr.to_string(), "0.0.0.0:61041");
+        assert_eq!(s.server.http_addr.to_string(), "127.0.0.1:30390");
+        assert_eq!(s.server.data_dir, PathBuf::from("./rtprelay-data"));
+        assert_eq!(s.relay, Config::default());
+    }
+
+    #[test]
+    fn every_server_field_has_a_key() {
+        let full = ServerConfig {
+            admin_token: Some("t".into()),
+            app_keys: vec![AppKey { app_id: "a".into(), secure_key: "k".into() }],
+            ..ServerConfig::default()
+        };
+        let mut fields: Vec<String> = toml::Table::try_from(full).unwrap().keys().cloned().collect();
+        let mut keys: Vec<String> = SERVER_KEYS.iter().map(|(k, _)| (*k).to_owned()).collect();
+        fields.sort();
+        keys.sort();
+        assert_eq!(fields, keys);
+        assert!(all_keys().contains(&"stream_idle_timeout_ms".to_owned()));
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() {
+        let file =
+            table("stream_idle_timeout_ms = 1000\nclient_heartbeat_timeout_ms = 2000\nmax_clients = 3\nlog = \"warn\"");
+        let env = env_table(env(&[
+            ("RTPRELAY_STREAM_IDLE_TIMEOUT_MS", "4000"),
+            ("RTPRELAY_CLIENT_HEARTBEAT_TIMEOUT_MS", "5000"),
+            ("RTPRELAY_DATA_DIR", "/env/dir"),
+        ]))
+        .unwrap();
+        let flags = table("stream_idle_timeout_ms = 6000");
+        let s = build(&[file, env, flags]).unwrap();
+        assert_eq!(s.relay.stream_idle_timeout_ms, 6000, "flag wins");
+        assert_eq!(s.relay.client_heartbeat_timeout_ms, 5000, "env beats file");
+        assert_eq!(s.relay.max_clients, 3, "file beats default");
+        assert_eq!(s.server.log, "warn");
+        assert_eq!(s.server.data_dir, PathBuf::from("/env/dir"));
+        assert_eq!(s.relay.max_clients_per_ip, Config::default().max_clients_per_ip, "default stays");
+    }
+
+    #[test]
+    fn env_values_are_typed_per_key() {
+        let t = env_table(env(&[
+            ("RTPRELAY_ADMIN_TOKEN", "12345"),
+            ("RTPRELAY_LEGACY_TRUST", "true"),
+            ("RTPRELAY_APP_KEYS", r#"[{appId = "a", secureKey = "k"}]"#),
+            ("RTPRELAY_PUSH_ADDR", "127.0.0.1:0"),
+            ("RTPRELAY_PULL_ADDR", "127.0.0.1:0"),
+        ]))
+        .unwrap();
+        let s = build(&[t]).unwrap();
+        assert_eq!(s.server.admin_token.as_deref(), Some("12345"), "a numeric token stays text");
+        assert!(s.relay.legacy_trust);
+        assert_eq!(s.server.app_keys, vec![AppKey { app_id: "a".into(), secure_key: "k".into() }]);
+        let err = env_table(env(&[("RTPRELAY_MAX_CLIENTS", "many")])).unwrap_err();
+        assert!(err.to_string().contains("RTPRELAY_MAX_CLIENTS"), "{err}");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_in_one_line() {
+        let cases = [
+            "no_such_key = 1",
+            "max_clients = 0",
+            "http_addr = \"0.0.0.0:30390\"",
+            "admin_token = \"\"",
+            "push_addr = \"1.2.3.4:5\"\npull_addr = \"1.2.3.4:5\"",
+            "stream_idle_timeout_ms = \"soon\"",
+            "[[app_keys]]\nappId = \"a\"\nsecureKey = \"k\"\n[[app_keys]]\napp_id = \"a\"\nsecure_key = \"j\"",
+        ];
+        for case in cases {
+            let err = build(&[table(case)]).unwrap_err();
+            assert!(!err.to_string().contains('\n'), "{case}: {err}");
+        }
+        let open = table("http_addr = \"0.0.0.0:30390\"\nadmin_token = \"secret\"");
+        assert!(build(&[open]).is_ok(), "a token makes a public bind acceptable");
+    }
+}

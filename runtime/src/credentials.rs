@@ -1,0 +1,143 @@
+//! Creating and revoking stream credentials: the durable store first
+//! (committed before anyone is answered), then the core. Shared by the
+//! native API and the signed-envelope `getLiveInfo` route.
+
+use crate::relay_handle::{RelayGone, RelayHandle};
+use crate::secrets;
+use crate::store::{Store, StoreError};
+use rtprelay_core::auth::{is_valid_live_code, is_valid_live_id};
+use rtprelay_core::{Command, CommandError, Credential};
+use std::sync::Arc;
+
+/// Why a credential could not be created or revoked.
+#[derive(Debug)]
+pub enum CredentialError {
+    /// The `liveId` breaks the grammar (1-40 of `[A-Za-z0-9._-]`).
+    InvalidId,
+    /// The `liveCode` breaks the grammar (1-64 of `[A-Za-z0-9._-]`).
+    InvalidCode,
+    /// A credential with this id exists.
+    Exists,
+    /// The OS random source failed.
+    Random(secrets::RandomError),
+    /// The store failed.
+    Store(StoreError),
+    /// The packet loop is gone (shutting down).
+    RelayGone,
+}
+
+impl std::fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialError::InvalidId => f.write_str("liveId must be 1-40 characters of A-Z a-z 0-9 . _ -"),
+            CredentialError::InvalidCode => f.write_str("liveCode must be 1-64 characters of A-Z a-z 0-9 . _ -"),
+            CredentialError::Exists => f.write_str("a stream with this liveId exists"),
+            CredentialError::Random(e) => write!(f, "random source failed: {e}"),
+            CredentialError::Store(e) => write!(f, "store failed: {e}"),
+            CredentialError::RelayGone => RelayGone.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for CredentialError {}
+
+impl From<RelayGone> for CredentialError {
+    fn from(_: RelayGone) -> Self {
+        CredentialError::RelayGone
+    }
+}
+
+/// New credentials as shown once to the caller.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewStream {
+    /// The stream id.
+    pub live_id: String,
+    /// The code in clear (only the hash is kept).
+    pub live_code: String,
+}
+
+/// The credential service: store plus core, one change at a time so the
+/// two never disagree.
+#[derive(Debug)]
+pub struct Credentials {
+    store: Arc<Store>,
+    relay: RelayHandle,
+    writes: tokio::sync::Mutex<()>,
+}
+
+/// Runs a store call off the async workers.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, CredentialError> {
+    let store = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(result) => result.map_err(CredentialError::Store),
+        Err(e) => Err(CredentialError::Store(StoreError::from_message(format!("store task failed: {e}")))),
+    }
+}
+
+impl Credentials {
+    /// The service over `store` and the packet loop behind `relay`.
+    pub fn new(store: Arc<Store>, relay: RelayHandle) -> Self {
+        Credentials { store, relay, writes: tokio::sync::Mutex::new(()) }
+    }
+
+    /// Creates (or imports) a credential: the id is generated (`user<N>`)
+    /// when absent, the code (20 random characters) when absent.
+    pub async fn create(
+        &self,
+        live_id: Option<String>,
+        live_code: Option<String>,
+    ) -> Result<NewStream, CredentialError> {
+        if live_id.as_deref().is_some_and(|id| !is_valid_live_id(id)) {
+            return Err(CredentialError::InvalidId);
+        }
+        if live_code.as_deref().is_some_and(|c| !is_valid_live_code(c)) {
+            return Err(CredentialError::InvalidCode);
+        }
+        let live_code = match live_code {
+            Some(code) => code,
+            None => secrets::live_code().map_err(CredentialError::Random)?,
+        };
+        let salt = secrets::salt().map_err(CredentialError::Random)?;
+        let _guard = self.writes.lock().await;
+        let credential = match live_id {
+            Some(id) => {
+                let credential = Credential::new(id, &live_code, salt);
+                let stored = credential.clone();
+                if !blocking(&self.store, move |s| s.insert(&stored)).await? {
+                    return Err(CredentialError::Exists);
+                }
+                credential
+            }
+            None => {
+                let code = live_code.clone();
+                blocking(&self.store, move |s| s.insert_generated(|id| Credential::new(id, &code, salt))).await?
+            }
+        };
+        let live_id = credential.live_id.clone();
+        match self.relay.run(Command::AddCredential(credential)).await? {
+            // The store is the truth; the core already knowing the id is harmless.
+            Ok(_) | Err(CommandError::AlreadyExists) => {}
+            Err(e) => tracing::warn!(%live_id, error = %e, "core refused a stored credential"),
+        }
+        Ok(NewStream { live_id, live_code })
+    }
+
+    /// Revokes a credential and stops its stream; `false` if neither the
+    /// store nor the core knew it.
+    pub async fn revoke(&self, live_id: &str) -> Result<bool, CredentialError> {
+        let _guard = self.writes.lock().await;
+        let id = live_id.to_owned();
+        let stored = blocking(&self.store, move |s| s.remove(&id)).await?;
+        let revoked = self.relay.run(Command::RevokeStream { live_id: live_id.to_owned() }).await?.is_ok();
+        Ok(stored || revoked)
+    }
+
+    /// How many credentials are stored.
+    pub async fn count(&self) -> Result<u64, CredentialError> {
+        blocking(&self.store, |s| s.len()).await
+    }
+}

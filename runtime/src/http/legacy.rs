@@ -1,0 +1,67 @@
+//! The signed-envelope compatibility routes (PROTOCOL.md §3.2): always
+//! HTTP 200 with `{"errCode", "msg"}` bodies, legacy codes for errors, no
+//! bearer token.
+
+use super::Shared;
+use crate::envelope::{self, Envelope, EnvelopeError};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use rtprelay_core::{Command, CommandError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `errCode` of `stopStream` for a stream that is not live.
+pub const NO_SUCH_STREAM: i64 = 110_002;
+/// `errCode` when the relay itself failed (store, shutdown).
+pub const INTERNAL: i64 = 500;
+
+fn legacy_error(code: i64, msg: &str) -> Json<Value> {
+    Json(json!({"errCode": code, "msg": msg}))
+}
+
+/// Parses and verifies a request body.
+fn open(state: &Shared, body: &[u8]) -> Result<Envelope, EnvelopeError> {
+    let envelope = envelope::parse(body)?;
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    envelope::verify(&envelope, &state.app_keys, u64::try_from(now_ms).unwrap_or(u64::MAX))?;
+    Ok(envelope)
+}
+
+/// `POST .../api/getLiveInfo`: creates credentials (any `data`).
+pub async fn get_live_info(State(state): State<Shared>, body: Bytes) -> Json<Value> {
+    if let Err(e) = open(&state, &body) {
+        return legacy_error(e.code(), e.message());
+    }
+    match state.credentials.create(None, None).await {
+        Ok(created) => Json(json!({"liveInfo": created, "errCode": 0, "msg": ""})),
+        Err(e) => legacy_error(INTERNAL, &e.to_string()),
+    }
+}
+
+/// The `data` of `stopStream`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StopData {
+    live_id: String,
+}
+
+/// `POST .../api/stopStream`: stops a live stream named in `data`.
+pub async fn stop_stream(State(state): State<Shared>, body: Bytes) -> Json<Value> {
+    let envelope = match open(&state, &body) {
+        Ok(envelope) => envelope,
+        Err(e) => return legacy_error(e.code(), e.message()),
+    };
+    let Ok(data) = serde_json::from_str::<StopData>(&envelope.data) else {
+        let e = EnvelopeError::Parse;
+        return legacy_error(e.code(), e.message());
+    };
+    match state.relay.run(Command::StopStream { live_id: data.live_id }).await {
+        Ok(Ok(_)) => Json(json!({"errCode": 0, "msg": "ok"})),
+        Ok(Err(CommandError::NotFound | CommandError::NotLive | CommandError::AlreadyExists)) => {
+            legacy_error(NO_SUCH_STREAM, "stream does not exist")
+        }
+        Err(gone) => legacy_error(INTERNAL, &gone.to_string()),
+    }
+}

@@ -1,0 +1,64 @@
+//! The HTTP API (PROTOCOL.md §3): the native JSON API under `/api`
+//! ([`native`]), the legacy routes under `/VideoMeeting/rtpServer`
+//! ([`legacy`]), `/healthz` and `/metrics`. Handlers reach the packet loop
+//! only through the [`RelayHandle`] channel.
+//!
+//! Guards: with an admin token, every native `/api` route needs
+//! `Authorization: Bearer <token>` (401 without, 403 wrong); without one,
+//! any request whose `Host` is not a loopback name or address is refused
+//! (DNS rebinding), and the server refuses a non-loopback bind at start.
+
+pub mod error;
+pub mod guard;
+pub mod legacy;
+pub mod native;
+
+use crate::config::AppKey;
+use crate::credentials::Credentials;
+use crate::relay_handle::RelayHandle;
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// The packet loop.
+    pub relay: RelayHandle,
+    /// Credential creation and revocation.
+    pub credentials: Arc<Credentials>,
+    /// The admin token, if configured.
+    pub admin_token: Option<String>,
+    /// Callers of the signed-envelope routes.
+    pub app_keys: Vec<AppKey>,
+    /// When the server started (for the uptime gauge).
+    pub started: std::time::Instant,
+}
+
+/// The shared state handed to handlers.
+pub type Shared = Arc<AppState>;
+
+/// The whole HTTP application.
+pub fn router(state: Shared) -> Router {
+    let api = Router::new()
+        .route("/streams", post(native::create_stream).get(native::list_streams))
+        .route("/streams/{live_id}", get(native::get_stream).delete(native::delete_stream))
+        .route("/streams/{live_id}/stop", post(native::stop_stream))
+        .route("/clients", get(native::list_clients))
+        .fallback(native::not_found)
+        .layer(from_fn_with_state(Arc::clone(&state), guard::require_token));
+    let compat = Router::new()
+        .route("/api/getLiveInfo", post(legacy::get_live_info))
+        .route("/api/stopStream", post(legacy::stop_stream));
+    let app = Router::new()
+        .route("/healthz", get(native::healthz))
+        .route("/metrics", get(native::metrics))
+        .nest("/api", api)
+        .nest("/VideoMeeting/rtpServer", compat)
+        .fallback(native::not_found)
+        .with_state(Arc::clone(&state));
+    if state.admin_token.is_none() { app.layer(from_fn(guard::require_loopback_host)) } else { app }
+}

@@ -1,0 +1,177 @@
+//! The native API (PROTOCOL.md §3.1) and the two open pages.
+
+use super::{ApiError, Shared};
+use crate::metrics;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rtprelay_core::{Command, CommandError, Reply, relay::StreamInfo, relay::SubscriberInfo};
+use serde::{Deserialize, Serialize};
+
+/// `GET /healthz`: `ok` while serving.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Any unknown route.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// The body of `POST /api/streams`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateBody {
+    live_id: Option<String>,
+    live_code: Option<String>,
+}
+
+/// `POST /api/streams`: 201 `{"liveId", "liveCode"}`, 400 on a bad body,
+/// id or code, 409 if the id exists. An empty body counts as `{}`.
+pub async fn create_stream(State(state): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+    let body: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("bad request body: {e}")))?
+    };
+    let created = state.credentials.create(body.live_id, body.live_code).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// Incoming bitrate over three windows.
+#[derive(Debug, Serialize)]
+struct Bitrates {
+    #[serde(rename = "1s")]
+    one: u64,
+    #[serde(rename = "3s")]
+    three: u64,
+    #[serde(rename = "10s")]
+    ten: u64,
+}
+
+/// What both stream views show.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamView {
+    live_id: String,
+    live: bool,
+    /// Unsigned; `null` before the stream first went live.
+    ssrc: Option<u32>,
+    publisher: Option<String>,
+    bitrate_bps: Bitrates,
+    packets_in: u64,
+    bytes_in: u64,
+    lost: u64,
+    recovered: u64,
+    /// Publisher delay reports are not collected yet: always `null`.
+    delay_ms: Option<f64>,
+}
+
+impl From<&StreamInfo> for StreamView {
+    fn from(s: &StreamInfo) -> Self {
+        let [one, three, ten] = s.bitrate_bps;
+        StreamView {
+            live_id: s.live_id.clone(),
+            live: s.live,
+            ssrc: s.ssrc,
+            publisher: s.publisher.map(|a| a.to_string()),
+            bitrate_bps: Bitrates { one, three, ten },
+            packets_in: s.packets_in,
+            bytes_in: s.bytes_in,
+            lost: s.lost,
+            recovered: s.recovered,
+            delay_ms: None,
+        }
+    }
+}
+
+/// An entry of `GET /api/streams`: `subscribers` is a count.
+#[derive(Debug, Serialize)]
+struct StreamSummary {
+    #[serde(flatten)]
+    view: StreamView,
+    subscribers: usize,
+}
+
+/// `GET /api/streams/{liveId}`: `subscribers` is the list.
+#[derive(Debug, Serialize)]
+struct StreamDetail {
+    #[serde(flatten)]
+    view: StreamView,
+    subscribers: Vec<SubscriberInfo>,
+}
+
+/// Runs a command whose failure is a 404.
+async fn query(state: &Shared, command: Command) -> Result<Reply, ApiError> {
+    match state.relay.run(command).await? {
+        Ok(reply) => Ok(reply),
+        Err(CommandError::NotLive) => Err(ApiError::new(StatusCode::NOT_FOUND, "not_live", "stream is not live")),
+        Err(e) => Err(ApiError::not_found(e.to_string())),
+    }
+}
+
+fn unexpected() -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected reply from the relay")
+}
+
+/// `GET /api/streams`: every stream with a credential or live now.
+pub async fn list_streams(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let Reply::Streams(streams) = query(&state, Command::ListStreams).await? else { return Err(unexpected()) };
+    let streams: Vec<StreamSummary> =
+        streams.iter().map(|s| StreamSummary { view: s.into(), subscribers: s.subscribers }).collect();
+    Ok(Json(serde_json::json!({ "streams": streams })).into_response())
+}
+
+/// `GET /api/streams/{liveId}`: one stream with its subscribers; 404 if
+/// unknown.
+pub async fn get_stream(State(state): State<Shared>, Path(live_id): Path<String>) -> Result<Response, ApiError> {
+    let Reply::Stream(s) = query(&state, Command::GetStream { live_id }).await? else { return Err(unexpected()) };
+    Ok(Json(StreamDetail { view: (&s).into(), subscribers: s.subscriber_list }).into_response())
+}
+
+/// `POST /api/streams/{liveId}/stop`: 204; 404 if not live.
+pub async fn stop_stream(State(state): State<Shared>, Path(live_id): Path<String>) -> Result<StatusCode, ApiError> {
+    query(&state, Command::StopStream { live_id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/streams/{liveId}`: revokes and stops; 204; 404 if unknown.
+pub async fn delete_stream(State(state): State<Shared>, Path(live_id): Path<String>) -> Result<StatusCode, ApiError> {
+    if state.credentials.revoke(&live_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no such stream"))
+    }
+}
+
+/// `GET /api/clients`: every pull client (addresses, never ids).
+pub async fn list_clients(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let Reply::Clients(clients) = query(&state, Command::ListClients).await? else { return Err(unexpected()) };
+    Ok(Json(serde_json::json!({ "clients": clients })).into_response())
+}
+
+/// `GET /metrics`: the core's counters and the server's gauges.
+pub async fn metrics(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let Reply::Counters(counters) = query(&state, Command::Counters).await? else { return Err(unexpected()) };
+    let Reply::Streams(streams) = query(&state, Command::ListStreams).await? else { return Err(unexpected()) };
+    let Reply::Clients(clients) = query(&state, Command::ListClients).await? else { return Err(unexpected()) };
+    let stored = state.credentials.count().await?;
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let gauges = [
+        ("streams_known", "Streams with a credential or live.", count(streams.len())),
+        ("streams_live", "Live streams.", count(streams.iter().filter(|s| s.live).count())),
+        (
+            "subscribers",
+            "Acknowledged subscriptions over all streams.",
+            count(streams.iter().map(|s| s.subscribers).sum()),
+        ),
+        ("pull_clients", "Pull clients.", count(clients.len())),
+        ("credentials_stored", "Credentials in the store.", i64::try_from(stored).unwrap_or(i64::MAX)),
+        ("uptime_seconds", "Seconds since the server started.", count(state.started.elapsed().as_secs() as usize)),
+    ];
+    let page = metrics::render(&counters, &gauges);
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], page).into_response())
+}

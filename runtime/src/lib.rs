@@ -1,0 +1,21 @@
+//! # rtprelay
+//!
+//! The relay as a service: a tokio driver for the sans-IO core
+//! ([`rtprelay_core`]) over two UDP sockets ([`udp`]), a durable credential
+//! [`store`], the HTTP API ([`http`]) and the `rtprelay` command line
+//! ([`cli`]). See PROTOCOL.md §3-4 for the contract and `CONFIG.md` for
+//! every configuration key.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod envelope;
+pub mod http;
+pub mod metrics;
+pub mod relay_handle;
+pub mod secrets;
+pub mod serve;
+pub mod store;
+pub mod stream_cmd;
+pub mod udp;

@@ -1,0 +1,58 @@
+//! Secrets drawn from the OS CSPRNG: live codes, salts and the core's seed.
+
+use rtprelay_core::Credential;
+
+/// Length of a generated live code (PROTOCOL.md §3.1).
+pub const LIVE_CODE_LEN: usize = 20;
+
+/// The 64 symbols of generated codes (a subset of the `liveCode` grammar):
+/// 6 bits each, so 20 characters carry 120 bits.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// The OS random source failed (practically never; the request fails).
+pub type RandomError = getrandom::Error;
+
+/// A fresh 20-character live code. Each byte is masked to 6 bits, which
+/// keeps the choice uniform (64 divides 256).
+pub fn live_code() -> Result<String, RandomError> {
+    let mut bytes = [0u8; LIVE_CODE_LEN];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 63)])).collect())
+}
+
+/// A fresh random salt for [`Credential::new`].
+pub fn salt() -> Result<[u8; 16], RandomError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)?;
+    Ok(salt)
+}
+
+/// A credential for `live_id` and `code` with a fresh random salt.
+pub fn credential(live_id: &str, code: &str) -> Result<Credential, RandomError> {
+    Ok(Credential::new(live_id, code, salt()?))
+}
+
+/// A seed for the core's RNG.
+pub fn seed() -> Result<[u8; 32], RandomError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)?;
+    Ok(seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtprelay_core::auth::is_valid_live_code;
+
+    #[test]
+    fn codes_are_valid_distinct_and_verifiable() {
+        let a = live_code().unwrap();
+        let b = live_code().unwrap();
+        assert_eq!(a.len(), LIVE_CODE_LEN);
+        assert!(is_valid_live_code(&a));
+        assert_ne!(a, b);
+        let c = credential("s", &a).unwrap();
+        assert!(c.verify(a.as_bytes()));
+        assert_ne!(c.salt, credential("s", &a).unwrap().salt);
+    }
+}

@@ -1,0 +1,177 @@
+//! `rtprelay serve`: opens the store, loads the core, binds the sockets,
+//! prints the ready line, serves until SIGINT/SIGTERM, then shuts down
+//! gracefully (HTTP first, then `StopAll` and the last packets).
+
+use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ServeArgs};
+use crate::clock::Clock;
+use crate::config::{ConfigError, ServerConfig, Settings};
+use crate::credentials::Credentials;
+use crate::http::{self, AppState};
+use crate::relay_handle::RelayHandle;
+use crate::secrets;
+use crate::store::Store;
+use crate::udp::{Driver, UdpEndpoint};
+use rtprelay_core::{Command, Port, Relay};
+use std::error::Error;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+/// How long open HTTP connections may take to finish at shutdown.
+const HTTP_GRACE: Duration = Duration::from_secs(2);
+
+/// The line printed on stdout once the relay serves.
+#[derive(Debug, serde::Serialize)]
+pub struct Ready {
+    /// The push socket's address.
+    pub push: SocketAddr,
+    /// The pull socket's address.
+    pub pull: SocketAddr,
+    /// The HTTP API's address.
+    pub http: SocketAddr,
+}
+
+/// A runtime failure with context.
+type Failure = Box<dyn Error + Send + Sync>;
+
+fn context<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> Failure {
+    move |e| format!("{what}: {e}").into()
+}
+
+/// Runs the relay; returns the exit code.
+pub fn main(args: &ServeArgs) -> i32 {
+    let settings = match args.settings(|name| std::env::var(name).ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rtprelay: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(e) = init_logging(&settings.server.log) {
+        eprintln!("rtprelay: {e}");
+        return EXIT_USAGE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rtprelay: cannot start the runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("rtprelay: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the `log` key.
+fn init_logging(filter: &str) -> Result<(), ConfigError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) => EnvFilter::try_new(&env).map_err(|e| ConfigError(format!("RUST_LOG: {e}")))?,
+        Err(_) => EnvFilter::try_new(filter).map_err(|e| ConfigError(format!("log: {e}")))?,
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() -> Result<(), Failure> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(context("cannot watch SIGTERM"))?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.map_err(context("cannot watch SIGINT"))?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+fn bind_udp(server: &ServerConfig, addr: SocketAddr, port: Port) -> Result<UdpEndpoint, Failure> {
+    let name = if port == Port::Push { "push_addr" } else { "pull_addr" };
+    UdpEndpoint::bind(addr, port, server.udp_recv_buffer_bytes, server.udp_send_buffer_bytes)
+        .map_err(context(format!("cannot bind {name} {addr}")))
+}
+
+/// The server from start to graceful stop.
+async fn run(settings: Settings) -> Result<(), Failure> {
+    let Settings { server, relay: relay_config } = settings;
+    let dir = server.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir)).await??;
+    let store = Arc::new(store);
+    let stored = store.load()?;
+
+    let clock = Clock::start();
+    let seed = secrets::seed().map_err(context("random source"))?;
+    let mut relay = Relay::new(Arc::new(relay_config), seed, clock.wall_clock());
+    for credential in stored.iter().cloned() {
+        // Ids are unique in the store, so this cannot fail.
+        let _ = relay.handle_command(clock.now(), Command::AddCredential(credential));
+    }
+
+    let push = bind_udp(&server, server.push_addr, Port::Push)?;
+    let pull = bind_udp(&server, server.pull_addr, Port::Pull)?;
+    let listener = tokio::net::TcpListener::bind(server.http_addr)
+        .await
+        .map_err(context(format!("cannot bind http_addr {}", server.http_addr)))?;
+    let ready = Ready { push: push.local_addr()?, pull: pull.local_addr()?, http: listener.local_addr()? };
+
+    let (handle, requests) = RelayHandle::channel();
+    let (stop_driver, driver_stopped) = tokio::sync::oneshot::channel::<()>();
+    let drain = Duration::from_millis(server.shutdown_drain_ms);
+    let driver = Driver::new(relay, clock, push, pull, requests);
+    let mut driver = tokio::spawn(driver.run(
+        async {
+            let _ = driver_stopped.await;
+        },
+        drain,
+    ));
+
+    let state = Arc::new(AppState {
+        relay: handle.clone(),
+        credentials: Arc::new(Credentials::new(Arc::clone(&store), handle)),
+        admin_token: server.admin_token.clone(),
+        app_keys: server.app_keys.clone(),
+        started: std::time::Instant::now(),
+    });
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = http::router(state);
+    let mut http = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = http_stopped.await;
+            })
+            .into_future(),
+    );
+
+    let line = serde_json::to_string(&ready)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}").and_then(|()| stdout.flush()).map_err(context("cannot write the ready line"))?;
+    drop(stdout);
+    tracing::info!(push = %ready.push, pull = %ready.pull, http = %ready.http, credentials = stored.len(), "serving");
+
+    tokio::select! {
+        r = shutdown_signal() => r?,
+        r = &mut driver => return Err(match r {
+            Ok(Ok(())) => "the packet loop stopped".into(),
+            Ok(Err(e)) => format!("packet loop: {e}").into(),
+            Err(e) => format!("packet loop: {e}").into(),
+        }),
+        r = &mut http => return Err(format!("http server stopped: {r:?}").into()),
+    }
+    tracing::info!("shutting down");
+    let _ = stop_http.send(());
+    if tokio::time::timeout(HTTP_GRACE, &mut http).await.is_err() {
+        http.abort();
+    }
+    let _ = stop_driver.send(());
+    driver.await?.map_err(context("packet loop"))?;
+    // Every change was committed when it was answered; dropping the last
+    // handle closes the database cleanly.
+    drop(store);
+    tracing::info!("stopped");
+    Ok(())
+}
