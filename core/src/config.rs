@@ -50,6 +50,18 @@ pub struct Config {
     pub max_queued_per_destination: usize,
     /// Sources remembered by the once-per-second `*_UNKNOWN` limiter.
     pub max_rate_limited_sources: usize,
+    /// Packets of history kept per stream for retransmission and joins
+    /// (rounded up to a power of two; 2048 ≈ 4 s of a 5 Mbit/s stream).
+    pub history_max_packets: usize,
+    /// Oldest packet the history serves. 3 s covers a NACK's round trip
+    /// plus the pull client's 200 ms window many times over.
+    pub history_max_age_ms: u64,
+    /// Each subscriber's retransmission budget as a percentage of the
+    /// stream's incoming rate over the last second (2.1).
+    pub retransmit_budget_percent: u64,
+    /// Floor of that budget in bytes per second, so low-rate streams can
+    /// recover too.
+    pub retransmit_budget_min_bytes_per_sec: u64,
 }
 
 impl Default for Config {
@@ -71,6 +83,10 @@ impl Default for Config {
             max_subscribers_per_stream: 2_000,
             max_queued_per_destination: 1_024,
             max_rate_limited_sources: 4_096,
+            history_max_packets: 2_048,
+            history_max_age_ms: 3_000,
+            retransmit_budget_percent: 25,
+            retransmit_budget_min_bytes_per_sec: 32_768,
         }
     }
 }
@@ -110,11 +126,16 @@ impl Config {
             ("max_subscribers_per_stream", self.max_subscribers_per_stream as u64),
             ("max_queued_per_destination", self.max_queued_per_destination as u64),
             ("max_rate_limited_sources", self.max_rate_limited_sources as u64),
+            ("history_max_packets", self.history_max_packets as u64),
+            ("history_max_age_ms", self.history_max_age_ms),
         ];
         for (field, value) in positive {
             if value == 0 {
                 return Err(ConfigError { field, reason: "must be greater than 0" });
             }
+        }
+        if self.history_max_packets > 1 << 15 {
+            return Err(ConfigError { field: "history_max_packets", reason: "must be at most 32768" });
         }
         if self.pull_rsp_resends > 16 {
             return Err(ConfigError { field: "pull_rsp_resends", reason: "must be at most 16" });
@@ -133,6 +154,9 @@ impl Config {
     }
     pub(crate) fn challenge_validity(&self) -> Duration {
         Duration::from_millis(self.challenge_validity_ms)
+    }
+    pub(crate) fn history_max_age(&self) -> Duration {
+        Duration::from_millis(self.history_max_age_ms)
     }
     pub(crate) fn unknown_reply_interval(&self) -> Duration {
         Duration::from_millis(self.unknown_reply_interval_ms)

@@ -48,6 +48,7 @@ impl Relay {
                             address: self.clients.by_id[&s.client].addr,
                             packets_sent: s.packets,
                             bytes_sent: s.bytes,
+                            retransmitted: s.retransmitted,
                         })
                         .collect();
                 }
@@ -126,14 +127,23 @@ impl Relay {
                     subscriptions: Vec::new(),
                     packets_sent: 0,
                     bytes_sent: 0,
+                    retransmitted: 0,
                 };
                 for sub in &c.subscriptions {
-                    info.subscriptions.push(SubscriptionInfo { live_id: sub.live_id.clone(), acked: sub.acked });
                     let entry =
                         self.streams.by_id(&sub.live_id).and_then(|s| s.subscribers.iter().find(|s| s.client == id));
+                    let report = entry.and_then(|e| e.report);
+                    info.subscriptions.push(SubscriptionInfo {
+                        live_id: sub.live_id.clone(),
+                        acked: sub.acked,
+                        reported_loss: report.map(|r| f64::from(r.fraction_lost) / 256.0),
+                        reported_lost_total: report.map(|r| i64::from(r.cumulative_lost)),
+                        reported_jitter: report.map(|r| r.jitter),
+                    });
                     if let Some(entry) = entry {
                         info.packets_sent += entry.packets;
                         info.bytes_sent += entry.bytes;
+                        info.retransmitted += entry.retransmitted;
                     }
                 }
                 info

@@ -112,10 +112,12 @@ pub struct SubscriberInfo {
     pub packets_sent: u64,
     /// Bytes of this stream sent to it.
     pub bytes_sent: u64,
+    /// Packets of this stream resent to it after a NACK.
+    pub retransmitted: u64,
 }
 
 /// One pull client (its id is a secret and not shown).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientInfo {
     /// Its bound address.
@@ -128,14 +130,24 @@ pub struct ClientInfo {
     pub packets_sent: u64,
     /// Stream bytes sent to it.
     pub bytes_sent: u64,
+    /// Stream packets resent to it after a NACK.
+    pub retransmitted: u64,
 }
 
 /// One entry of a client's list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionInfo {
     /// The stream id.
     pub live_id: String,
     /// Whether the client acknowledged it (data flows).
     pub acked: bool,
+    /// Loss the client reported in its latest receiver report (fraction
+    /// since its previous report, 0 to 1), if it sends them.
+    pub reported_loss: Option<f64>,
+    /// Cumulative packets lost, from the same report.
+    pub reported_lost_total: Option<i64>,
+    /// Interarrival jitter from the same report, in RTP timestamp units
+    /// (milliseconds for relay-clocked streams).
+    pub reported_jitter: Option<u32>,
 }

@@ -38,7 +38,7 @@ counters! {
     unknown_payload_type,
     /// RTCP datagrams dropped: malformed.
     rtcp_malformed,
-    /// RTCP packets ignored: not from an acknowledged subscriber, or of a type the relay does not read.
+    /// RTCP packets ignored: not from a client's bound address, not about a stream it acknowledged, or of a type the relay does not read.
     rtcp_ignored,
     /// TS_DATA dropped: marker, padding, extension or CSRC set.
     ts_data_bad_header,
@@ -112,4 +112,16 @@ counters! {
     unknown_reply_limited,
     /// Queued datagrams dropped because their destination queue was full.
     tx_queue_overflow,
+    /// Generic NACKs accepted from acknowledged subscribers.
+    nacks_received,
+    /// Packets resent after a NACK.
+    retransmitted,
+    /// NACKed packets no longer (or never) in the stream's history.
+    retransmit_not_in_history,
+    /// NACKed packets refused by the subscriber's retransmission budget.
+    retransmit_over_budget,
+    /// Receiver reports accepted.
+    receiver_reports,
+    /// Packets sent from history to a subscriber on its ack (2.5 join).
+    join_replayed,
 }

@@ -7,6 +7,8 @@
 mod admin;
 pub mod command;
 mod counters;
+mod feedback;
+mod history;
 mod ids;
 mod outbox;
 mod publish;
@@ -22,17 +24,20 @@ pub use outbox::{Port, Transmit};
 use crate::auth::Credential;
 use crate::config::Config;
 use crate::packet::rtp::{HEADER_LEN, Header, Packet};
-use crate::packet::{is_rtcp, pt, rtcp};
+use crate::packet::{is_rtcp, pt};
 use crate::time::{Instant, WallClock};
 use bytes::Bytes;
 use ids::{Map, Rng};
 use outbox::{Dest, Outbox};
 use publish::Streams;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use subscribe::Clients;
 use timer::{TimerKey, Timers};
+
+/// Gap between the repeats of a `STREAM_STOPPED` to extension clients.
+const REPEAT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Something that happened, for the driver to log or act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +146,9 @@ pub struct Relay {
     clients: Clients,
     /// Last `*_UNKNOWN` answer per source.
     unknown_replies: Map<SocketAddr, Instant>,
+    /// Datagrams to send again later, by (due time, insertion number).
+    repeats: BTreeMap<(Instant, u64), (Dest, Bytes)>,
+    repeats_inserted: u64,
     last_now: Instant,
 }
 
@@ -167,6 +175,8 @@ impl Relay {
             streams,
             clients,
             unknown_replies,
+            repeats: BTreeMap::new(),
+            repeats_inserted: 0,
             last_now: Instant::ZERO,
         }
     }
@@ -188,7 +198,7 @@ impl Relay {
         self.counters.rx_datagrams += 1;
         self.counters.rx_bytes += data.len() as u64;
         if is_rtcp(&data) {
-            self.handle_rtcp(&data);
+            self.handle_rtcp(now, from, &data);
             return;
         }
         // Legacy peers send and read only plain headers (byte 0 = 0x80):
@@ -234,16 +244,6 @@ impl Relay {
         }
     }
 
-    /// RTCP from peers: parsed and counted. Retransmission and receiver
-    /// reports are acted on by later protocol layers.
-    fn handle_rtcp(&mut self, data: &[u8]) {
-        let (packets, error) = rtcp::parse_compound(data);
-        if error.is_some() {
-            self.counters.rtcp_malformed += 1;
-        }
-        self.counters.rtcp_ignored += packets.len() as u64;
-    }
-
     /// Fires every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.enter(now);
@@ -253,6 +253,7 @@ impl Relay {
                 TimerKey::Heartbeat(id) => self.on_heartbeat_timer(now, at, id),
                 TimerKey::Reassembly(id) => self.on_reassembly_timer(now, at, id),
                 TimerKey::PullRspResend(id) => self.on_resend_timer(now, at, id),
+                TimerKey::Repeat => self.on_repeat_timer(now),
             }
         }
     }
@@ -313,6 +314,27 @@ impl Relay {
 
     fn send(&mut self, dest: Dest, datagram: Bytes) {
         self.outbox.send(dest, datagram, &mut self.counters);
+    }
+
+    /// Sends `datagram` to `dest` again 100 ms and 200 ms from now: the
+    /// three `STREAM_STOPPED` of 2.5.
+    fn repeat_later(&mut self, now: Instant, dest: Dest, datagram: &Bytes) {
+        for k in 1..=2 {
+            let at = now + REPEAT_INTERVAL * k;
+            self.repeats.insert((at, self.repeats_inserted), (dest, datagram.clone()));
+            self.repeats_inserted += 1;
+            self.timers.schedule(at, TimerKey::Repeat);
+        }
+    }
+
+    fn on_repeat_timer(&mut self, now: Instant) {
+        while let Some(entry) = self.repeats.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (dest, datagram) = entry.remove();
+            self.send(dest, datagram);
+        }
     }
 
     /// `CLIENT_UNKNOWN` / `STREAM_UNKNOWN` (2.5), at most once per

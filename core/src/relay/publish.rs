@@ -1,6 +1,8 @@
 //! Publishing (PROTOCOL.md 1.3): auth and SSRCs, `TS_DATA` acceptance and
 //! fan-out, delay echo, stop requests and the idle timeout.
 
+use super::feedback::{Budget, Report};
+use super::history::History;
 use super::ids::{Map, Rng};
 use super::outbox::{Port, SlotId};
 use super::sequence::{SeqTracker, Verdict};
@@ -20,6 +22,17 @@ pub(super) struct Subscriber {
     pub(super) slot: SlotId,
     pub(super) packets: u64,
     pub(super) bytes: u64,
+    /// Packets resent to it after a NACK.
+    pub(super) retransmitted: u64,
+    pub(super) budget: Budget,
+    /// Its latest receiver report on this stream.
+    pub(super) report: Option<Report>,
+}
+
+impl Subscriber {
+    pub(super) fn new(client: u32, slot: SlotId, now: Instant) -> Self {
+        Subscriber { client, slot, packets: 0, bytes: 0, retransmitted: 0, budget: Budget::new(now), report: None }
+    }
 }
 
 /// A stream that has been live at least once. It keeps its SSRC for the
@@ -33,6 +46,9 @@ pub(super) struct Stream {
     /// The scheduled idle check, while live.
     idle_at: Option<Instant>,
     pub(super) seq: SeqTracker,
+    /// The last sequence number forwarded (for `STREAM_STOPPED`, 2.5).
+    last_forwarded: u16,
+    pub(super) history: History,
     pub(super) subscribers: Vec<Subscriber>,
     pub(super) rate: RateWindow,
     pub(super) packets_in: u64,
@@ -44,6 +60,13 @@ pub(super) struct Streams {
     list: Vec<Stream>,
     by_id: Map<String, u32>,
     by_ssrc: Map<u32, u32>,
+}
+
+impl Stream {
+    /// The newest sequence number received, for walking the history.
+    pub(super) fn newest_seq(&self) -> u16 {
+        self.seq.highest().unwrap_or(self.last_forwarded)
+    }
 }
 
 impl Streams {
@@ -63,6 +86,10 @@ impl Streams {
         self.by_id.get(live_id).copied()
     }
 
+    pub(super) fn index_of_ssrc(&self, ssrc: u32) -> Option<u32> {
+        self.by_ssrc.get(&ssrc).copied()
+    }
+
     pub(super) fn get_mut(&mut self, idx: u32) -> &mut Stream {
         &mut self.list[idx as usize]
     }
@@ -73,7 +100,7 @@ impl Streams {
     }
 
     /// The stream of `live_id`, created with a fresh SSRC if new.
-    fn get_or_create(&mut self, live_id: &str, rng: &mut Rng, now: Instant) -> u32 {
+    fn get_or_create(&mut self, live_id: &str, rng: &mut Rng, now: Instant, history: impl FnOnce() -> History) -> u32 {
         if let Some(&idx) = self.by_id.get(live_id) {
             return idx;
         }
@@ -88,6 +115,8 @@ impl Streams {
             last_activity: now,
             idle_at: None,
             seq: SeqTracker::new(),
+            last_forwarded: 0,
+            history: history(),
             subscribers: Vec::new(),
             rate: RateWindow::new(),
             packets_in: 0,
@@ -119,7 +148,9 @@ impl Relay {
         }
         self.counters.auth_accepted += 1;
         let live_id = live_id.to_owned();
-        let idx = self.streams.get_or_create(&live_id, &mut self.rng, now);
+        let config = &self.config;
+        let history = || History::new(config.history_max_packets, config.history_max_age());
+        let idx = self.streams.get_or_create(&live_id, &mut self.rng, now, history);
         let stream = self.streams.get_mut(idx);
         let went_live = !stream.live;
         stream.live = true;
@@ -166,10 +197,16 @@ impl Relay {
             return;
         }
         stream.last_activity = now;
-        if stream.seq.observe(header.sequence) == Verdict::Duplicate {
-            self.counters.ts_data_duplicate += 1;
-            return;
+        match stream.seq.observe(header.sequence) {
+            Verdict::Duplicate => {
+                self.counters.ts_data_duplicate += 1;
+                return;
+            }
+            Verdict::Restart => stream.history.clear(),
+            Verdict::New => {}
         }
+        stream.last_forwarded = header.sequence;
+        stream.history.insert(header.sequence, now, data.clone());
         let len = data.len() as u64;
         stream.packets_in += 1;
         stream.bytes_in += len;
@@ -221,11 +258,17 @@ impl Relay {
             self.timers.cancel(at, TimerKey::StreamIdle(idx));
         }
         let live_id = stream.live_id.clone();
-        let last_seq = stream.seq.highest().unwrap_or(0);
-        let stopped = Header { sequence: last_seq, timestamp: self.timestamp(now), ..Header::new(pt::STREAM_STOPPED) }
-            .encode(live_id.as_bytes());
-        for dest in self.clients.forget_stream(&live_id) {
+        let stopped = Header {
+            sequence: stream.last_forwarded,
+            timestamp: self.timestamp(now),
+            ..Header::new(pt::STREAM_STOPPED)
+        }
+        .encode(live_id.as_bytes());
+        for (dest, uses_extensions) in self.clients.forget_stream(&live_id) {
             self.send(dest, stopped.clone());
+            if uses_extensions {
+                self.repeat_later(now, dest, &stopped);
+            }
         }
         self.events.push_back(RelayEvent::StreamStopped { live_id, reason });
     }

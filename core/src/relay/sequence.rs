@@ -13,6 +13,9 @@ pub(crate) enum Verdict {
     New,
     /// Seen recently: drop it.
     Duplicate,
+    /// A jump of more than 3000: the publisher restarted; forward it and
+    /// forget what came before.
+    Restart,
 }
 
 /// Tracks the highest sequence number and which recent ones were seen.
@@ -66,7 +69,7 @@ impl SeqTracker {
             self.reset();
             self.highest = Some(seq);
             self.mark(seq);
-            return Verdict::New;
+            return Verdict::Restart;
         }
         if delta > 0 {
             for k in 1..=delta as u16 {
@@ -108,9 +111,11 @@ mod tests {
     fn a_jump_over_3000_is_a_restart() {
         let mut t = SeqTracker::new();
         t.observe(100);
-        assert_eq!(t.observe(5000), Verdict::New);
+        assert_eq!(t.observe(5000), Verdict::Restart);
         assert_eq!(t.missing, 0, "a restart is not a gap");
-        assert_eq!(t.observe(100), Verdict::New, "the old number is forgotten after a restart");
+        assert_eq!(t.observe(4999), Verdict::New);
+        assert_eq!(t.observe(100), Verdict::Restart, "jumping back that far restarts too");
+        assert_eq!(t.observe(4999), Verdict::Restart, "the old numbers are forgotten");
     }
 
     proptest! {

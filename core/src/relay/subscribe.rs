@@ -10,6 +10,7 @@ use super::{LeaveReason, Relay, RelayEvent};
 use crate::packet::rtp::{HEADER_LEN, Header};
 use crate::packet::{pt, text};
 use crate::time::Instant;
+use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
@@ -23,6 +24,23 @@ pub(super) struct Subscription {
     pub(super) acked: bool,
     /// Resend schedule while answered with an SSRC and not acknowledged.
     resend: Option<Resend>,
+    /// When the first `PULL_RSP` with an SSRC went out: the ack replays
+    /// the stream's history from then on (2.5 join).
+    answered_at: Option<Instant>,
+}
+
+impl Subscription {
+    fn new(live_id: &str) -> Self {
+        Subscription { live_id: live_id.to_owned(), acked: false, resend: None, answered_at: None }
+    }
+
+    /// Answered with an SSRC now: (re)start the resends, remember when.
+    fn answered(&mut self, now: Instant, first_resend: Instant) {
+        if !self.acked {
+            self.resend = Some(Resend { count: 0, at: first_resend });
+            self.answered_at.get_or_insert(now);
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -82,6 +100,9 @@ pub(super) struct Client {
     resend_at: Option<Instant>,
     challenges: Vec<Challenge>,
     moving: Option<PendingMove>,
+    /// Sent a NACK, an RR or an echoed challenge: gets `STREAM_STOPPED`
+    /// three times (2.5 tail).
+    pub(super) uses_extensions: bool,
 }
 
 impl Client {
@@ -131,14 +152,15 @@ impl Clients {
     }
 
     /// Removes a stopped stream from every list; returns where to send
-    /// `STREAM_STOPPED`, in client-id order.
-    pub(super) fn forget_stream(&mut self, live_id: &str) -> Vec<Dest> {
+    /// `STREAM_STOPPED` and whether that client uses extensions, in
+    /// client-id order.
+    pub(super) fn forget_stream(&mut self, live_id: &str) -> Vec<(Dest, bool)> {
         let ids = self.interest.remove(live_id).unwrap_or_default();
         ids.iter()
             .filter_map(|id| {
                 let c = self.by_id.get_mut(id)?;
                 c.subscriptions.retain(|s| s.live_id != live_id);
-                Some(c.dest())
+                Some((c.dest(), c.uses_extensions))
             })
             .collect()
     }
@@ -201,6 +223,7 @@ impl Relay {
             resend_at: None,
             challenges: Vec::new(),
             moving: None,
+            uses_extensions: false,
         };
         self.clients.by_id.insert(id, client);
         self.clients.by_addr.insert(addr, id);
@@ -409,11 +432,12 @@ impl Relay {
                 Some(i) => old.swap_remove(i),
                 None => {
                     self.clients.interest.entry(live_id.to_owned()).or_default().insert(id);
-                    Subscription { live_id: live_id.to_owned(), acked: false, resend: None }
+                    Subscription::new(live_id)
                 }
             };
-            let live = self.streams.live_ssrc(live_id).is_some();
-            sub.resend = (live && !sub.acked).then_some(Resend { count: 0, at: first_wait });
+            if self.streams.live_ssrc(live_id).is_some() {
+                sub.answered(now, first_wait);
+            }
             subscriptions.push(sub);
         }
         for sub in &old {
@@ -511,7 +535,7 @@ impl Relay {
         for id in ids.iter().copied().collect::<Vec<_>>() {
             let client = self.client_mut(id);
             if let Some(sub) = client.subscription_mut(live_id) {
-                sub.resend = Some(Resend { count: 0, at: first_wait });
+                sub.answered(now, first_wait);
             }
             let dest = client.dest();
             self.send_pull_rsp(now, id, dest, &entries);
@@ -523,35 +547,55 @@ impl Relay {
     /// address it completes the move if it echoes a challenge (2.3).
     pub(super) fn on_ssrc_ack(&mut self, now: Instant, port: Port, from: SocketAddr, header: Header, payload: &[u8]) {
         let id = header.ssrc;
-        let echoes =
-            self.clients.by_id.get(&id).is_some_and(|c| c.addr != from && c.has_challenge(from, header.timestamp, now));
-        if echoes {
+        let client = self.clients.by_id.get(&id);
+        let echoes_here = client.is_some_and(|c| c.has_challenge(from, header.timestamp, now));
+        if echoes_here && client.is_some_and(|c| c.addr != from) {
             self.move_client(id, port, from);
         } else if !self.trusted(now, port, from, id) {
             self.refuse_client(now, port, from, id);
             return;
         }
-        let max = self.config.max_subscribers_per_stream;
+        if echoes_here {
+            self.client_mut(id).uses_extensions = true;
+        }
         for live_id in text::split_ids_lossy(payload) {
-            let client = self.clients.by_id.get_mut(&id).expect("trusted client exists");
-            let slot = client.slot;
-            let sub = client.subscriptions.iter_mut().find(|s| s.live_id == live_id);
-            let stream = self.streams.index_of(live_id).map(|i| self.streams.get_mut(i)).filter(|s| s.live);
-            match (sub, stream) {
-                (Some(sub), Some(stream)) if !sub.acked => {
-                    if stream.subscribers.len() >= max {
-                        self.counters.subscriber_limit += 1;
-                        continue;
-                    }
-                    sub.acked = true;
-                    sub.resend = None;
-                    stream.subscribers.push(Subscriber { client: id, slot, packets: 0, bytes: 0 });
-                }
-                (Some(_), Some(_)) => {}
-                _ => self.counters.ack_unmatched += 1,
-            }
+            self.ack(now, id, live_id);
         }
         self.reschedule_resend(id);
+    }
+
+    /// Acknowledges one subscription: the client joins the stream's fan-out
+    /// list, after the packets it missed since the first answer (2.5).
+    fn ack(&mut self, now: Instant, id: u32, live_id: &str) {
+        let max = self.config.max_subscribers_per_stream;
+        let client = self.clients.by_id.get_mut(&id).expect("trusted client exists");
+        let slot = client.slot;
+        let sub = client.subscriptions.iter_mut().find(|s| s.live_id == live_id);
+        let stream = self.streams.index_of(live_id).map(|i| self.streams.get_mut(i)).filter(|s| s.live);
+        let (Some(sub), Some(stream)) = (sub, stream) else {
+            self.counters.ack_unmatched += 1;
+            return;
+        };
+        if sub.acked {
+            return;
+        }
+        if stream.subscribers.len() >= max {
+            self.counters.subscriber_limit += 1;
+            return;
+        }
+        sub.acked = true;
+        sub.resend = None;
+        let mut joined = Subscriber::new(id, slot, now);
+        if let Some(since) = sub.answered_at {
+            let missed: Vec<Bytes> = stream.history.since(stream.newest_seq(), since, now).cloned().collect();
+            self.counters.join_replayed += missed.len() as u64;
+            for packet in missed {
+                joined.packets += 1;
+                joined.bytes += packet.len() as u64;
+                self.outbox.push(slot, packet, &mut self.counters);
+            }
+        }
+        stream.subscribers.push(joined);
     }
 
     /// `HEARTBEAT` (1.4.7). From a new address it starts an address change

@@ -15,6 +15,8 @@ pub(crate) enum TimerKey {
     Reassembly(u32),
     /// A client's unacknowledged `PULL_RSP` resends.
     PullRspResend(u32),
+    /// Repeated datagrams due (`STREAM_STOPPED` to extension clients).
+    Repeat,
 }
 
 /// Deadlines in `(time, key)` order, so ties break the same way every run.

@@ -1,0 +1,147 @@
+//! PROTOCOL.md 2.1, 2.3 (receiver reports) and 2.5 (join, tail): loss
+//! recovery from the stream's history.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use rtprelay_core::packet::pt;
+use rtprelay_core::packet::rtcp::{Nack, ReceiverReport, ReportBlock};
+use rtprelay_core::{Command, Config, Port, Reply};
+use std::time::Duration;
+
+const PUB: u16 = 5000;
+const SUB: u16 = 7000;
+
+fn setup(config: Config) -> (Harness, u32, u32, u32) {
+    let mut h = Harness::with_config(config);
+    h.add_credential("a", "code");
+    let ssrc = h.auth(Port::Push, addr(PUB), "a", "code");
+    let x = h.subscriber(Port::Pull, addr(SUB), &["a"]);
+    // A legacy subscriber: its ack does not echo the challenge.
+    let y = h.client_id(Port::Pull, addr(SUB + 1));
+    h.pull(Port::Pull, addr(SUB + 1), y, &["a"]);
+    h.ack(Port::Pull, addr(SUB + 1), y, 0, "a");
+    (h, ssrc, x, y)
+}
+
+fn seqs(out: &[Sent]) -> Vec<u16> {
+    out.iter().map(|s| s.header().sequence).collect()
+}
+
+#[test]
+fn a_nack_resends_the_listed_packets_unchanged_to_that_subscriber_only() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    let sent: Vec<Bytes> =
+        (10..20u16).map(|s| packet(pt::TS_DATA, false, s, s.into(), ssrc, &[s as u8; 100])).collect();
+    for p in &sent {
+        h.send(Port::Push, addr(PUB), p.clone());
+    }
+    let out = h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[12, 13, 17]).encode());
+    assert!(out.iter().all(|s| s.to == addr(SUB) && s.port == Port::Pull));
+    assert_eq!(
+        out.iter().map(|s| s.data.clone()).collect::<Vec<_>>(),
+        [sent[2].clone(), sent[3].clone(), sent[7].clone()]
+    );
+    let c = h.counters();
+    assert_eq!((c.nacks_received, c.retransmitted), (1, 3));
+}
+
+#[test]
+fn nacks_count_only_from_an_acked_subscriber_at_its_bound_address() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    assert!(h.send(Port::Pull, addr(6666), Nack::from_sequences(x, ssrc, &[1]).encode()).is_empty());
+    let unacked = h.client_id(Port::Pull, addr(SUB + 9));
+    h.pull(Port::Pull, addr(SUB + 9), unacked, &["a"]);
+    assert!(h.send(Port::Pull, addr(SUB + 9), Nack::from_sequences(unacked, ssrc, &[1]).encode()).is_empty());
+    assert_eq!(h.counters().rtcp_ignored, 2);
+}
+
+#[test]
+fn a_nack_for_a_packet_past_the_history_is_counted() {
+    let (mut h, ssrc, x, _) = setup(Config { history_max_packets: 4, history_max_age_ms: 500, ..Config::default() });
+    for s in 0..8u16 {
+        h.ts_data(addr(PUB), ssrc, s, b"x");
+    }
+    assert!(h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[2]).encode()).is_empty(), "overwritten");
+    h.advance(Duration::from_millis(501));
+    assert!(h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[7]).encode()).is_empty(), "too old");
+    assert_eq!(h.counters().retransmit_not_in_history, 2);
+}
+
+#[test]
+fn the_retransmission_budget_refuses_and_counts() {
+    let (mut h, ssrc, x, y) =
+        setup(Config { retransmit_budget_percent: 25, retransmit_budget_min_bytes_per_sec: 1000, ..Config::default() });
+    for s in 0..20u16 {
+        h.ts_data(addr(PUB), ssrc, s, &[0; 488]); // 500-byte datagrams, 10 kB/s: budget 2.5 kB
+    }
+    let all: Vec<u16> = (0..20).collect();
+    let out = h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &all).encode());
+    assert_eq!(seqs(&out), [0, 1, 2, 3, 4]);
+    assert_eq!(h.counters().retransmit_over_budget, 15);
+    let other = h.send(Port::Pull, addr(SUB + 1), Nack::from_sequences(y, ssrc, &[9]).encode());
+    assert_eq!(seqs(&other), [9], "budgets are per subscriber");
+    h.advance(Duration::from_millis(400));
+    let out = h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &all[5..]).encode());
+    assert_eq!(seqs(&out), [5, 6], "refilled at 2.5 kB/s");
+}
+
+#[test]
+fn an_ack_first_replays_the_packets_since_the_first_pull_rsp() {
+    let mut h = Harness::new();
+    h.add_credential("a", "code");
+    let ssrc = h.auth(Port::Push, addr(PUB), "a", "code");
+    h.ts_data(addr(PUB), ssrc, 1, b"before the request");
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.advance(Duration::from_millis(10));
+    let rsp = h.pull(Port::Pull, addr(SUB), id, &["a"]);
+    for s in 2..5 {
+        h.ts_data(addr(PUB), ssrc, s, b"while the ack was on its way");
+    }
+    let out = h.ack(Port::Pull, addr(SUB), id, rsp[0].header().timestamp, "a");
+    assert_eq!(seqs(&out), [2, 3, 4]);
+    assert_eq!(seqs(&h.ts_data(addr(PUB), ssrc, 5, b"live")), [5]);
+    assert_eq!(h.counters().join_replayed, 3);
+}
+
+#[test]
+fn stream_stopped_goes_three_times_to_extension_clients_and_once_to_legacy_ones() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[1]).encode());
+    let mut out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    out.extend(h.advance(Duration::from_millis(99)));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).len(), 2, "one each at once");
+    out.extend(h.advance(Duration::from_millis(200)));
+    let times = |port| of(&out, pt::STREAM_STOPPED).iter().filter(|s| s.to == addr(port)).count();
+    assert_eq!((times(SUB), times(SUB + 1)), (3, 1));
+}
+
+#[test]
+fn an_echoed_challenge_also_marks_an_extension_client() {
+    let mut h = Harness::new();
+    h.add_credential("a", "code");
+    h.auth(Port::Push, addr(PUB), "a", "code");
+    h.subscriber(Port::Pull, addr(SUB), &["a"]); // the harness echoes the challenge
+    let mut out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    out.extend(h.advance(Duration::from_secs(1)));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).len(), 3);
+}
+
+#[test]
+fn receiver_reports_are_kept_as_the_subscribers_loss_and_jitter() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    let rr = ReceiverReport {
+        sender_ssrc: x,
+        blocks: vec![ReportBlock { ssrc, fraction_lost: 64, cumulative_lost: 12, jitter: 7, ..Default::default() }],
+    };
+    let mut compound = rr.encode().to_vec();
+    compound.extend_from_slice(&Nack::from_sequences(x, ssrc, &[]).encode());
+    h.send(Port::Pull, addr(SUB), compound.into());
+    let Ok(Reply::Clients(clients)) = h.command(Command::ListClients) else { panic!() };
+    let sub = &clients.iter().find(|c| c.address == addr(SUB)).unwrap().subscriptions[0];
+    assert_eq!((sub.reported_loss, sub.reported_lost_total, sub.reported_jitter), (Some(0.25), Some(12), Some(7)));
+    assert_eq!(h.counters().receiver_reports, 1);
+}
