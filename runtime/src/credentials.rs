@@ -48,7 +48,7 @@ impl From<RelayGone> for CredentialError {
 }
 
 /// New credentials as shown once to the caller.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewStream {
     /// The stream id.

@@ -18,10 +18,11 @@ pub type Gauge = (&'static str, &'static str, i64);
 pub fn render(counters: &Counters, gauges: &[Gauge]) -> String {
     let mut registry = Registry::with_prefix("rtprelay");
     for (name, value, help) in counters.fields() {
-        registry.register(name, help.trim(), ConstCounter::new(value));
+        // prometheus-client ends every help text with a period itself.
+        registry.register(name, help.trim().trim_end_matches('.'), ConstCounter::new(value));
     }
     for &(name, help, value) in gauges {
-        registry.register(name, help, ConstGauge::new(value));
+        registry.register(name, help.trim_end_matches('.'), ConstGauge::new(value));
     }
     let mut out = String::new();
     // Writing into a String cannot fail.
@@ -39,7 +40,7 @@ mod tests {
         let page = render(&counters, &[("streams_live", "Live streams.", 3)]);
         assert!(page.contains("rtprelay_rx_datagrams_total 7"), "{page}");
         assert!(page.contains("rtprelay_auth_refused_total 2"));
-        assert!(page.contains("# HELP rtprelay_rx_datagrams Datagrams received."));
+        assert!(page.contains("# HELP rtprelay_rx_datagrams Datagrams received.\n"), "{page}");
         assert!(page.contains("rtprelay_streams_live 3"));
         for (name, _, _) in counters.fields() {
             assert!(page.contains(&format!("rtprelay_{name}_total ")), "{name}");

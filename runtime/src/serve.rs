@@ -13,7 +13,7 @@ use crate::store::Store;
 use crate::udp::{Driver, UdpEndpoint};
 use rtprelay_core::{Command, Port, Relay};
 use std::error::Error;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +75,11 @@ fn init_logging(filter: &str) -> Result<(), ConfigError> {
         Ok(env) => EnvFilter::try_new(&env).map_err(|e| ConfigError(format!("RUST_LOG: {e}")))?,
         Err(_) => EnvFilter::try_new(filter).map_err(|e| ConfigError(format!("log: {e}")))?,
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     Ok(())
 }
 

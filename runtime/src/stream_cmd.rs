@@ -2,6 +2,7 @@
 //! credentials and prints them as one JSON line.
 
 use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, StreamCreateArgs};
+use crate::credentials::NewStream;
 use rtprelay_core::auth::is_valid_live_id;
 use std::time::Duration;
 
@@ -63,15 +64,13 @@ fn call(base: &str, args: &StreamCreateArgs) -> Result<String, String> {
     let mut response = request.send(body.to_string()).map_err(|e| format!("cannot reach {url}: {e}"))?;
     let status = response.status();
     let text = response.body_mut().read_to_string().map_err(|e| format!("bad answer from {url}: {e}"))?;
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     if status.as_u16() != 201 {
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let message = json["error"]["message"].as_str().unwrap_or(text.trim());
         return Err(format!("{url}: HTTP {}: {message}", status.as_u16()));
     }
-    match (json["liveId"].as_str(), json["liveCode"].as_str()) {
-        (Some(id), Some(code)) => Ok(serde_json::json!({"liveId": id, "liveCode": code}).to_string()),
-        _ => Err(format!("{url}: unexpected answer: {text}")),
-    }
+    let created: NewStream = serde_json::from_str(&text).map_err(|_| format!("{url}: unexpected answer: {text}"))?;
+    serde_json::to_string(&created).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rtprelay_core::{Command, CommandError, Reply, relay::StreamInfo, relay::SubscriberInfo};
+use rtprelay_core::relay::{ClientInfo, StreamInfo, SubscriberInfo};
+use rtprelay_core::{Command, CommandError, Reply};
 use serde::{Deserialize, Serialize};
 
 /// `GET /healthz`: `ok` while serving.
@@ -104,6 +105,18 @@ struct StreamDetail {
     subscribers: Vec<SubscriberInfo>,
 }
 
+/// `GET /api/streams`.
+#[derive(Debug, Serialize)]
+struct StreamList {
+    streams: Vec<StreamSummary>,
+}
+
+/// `GET /api/clients`.
+#[derive(Debug, Serialize)]
+struct ClientList {
+    clients: Vec<ClientInfo>,
+}
+
 /// Runs a command whose failure is a 404.
 async fn query(state: &Shared, command: Command) -> Result<Reply, ApiError> {
     match state.relay.run(command).await? {
@@ -122,7 +135,7 @@ pub async fn list_streams(State(state): State<Shared>) -> Result<Response, ApiEr
     let Reply::Streams(streams) = query(&state, Command::ListStreams).await? else { return Err(unexpected()) };
     let streams: Vec<StreamSummary> =
         streams.iter().map(|s| StreamSummary { view: s.into(), subscribers: s.subscribers }).collect();
-    Ok(Json(serde_json::json!({ "streams": streams })).into_response())
+    Ok(Json(StreamList { streams }).into_response())
 }
 
 /// `GET /api/streams/{liveId}`: one stream with its subscribers; 404 if
@@ -150,7 +163,7 @@ pub async fn delete_stream(State(state): State<Shared>, Path(live_id): Path<Stri
 /// `GET /api/clients`: every pull client (addresses, never ids).
 pub async fn list_clients(State(state): State<Shared>) -> Result<Response, ApiError> {
     let Reply::Clients(clients) = query(&state, Command::ListClients).await? else { return Err(unexpected()) };
-    Ok(Json(serde_json::json!({ "clients": clients })).into_response())
+    Ok(Json(ClientList { clients }).into_response())
 }
 
 /// `GET /metrics`: the core's counters and the server's gauges.
