@@ -1,0 +1,75 @@
+//! Scripted peers: legacy endpoints written from PROTOCOL.md §1, driven by
+//! the simulator like the relay (event in, actions out), so later real
+//! client state machines can take their place.
+
+mod intruder;
+mod publisher;
+mod subscriber;
+
+pub use intruder::Intruder;
+pub use publisher::{Publisher, payload_index, ts_data_payload};
+pub use subscriber::Subscriber;
+
+use crate::scenario::PeerSpec;
+use bytes::Bytes;
+use rtprelay_core::packet::rtp::Header;
+use rtprelay_core::{Instant, WallClock};
+
+/// What a peer asks the simulator to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send a datagram to the relay socket the peer talks to.
+    Send(Bytes),
+    /// Call [`Peer::on_wake`] with `token` at `at`.
+    Wake {
+        /// When.
+        at: Instant,
+        /// Which of the peer's timers.
+        token: u32,
+    },
+}
+
+/// A simulated endpoint.
+pub trait Peer {
+    /// Its script starts (a workload op).
+    fn start(&mut self, now: Instant, out: &mut Vec<Action>);
+    /// Its script ends (a workload op): stop requests, then silence.
+    fn stop(&mut self, now: Instant, out: &mut Vec<Action>);
+    /// A datagram from the relay arrived.
+    fn on_datagram(&mut self, now: Instant, data: &[u8], out: &mut Vec<Action>);
+    /// A timer it asked for fired.
+    fn on_wake(&mut self, now: Instant, token: u32, out: &mut Vec<Action>);
+    /// A copy of a datagram the peer it spies on received (attackers only).
+    fn on_sniffed(&mut self, _data: &[u8]) {}
+}
+
+/// Builds the peer a spec describes.
+pub fn build(spec: &PeerSpec, clock: WallClock) -> Box<dyn Peer> {
+    match spec {
+        PeerSpec::Publisher(p) => Box::new(Publisher::new(p.clone(), clock)),
+        PeerSpec::Subscriber(s) => Box::new(Subscriber::new(s.clone())),
+        PeerSpec::Intruder(i) => Box::new(Intruder::new(i.clone())),
+    }
+}
+
+/// A legacy message: plain header (marker clear unless `marker`), fields
+/// as given.
+pub(crate) fn message(payload_type: u8, marker: bool, sequence: u16, ssrc: u32, payload: &[u8]) -> Bytes {
+    Header { marker, sequence, ssrc, ..Header::new(payload_type) }.encode(payload)
+}
+
+/// Byte 1 of a datagram as legacy clients read it: marker and payload type
+/// as one byte, so a relay packet with a stray marker is not recognised.
+pub(crate) fn legacy_type(data: &[u8]) -> Option<u8> {
+    (data.len() >= 12 && data[0] == 0x80).then(|| data[1])
+}
+
+/// The SSRC field of a datagram at least 12 bytes long.
+pub(crate) fn ssrc_field(data: &[u8]) -> u32 {
+    u32::from_be_bytes([data[8], data[9], data[10], data[11]])
+}
+
+/// The payload of a plain legacy datagram.
+pub(crate) fn payload(data: &[u8]) -> &[u8] {
+    data.get(12..).unwrap_or_default()
+}

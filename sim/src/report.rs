@@ -1,0 +1,146 @@
+//! What a run did, for people: traffic, delivery per subscriber, relay
+//! drop counters, network faults and latency percentiles.
+
+use crate::check::Delivery;
+use crate::net::LinkStats;
+use crate::scenario::Scenario;
+use rtprelay_core::Instant;
+use rtprelay_core::relay::Counters;
+use std::fmt;
+use std::time::Duration;
+
+/// Nearest-rank percentiles of the publisher-to-subscriber latency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Largest.
+    pub max: Duration,
+}
+
+impl Percentiles {
+    /// Percentiles of sorted samples; `None` without samples.
+    pub fn of_sorted(samples: &[Duration]) -> Option<Self> {
+        let last = *samples.last()?;
+        let rank = |p: f64| samples[((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
+        Some(Percentiles { p50: rank(0.50), p90: rank(0.90), p99: rank(0.99), max: last })
+    }
+}
+
+/// One run's outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// A one-line description of the network model.
+    pub network_model: String,
+    /// Steps run (each checked).
+    pub steps: u64,
+    /// Virtual time simulated.
+    pub simulated: Duration,
+    /// The trace fingerprint (see [`crate::trace`]).
+    pub trace_hash: String,
+    /// `TS_DATA` packets the publisher sent.
+    pub sent: u64,
+    /// Delivery per subscriber.
+    pub deliveries: Vec<Delivery>,
+    /// What the network did to the datagrams.
+    pub network: LinkStats,
+    /// The relay's counters at the end.
+    pub counters: Counters,
+    /// Latency of every first arrival.
+    pub latency: Option<Percentiles>,
+    /// The origin, to show ack times relative to it.
+    pub origin: Instant,
+}
+
+impl Report {
+    /// A model line for `scenario`.
+    pub fn describe_network(scenario: &Scenario) -> String {
+        let l = &scenario.link;
+        let burst = match l.burst {
+            Some(b) => format!("burst(enter {}, leave {}, loss {})", b.enter_bad, b.leave_bad, b.bad_loss),
+            None => "no burst".to_owned(),
+        };
+        format!(
+            "delay {:?} ± {:?}, loss {}, {burst}, dup {}, reorder {} (≤ {:?})",
+            l.delay, l.jitter, l.loss, l.duplicate, l.reorder, l.reorder_delay
+        )
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}ms", d.as_secs_f64() * 1000.0)
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counters;
+        writeln!(f, "rtprelay-sim seed {}", self.seed)?;
+        writeln!(f, "network    {}", self.network_model)?;
+        writeln!(
+            f,
+            "run        {} steps, {:.3}s simulated, trace {}",
+            self.steps,
+            self.simulated.as_secs_f64(),
+            self.trace_hash
+        )?;
+        writeln!(
+            f,
+            "network    {} datagrams, {} lost, {} duplicated, {} reordered",
+            self.network.offered, self.network.lost, self.network.duplicated, self.network.reordered
+        )?;
+        writeln!(
+            f,
+            "publisher  sent {} TS_DATA; relay accepted {}, dropped {} duplicates, {} forged (wrong source), {} unknown SSRC",
+            self.sent, c.ts_data_accepted, c.ts_data_duplicate, c.ts_data_wrong_source, c.ts_data_unknown_ssrc
+        )?;
+        for d in &self.deliveries {
+            let acked = d.acked_at.map_or("never".to_owned(), |a| format!("{:.3}s", (a - self.origin).as_secs_f64()));
+            let share = if d.expected == 0 { 100.0 } else { 100.0 * d.delivered_expected as f64 / d.expected as f64 };
+            writeln!(
+                f,
+                "subscriber {} ({:?} port): acked at {acked}, delivered {}/{} sent after the ack ({share:.2}%), \
+                 lost {}, {} in all, {} network duplicates",
+                d.peer,
+                d.port,
+                d.delivered_expected,
+                d.expected,
+                d.expected - d.delivered_expected,
+                d.delivered,
+                d.network_duplicates
+            )?;
+        }
+        writeln!(
+            f,
+            "relay      {} forwarded, {} PULL_RSP resent, {} gave up, {} PULL_REQ_LOST, {} heartbeat timeouts",
+            c.ts_data_forwarded, c.pull_rsp_resent, c.pull_rsp_gave_up, c.pull_req_lost, c.client_heartbeat_timeout
+        )?;
+        match self.latency {
+            Some(p) => {
+                writeln!(f, "latency    p50 {} p90 {} p99 {} max {}", ms(p.p50), ms(p.p90), ms(p.p99), ms(p.max))?
+            }
+            None => writeln!(f, "latency    no packet delivered")?,
+        }
+        write!(f, "invariants held after every step")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let p = Percentiles::of_sorted(&samples).unwrap();
+        assert_eq!((p.p50, p.p90, p.p99, p.max), (samples[49], samples[89], samples[98], samples[99]));
+        assert_eq!(Percentiles::of_sorted(&[]), None);
+        let one = Percentiles::of_sorted(&samples[..1]).unwrap();
+        assert_eq!(one.p50, samples[0]);
+    }
+}

@@ -1,0 +1,358 @@
+//! The step loop: pop the earliest event, hand it to the relay or a peer,
+//! drain the relay as its call contract says, push what comes out through
+//! the network, and check every invariant before the next step.
+
+use crate::check::{Breach, Checker, Invariant};
+use crate::net::{Direction, Network};
+use crate::peer::{self, Action, Peer};
+use crate::queue::EventQueue;
+use crate::report::{Percentiles, Report};
+use crate::scenario::{PeerId, PeerOp, PeerSpec, Scenario};
+use crate::seed::{Seeds, SimRng};
+use crate::trace::Trace;
+use bytes::Bytes;
+use rtprelay_core::relay::{Counters, StateSizes};
+use rtprelay_core::{Command, Credential, Instant, Port, Relay, RelayEvent, Transmit, WallClock};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most datagrams taken per `poll_transmit` (a GSO batch).
+const MAX_SEGMENTS: usize = 8;
+
+/// The relay as the simulator drives it: [`Relay`] itself, or a test
+/// wrapper around it (a planted bug the checker must catch).
+pub trait RelayUnderTest {
+    /// See [`Relay::handle_datagram`].
+    fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes);
+    /// See [`Relay::handle_timeout`].
+    fn handle_timeout(&mut self, now: Instant);
+    /// See [`Relay::poll_transmit`].
+    fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit>;
+    /// See [`Relay::poll_event`].
+    fn poll_event(&mut self) -> Option<RelayEvent>;
+    /// See [`Relay::poll_timeout`].
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// See [`Relay::counters`].
+    fn counters(&self) -> &Counters;
+    /// See [`Relay::state_sizes`].
+    fn state_sizes(&self) -> StateSizes;
+}
+
+impl RelayUnderTest for Relay {
+    fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
+        Relay::handle_datagram(self, now, port, from, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Relay::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
+        Relay::poll_transmit(self, max_segments)
+    }
+    fn poll_event(&mut self) -> Option<RelayEvent> {
+        Relay::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Relay::poll_timeout(self)
+    }
+    fn counters(&self) -> &Counters {
+        Relay::counters(self)
+    }
+    fn state_sizes(&self) -> StateSizes {
+        Relay::state_sizes(self)
+    }
+}
+
+/// The relay a scenario starts with: seeded from the run's seed, its wall
+/// clock at the scenario's, its credentials added.
+pub fn build_relay(scenario: &Scenario) -> Relay {
+    let clock = WallClock::new(scenario.origin, scenario.unix_millis_at_origin);
+    let mut relay = Relay::new(Arc::new(scenario.relay.clone()), Seeds::derive(scenario.seed).relay, clock);
+    for c in &scenario.credentials {
+        let credential = Credential::new(c.live_id.clone(), &c.live_code, c.salt);
+        if let Err(e) = relay.handle_command(scenario.origin, Command::AddCredential(credential)) {
+            panic!("scenario credential {} refused: {e}", c.live_id);
+        }
+        while relay.poll_event().is_some() {}
+    }
+    relay
+}
+
+/// A broken invariant, where and when, with the seed that replays it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The run's seed.
+    pub seed: u64,
+    /// The step after which it was found (0: at the end of the run).
+    pub step: u64,
+    /// Virtual time since the origin.
+    pub at: Duration,
+    /// What broke.
+    pub breach: Breach,
+}
+
+impl Violation {
+    /// Which invariant.
+    pub fn invariant(&self) -> Invariant {
+        self.breach.invariant
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "INVARIANT VIOLATED (seed {}, step {}, t={:.6}s): {}: {}",
+            self.seed,
+            self.step,
+            self.at.as_secs_f64(),
+            self.breach.invariant,
+            self.breach.detail
+        )
+    }
+}
+
+impl std::error::Error for Violation {}
+
+enum Event {
+    ToRelay { port: Port, from: SocketAddr, data: Bytes },
+    ToPeer { peer: PeerId, data: Bytes },
+    Wake { peer: PeerId, token: u32 },
+    RelayTimeout,
+    Op { peer: PeerId, action: PeerOp },
+}
+
+/// One simulated universe.
+pub struct Sim<R: RelayUnderTest = Relay> {
+    scenario: Scenario,
+    relay: R,
+    peers: Vec<Box<dyn Peer>>,
+    network: Network,
+    queue: EventQueue<Event>,
+    checker: Checker,
+    trace: Trace,
+    step: u64,
+    now: Instant,
+    /// The relay deadline already queued.
+    relay_wake: Option<Instant>,
+    actions: Vec<Action>,
+    /// Prints every step for a human when set.
+    log: bool,
+}
+
+impl Sim<Relay> {
+    /// The universe of `scenario`, with the real relay.
+    pub fn new(scenario: Scenario) -> Self {
+        Sim::with_relay(scenario, |relay| relay)
+    }
+}
+
+impl<R: RelayUnderTest> Sim<R> {
+    /// The universe of `scenario`, with the relay wrapped by `wrap`.
+    pub fn with_relay(scenario: Scenario, wrap: impl FnOnce(Relay) -> R) -> Self {
+        let relay = wrap(build_relay(&scenario));
+        let clock = WallClock::new(scenario.origin, scenario.unix_millis_at_origin);
+        let peers = scenario.peers.iter().map(|spec| peer::build(spec, clock)).collect();
+        let network = Network::new(SimRng::from_seed(Seeds::derive(scenario.seed).network), scenario.link);
+        let mut queue = EventQueue::default();
+        for op in &scenario.ops {
+            queue.push(scenario.at(op.at), Event::Op { peer: op.peer, action: op.action });
+        }
+        Sim {
+            checker: Checker::new(&scenario),
+            now: scenario.origin,
+            scenario,
+            relay,
+            peers,
+            network,
+            queue,
+            trace: Trace::default(),
+            step: 0,
+            relay_wake: None,
+            actions: Vec::new(),
+            log: false,
+        }
+    }
+
+    /// Prints every trace record to standard output as the run goes (for
+    /// replaying a failure by eye).
+    pub fn with_log(mut self, log: bool) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Runs to the scenario's end: the report, or the first violation.
+    pub fn run(mut self) -> Result<Report, Violation> {
+        let end = self.scenario.at(self.scenario.end);
+        self.settle().map_err(|b| self.violation(b))?;
+        while let Some((at, event)) = self.queue.pop() {
+            if at > end {
+                break;
+            }
+            self.now = at;
+            self.step += 1;
+            self.dispatch(event);
+            self.settle().map_err(|b| self.violation(b))?;
+        }
+        self.now = end;
+        if self.scenario.link.is_lossless() {
+            self.checker.check_complete().map_err(|b| self.violation(b))?;
+        }
+        Ok(self.report())
+    }
+
+    fn violation(&self, breach: Breach) -> Violation {
+        Violation { seed: self.scenario.seed, step: self.step, at: self.now - self.scenario.origin, breach }
+    }
+
+    fn record(&mut self, tag: &[u8], parts: &[&[u8]]) {
+        if self.log {
+            let t = (self.now - self.scenario.origin).as_secs_f64();
+            let tag = String::from_utf8_lossy(tag);
+            println!("{:>7} {t:>11.6} {tag:<8} {}", self.step, describe(parts));
+        }
+        let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 3);
+        let step = self.step.to_le_bytes();
+        let now = self.now.as_micros().to_le_bytes();
+        all.extend([&step[..], &now[..], tag]);
+        all.extend_from_slice(parts);
+        self.trace.record(&all);
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        let now = self.now;
+        match event {
+            Event::ToRelay { port, from, data } => {
+                self.record(b"relay<", &[&[port as u8], from.to_string().as_bytes(), &data]);
+                self.checker.on_relay_receive(now, port, from, &data);
+                self.relay.handle_datagram(now, port, from, data);
+            }
+            Event::ToPeer { peer, data } => {
+                self.record(b"peer<", &[&peer.to_le_bytes(), &data]);
+                self.checker.on_peer_receive(now, peer, &data);
+                self.peers[peer].on_datagram(now, &data, &mut self.actions);
+                self.apply(peer);
+                let spies: Vec<PeerId> = (0..self.scenario.peers.len())
+                    .filter(|&i| matches!(&self.scenario.peers[i], PeerSpec::Intruder(s) if s.sniffs == peer))
+                    .collect();
+                for spy in spies {
+                    self.peers[spy].on_sniffed(&data);
+                }
+            }
+            Event::Wake { peer, token } => {
+                self.record(b"wake", &[&peer.to_le_bytes(), &token.to_le_bytes()]);
+                self.peers[peer].on_wake(now, token, &mut self.actions);
+                self.apply(peer);
+            }
+            Event::RelayTimeout => {
+                if self.relay.poll_timeout().is_some_and(|t| t <= now) {
+                    self.record(b"timeout", &[]);
+                    self.relay.handle_timeout(now);
+                }
+            }
+            Event::Op { peer, action } => {
+                self.record(b"op", &[&peer.to_le_bytes(), &[action as u8]]);
+                match action {
+                    PeerOp::Start => self.peers[peer].start(now, &mut self.actions),
+                    PeerOp::Stop => self.peers[peer].stop(now, &mut self.actions),
+                }
+                self.apply(peer);
+            }
+        }
+    }
+
+    /// Carries out what `peer` asked for.
+    fn apply(&mut self, peer: PeerId) {
+        let spec = &self.scenario.peers[peer];
+        let (port, from) = (spec.port(), spec.addr());
+        for action in std::mem::take(&mut self.actions) {
+            match action {
+                Action::Send(data) => {
+                    self.record(b"peer>", &[&peer.to_le_bytes(), &data]);
+                    self.checker.on_peer_send(self.now, peer, &data);
+                    for at in self.network.transmit(peer, Direction::ToRelay, self.now) {
+                        self.queue.push(at, Event::ToRelay { port, from, data: data.clone() });
+                    }
+                }
+                Action::Wake { at, token } => self.queue.push(at.max(self.now), Event::Wake { peer, token }),
+            }
+        }
+    }
+
+    /// The call contract after every step: drain transmits, then events,
+    /// then read the next deadline; then check.
+    fn settle(&mut self) -> Result<(), Breach> {
+        while let Some(t) = self.relay.poll_transmit(MAX_SEGMENTS) {
+            self.checker.on_relay_transmit(&t)?;
+            let peer = self.scenario.peer_at(t.destination);
+            for data in t.segments {
+                self.record(b"relay>", &[&[t.port as u8], t.destination.to_string().as_bytes(), &data]);
+                let Some(peer) = peer else { continue };
+                for at in self.network.transmit(peer, Direction::FromRelay, self.now) {
+                    self.queue.push(at, Event::ToPeer { peer, data: data.clone() });
+                }
+            }
+        }
+        while let Some(event) = self.relay.poll_event() {
+            self.record(b"event", &[format!("{event:?}").as_bytes()]);
+        }
+        if let Some(at) = self.relay.poll_timeout()
+            && self.relay_wake != Some(at)
+        {
+            self.relay_wake = Some(at);
+            self.queue.push(at.max(self.now), Event::RelayTimeout);
+        }
+        self.checker.after_step(self.relay.state_sizes(), self.relay.counters())
+    }
+
+    fn report(&self) -> Report {
+        Report {
+            seed: self.scenario.seed,
+            network_model: Report::describe_network(&self.scenario),
+            steps: self.step,
+            simulated: self.scenario.end,
+            trace_hash: self.trace.hex(),
+            sent: self.checker.sent(),
+            deliveries: self.checker.deliveries(),
+            network: self.network.stats(),
+            counters: self.relay.counters().clone(),
+            latency: Percentiles::of_sorted(&self.checker.latencies()),
+            origin: self.scenario.origin,
+        }
+    }
+}
+
+/// A short human description of a record's parts: datagrams (the last
+/// part of most records) by their header, addresses and text as text.
+fn describe(parts: &[&[u8]]) -> String {
+    let mut out = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if last && part.len() >= 12 && part[0] == 0x80 {
+            let h = rtprelay_core::packet::rtp::Packet::parse(part).map(|p| p.header);
+            if let Ok(h) = h {
+                out.push(format!(
+                    "pt {}{} seq {} ts {} ssrc {:#010x} len {}",
+                    h.payload_type,
+                    if h.marker { "+M" } else { "" },
+                    h.sequence,
+                    h.timestamp,
+                    h.ssrc,
+                    part.len()
+                ));
+                continue;
+            }
+        }
+        match std::str::from_utf8(part) {
+            Ok(text) if !text.is_empty() && text.chars().all(|c| !c.is_control()) => out.push(text.to_owned()),
+            _ => out.push(part.iter().map(|b| format!("{b:02x}")).collect()),
+        }
+    }
+    out.join(" ")
+}
+
+/// Generates the scenario of `options` and runs it with the real relay.
+pub fn run(options: &crate::scenario::Options) -> Result<Report, Violation> {
+    Sim::new(Scenario::generate(options)).run()
+}
