@@ -23,15 +23,15 @@ impl UdpEndpoint {
         let socket = std::net::UdpSocket::bind(addr)?;
         socket.set_nonblocking(true)?;
         let state = UdpSocketState::new((&socket).into())?;
-        if recv_buffer > 0 {
-            if let Err(e) = state.set_recv_buffer_size((&socket).into(), recv_buffer) {
-                tracing::warn!(?port, error = %e, "cannot set SO_RCVBUF");
-            }
+        if recv_buffer > 0
+            && let Err(e) = state.set_recv_buffer_size((&socket).into(), recv_buffer)
+        {
+            tracing::warn!(?port, error = %e, "cannot set SO_RCVBUF");
         }
-        if send_buffer > 0 {
-            if let Err(e) = state.set_send_buffer_size((&socket).into(), send_buffer) {
-                tracing::warn!(?port, error = %e, "cannot set SO_SNDBUF");
-            }
+        if send_buffer > 0
+            && let Err(e) = state.set_send_buffer_size((&socket).into(), send_buffer)
+        {
+            tracing::warn!(?port, error = %e, "cannot set SO_SNDBUF");
         }
         tracing::debug!(
             ?port,

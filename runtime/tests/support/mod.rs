@@ -53,17 +53,24 @@ pub(crate) fn binary() -> &'static str {
 }
 
 /// `rtprelay serve` with loopback port 0 everywhere, `data_dir`, and
-/// `extra` flags / `env` variables on top.
+/// `extra` flags / `env` variables on top (a socket set by either is not
+/// pinned to port 0).
 pub(crate) fn serve_command(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(binary());
-    cmd.arg("serve").arg("--data-dir").arg(data_dir);
-    for (flag, value) in [("--push-addr", "127.0.0.1:0"), ("--pull-addr", "127.0.0.1:0"), ("--http-addr", "127.0.0.1:0")] {
+    let mut pins = Vec::new();
+    for flag in ["--push-addr", "--pull-addr", "--http-addr"] {
         if !extra.contains(&flag) && !env.iter().any(|(k, _)| *k == env_of(flag)) {
-            cmd.args([flag, value]);
+            pins.extend([flag, "127.0.0.1:0"]);
         }
     }
-    cmd.args(extra);
-    // A clean environment for the relay's own variables.
+    pins.extend(extra);
+    bare_serve_command(data_dir, &pins, env)
+}
+
+/// `rtprelay serve --data-dir DIR` with exactly `extra` and `env`, in an
+/// environment without other `RTPRELAY_*` variables.
+pub(crate) fn bare_serve_command(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.arg("serve").arg("--data-dir").arg(data_dir).args(extra);
     for (key, _) in std::env::vars() {
         if key.starts_with("RTPRELAY_") {
             cmd.env_remove(key);
@@ -103,11 +110,8 @@ impl Server {
                 let _ = err_tx.send(line);
             }
         });
-        let mut server = Server {
-            child: Some(child),
-            ready: Ready { push: addr0(), pull: addr0(), http: addr0() },
-            stderr: err_rx,
-        };
+        let mut server =
+            Server { child: Some(child), ready: Ready { push: addr0(), pull: addr0(), http: addr0() }, stderr: err_rx };
         let line = match line_rx.recv_timeout(WAIT) {
             Ok(line) => line,
             Err(_) => panic!("no ready line; stderr: {}", server.stderr_text()),
@@ -313,10 +317,10 @@ impl Peer {
     pub(crate) fn expect(&self, byte1: u8) -> Rtp {
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
-            if let Some(p) = self.recv(Duration::from_millis(200)) {
-                if p.byte1 == byte1 {
-                    return p;
-                }
+            if let Some(p) = self.recv(Duration::from_millis(200))
+                && p.byte1 == byte1
+            {
+                return p;
             }
         }
         panic!("no packet with byte 1 = {byte1} within {WAIT:?}");
