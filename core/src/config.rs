@@ -62,6 +62,16 @@ pub struct Config {
     /// Floor of that budget in bytes per second, so low-rate streams can
     /// recover too.
     pub retransmit_budget_min_bytes_per_sec: u64,
+    /// Missing push-leg packets tracked per stream for NACKs (2.2).
+    pub push_nack_max_missing: usize,
+    /// NACKs sent for one missing packet before it is given up.
+    pub push_nack_max_tries: u32,
+    /// Shortest NACK retry interval; the retry is twice the measured round
+    /// trip (100 ms before the first measurement).
+    pub push_nack_retry_min_ms: u64,
+    /// Longest wait for a missing tail before a stop marked `M = 1` takes
+    /// effect (2.5).
+    pub push_tail_wait_ms: u64,
 }
 
 impl Default for Config {
@@ -87,6 +97,10 @@ impl Default for Config {
             history_max_age_ms: 3_000,
             retransmit_budget_percent: 25,
             retransmit_budget_min_bytes_per_sec: 32_768,
+            push_nack_max_missing: 512,
+            push_nack_max_tries: 3,
+            push_nack_retry_min_ms: 20,
+            push_tail_wait_ms: 1_000,
         }
     }
 }

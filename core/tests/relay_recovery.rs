@@ -145,3 +145,104 @@ fn receiver_reports_are_kept_as_the_subscribers_loss_and_jitter() {
     assert_eq!((sub.reported_loss, sub.reported_lost_total, sub.reported_jitter), (Some(0.25), Some(12), Some(7)));
     assert_eq!(h.counters().receiver_reports, 1);
 }
+
+fn nacked(out: &[Sent]) -> Vec<u16> {
+    use rtprelay_core::packet::rtcp::{RtcpPacket, parse_compound};
+    out.iter()
+        .filter(|s| rtprelay_core::packet::is_rtcp(&s.data))
+        .flat_map(|s| parse_compound(&s.data).0)
+        .flat_map(|p| match p {
+            RtcpPacket::Nack(n) => n.sequences().collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_gap_makes_the_relay_nack_the_publisher_from_its_socket() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    let out = h.ts_data(addr(PUB), ssrc, 14, b"x");
+    let nack = out.iter().find(|s| s.to == addr(PUB)).expect("a NACK to the publisher");
+    assert_eq!(nack.port, Port::Push);
+    let (packets, _) = rtprelay_core::packet::rtcp::parse_compound(&nack.data);
+    let rtprelay_core::packet::rtcp::RtcpPacket::Nack(n) = &packets[0] else { panic!() };
+    assert_eq!((n.sender_ssrc, n.media_ssrc), (0, ssrc));
+    assert_eq!(n.sequences().collect::<Vec<_>>(), [11, 12, 13]);
+}
+
+#[test]
+fn a_recovered_packet_is_forwarded_once_and_gives_a_round_trip() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.ts_data(addr(PUB), ssrc, 12, b"x");
+    h.advance(Duration::from_millis(30));
+    let out = h.ts_data(addr(PUB), ssrc, 11, b"late");
+    assert_eq!(out.len(), 2, "forwarded to both subscribers, once");
+    assert!(h.ts_data(addr(PUB), ssrc, 11, b"late").is_empty());
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    assert_eq!((info.recovered, info.lost), (1, 0));
+    assert_eq!(info.rtt_ms, Some(30.0));
+}
+
+#[test]
+fn nacks_are_retried_then_abandoned() {
+    let (mut h, ssrc, _, _) = setup(Config { push_nack_max_tries: 3, ..Config::default() });
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let mut all = nacked(&h.ts_data(addr(PUB), ssrc, 3, b"x"));
+    all.extend(nacked(&h.advance(Duration::from_secs(2))));
+    assert_eq!(all, [2, 2, 2]);
+    assert_eq!(h.counters().push_nack_abandoned, 1);
+}
+
+#[test]
+fn a_publisher_that_answers_none_of_20_nacks_is_no_longer_nacked() {
+    let (mut h, ssrc, _, _) = setup(Config { push_nack_max_tries: 1, ..Config::default() });
+    let mut nacks = 0;
+    for k in 0..40u16 {
+        nacks += nacked(&h.ts_data(addr(PUB), ssrc, k * 2, b"x")).len();
+        h.advance(Duration::from_millis(200));
+    }
+    assert_eq!(nacks, 20);
+    assert_eq!(h.counters().push_legacy_publishers, 1);
+}
+
+#[test]
+fn a_stop_marked_m1_waits_for_the_missing_tail_then_answers() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, true, 3, 0, 0, b"a"));
+    assert!(of(&out, pt::STOP_PUSH_RSP).is_empty(), "held for the tail");
+    assert_eq!(nacked(&out), [2, 3]);
+    assert!(of(&h.ts_data(addr(PUB), ssrc, 3, b"x"), pt::STOP_PUSH_RSP).is_empty());
+    let out = h.ts_data(addr(PUB), ssrc, 2, b"x");
+    assert_eq!(of(&out, pt::TS_DATA).len(), 2, "the tail reaches subscribers first");
+    assert_eq!(of(&out, pt::STOP_PUSH_RSP).len(), 1);
+    let stopped = of(&out, pt::STREAM_STOPPED);
+    assert_eq!(stopped.len(), 2);
+    assert_eq!(stopped[0].header().sequence, 2, "the last sequence number forwarded");
+}
+
+#[test]
+fn a_stop_waiting_for_its_tail_gives_up_after_the_bounded_wait() {
+    let (mut h, ssrc, _, _) = setup(Config { push_tail_wait_ms: 500, push_nack_max_tries: 10, ..Config::default() });
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, true, 5, 0, 0, b"a"));
+    let out = h.advance(Duration::from_millis(499));
+    assert!(of(&out, pt::STOP_PUSH_RSP).is_empty());
+    let out = h.advance(Duration::from_millis(1));
+    assert_eq!((of(&out, pt::STOP_PUSH_RSP).len(), of(&out, pt::STREAM_STOPPED).len()), (1, 2));
+}
+
+#[test]
+fn a_stop_without_the_marker_or_with_nothing_missing_is_immediate() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, true, 1, 0, 0, b"a"));
+    assert_eq!(of(&out, pt::STOP_PUSH_RSP).len(), 1);
+    h.auth(Port::Push, addr(PUB), "a", "code");
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 9, 0, 0, b"a"));
+    assert_eq!(of(&out, pt::STOP_PUSH_RSP).len(), 1, "legacy stop: no marker, no wait");
+    assert!(nacked(&out).is_empty());
+}

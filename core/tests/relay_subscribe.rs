@@ -137,16 +137,17 @@ fn a_new_pull_request_replaces_the_list_and_keeps_existing_acks() {
     let out = h.pull(Port::Pull, addr(SUB), id, &["b", "c", "b"]);
     let entries = text::parse_pull_rsp(of(&out, pt::PULL_RSP)[0].payload());
     assert_eq!(entries, [("b".to_owned(), Some(ssrcs[1])), ("c".to_owned(), Some(ssrcs[2]))], "duplicates once");
-    let delivered = |h: &mut Harness| {
+    let delivered = |h: &mut Harness, seq: u16| {
         let mut got = Vec::new();
         for (i, ssrc) in ssrcs.iter().enumerate() {
-            got.extend(h.ts_data(addr(PUB + i as u16), *ssrc, 100 + h.counters().ts_data_accepted as u16, b"x"));
+            got.extend(h.ts_data(addr(PUB + i as u16), *ssrc, seq, b"x"));
         }
         got.iter().map(|s| s.header().ssrc).collect::<Vec<_>>()
     };
-    assert_eq!(delivered(&mut h), [ssrcs[1]], "a dropped, b kept its ack, c waits for its ack");
-    h.ack(Port::Pull, addr(SUB), id, 0, "c");
-    assert_eq!(delivered(&mut h), [ssrcs[1], ssrcs[2]]);
+    assert_eq!(delivered(&mut h, 1), [ssrcs[1]], "a dropped, b kept its ack, c waits for its ack");
+    let joined = h.ack(Port::Pull, addr(SUB), id, 0, "c");
+    assert_eq!(joined.iter().map(|s| s.header().ssrc).collect::<Vec<_>>(), [ssrcs[2]], "c joins with what it missed");
+    assert_eq!(delivered(&mut h, 2), [ssrcs[1], ssrcs[2]]);
 }
 
 #[test]

@@ -94,6 +94,7 @@ impl Relay {
                 bytes_in: 0,
                 lost: 0,
                 recovered: 0,
+                rtt_ms: None,
                 subscribers: 0,
                 subscriber_list: Vec::new(),
             };
@@ -108,7 +109,8 @@ impl Relay {
             packets_in: s.packets_in,
             bytes_in: s.bytes_in,
             lost: s.seq.missing,
-            recovered: 0,
+            recovered: s.ingress.recovered,
+            rtt_ms: s.ingress.rtt().map(|d| d.as_secs_f64() * 1000.0),
             subscribers: s.subscribers.len(),
             subscriber_list: Vec::new(),
         }

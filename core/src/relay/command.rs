@@ -96,6 +96,8 @@ pub struct StreamInfo {
     pub lost: u64,
     /// Packets recovered by retransmission on the push leg.
     pub recovered: u64,
+    /// Round trip to the publisher, from NACK to retransmission (2.3).
+    pub rtt_ms: Option<f64>,
     /// Acknowledged subscribers.
     pub subscribers: usize,
     /// Per-subscriber detail (filled by [`Command::GetStream`] only).

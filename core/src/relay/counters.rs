@@ -124,4 +124,14 @@ counters! {
     receiver_reports,
     /// Packets sent from history to a subscriber on its ack (2.5 join).
     join_replayed,
+    /// NACKs sent to publishers.
+    push_nacks_sent,
+    /// Packets that arrived from a publisher after a NACK.
+    push_recovered,
+    /// Missing packets given up after push_nack_max_tries NACKs.
+    push_nack_abandoned,
+    /// Publishers no longer NACKed: none of their first 20 NACKs answered.
+    push_legacy_publishers,
+    /// Stop requests held for a missing tail (M = 1).
+    tail_stops_delayed,
 }

@@ -10,6 +10,7 @@ mod counters;
 mod feedback;
 mod history;
 mod ids;
+mod ingress;
 mod outbox;
 mod publish;
 mod sequence;
@@ -234,7 +235,7 @@ impl Relay {
         match header.payload_type {
             pt::AUTH_REQ => self.on_auth(now, port, from, payload),
             pt::DELAY_REQ => self.on_delay_req(port, from, &data),
-            pt::STOP_PUSH_REQ => self.on_stop_push(now, port, from, payload),
+            pt::STOP_PUSH_REQ => self.on_stop_push(now, port, from, header, payload),
             pt::CLIENT_ID_REQ => self.on_client_id_req(now, port, from),
             pt::PULL_REQ => self.on_pull_req(now, port, from, header, payload),
             pt::SSRC_ACK => self.on_ssrc_ack(now, port, from, header, payload),
@@ -254,6 +255,8 @@ impl Relay {
                 TimerKey::Reassembly(id) => self.on_reassembly_timer(now, at, id),
                 TimerKey::PullRspResend(id) => self.on_resend_timer(now, at, id),
                 TimerKey::Repeat => self.on_repeat_timer(now),
+                TimerKey::PushNack(idx) => self.on_push_nack_timer(now, at, idx),
+                TimerKey::TailStop(idx) => self.on_tail_timer(now, at, idx),
             }
         }
     }

@@ -4,6 +4,7 @@
 use super::feedback::{Budget, Report};
 use super::history::History;
 use super::ids::{Map, Rng};
+use super::ingress::Ingress;
 use super::outbox::{Port, SlotId};
 use super::sequence::{SeqTracker, Verdict};
 use super::stats::RateWindow;
@@ -42,6 +43,8 @@ pub(super) struct Stream {
     pub(super) ssrc: u32,
     pub(super) live: bool,
     pub(super) publisher: SocketAddr,
+    /// The socket the publisher last used (NACKs go out from it).
+    pub(super) publisher_port: Port,
     pub(super) last_activity: Instant,
     /// The scheduled idle check, while live.
     idle_at: Option<Instant>,
@@ -49,6 +52,7 @@ pub(super) struct Stream {
     /// The last sequence number forwarded (for `STREAM_STOPPED`, 2.5).
     last_forwarded: u16,
     pub(super) history: History,
+    pub(super) ingress: Ingress,
     pub(super) subscribers: Vec<Subscriber>,
     pub(super) rate: RateWindow,
     pub(super) packets_in: u64,
@@ -112,11 +116,13 @@ impl Streams {
             ssrc,
             live: false,
             publisher: SocketAddr::from(([0, 0, 0, 0], 0)),
+            publisher_port: Port::Push,
             last_activity: now,
             idle_at: None,
             seq: SeqTracker::new(),
             last_forwarded: 0,
             history: history(),
+            ingress: Ingress::default(),
             subscribers: Vec::new(),
             rate: RateWindow::new(),
             packets_in: 0,
@@ -154,9 +160,14 @@ impl Relay {
         let stream = self.streams.get_mut(idx);
         let went_live = !stream.live;
         stream.live = true;
+        if stream.publisher != from {
+            stream.ingress.new_publisher();
+        }
         stream.publisher = from;
+        stream.publisher_port = port;
         stream.last_activity = now;
         stream.seq.reset();
+        stream.ingress.clear_missing();
         let ssrc = stream.ssrc;
         if went_live {
             let at = now + self.config.stream_idle_timeout();
@@ -179,8 +190,8 @@ impl Relay {
             self.counters.ts_data_bad_header += 1;
             return;
         }
-        let stream = match self.streams.by_ssrc.get(&header.ssrc) {
-            Some(&idx) if self.streams.list[idx as usize].live => &mut self.streams.list[idx as usize],
+        let idx = match self.streams.by_ssrc.get(&header.ssrc) {
+            Some(&idx) if self.streams.list[idx as usize].live => idx,
             found => {
                 if found.is_some() {
                     self.counters.ts_data_wrong_source += 1;
@@ -191,22 +202,39 @@ impl Relay {
                 return;
             }
         };
+        let max_missing = self.config.push_nack_max_missing;
+        let stream = &mut self.streams.list[idx as usize];
         if stream.publisher != from {
             self.counters.ts_data_wrong_source += 1;
             self.send_unknown(now, (port, from), pt::STREAM_UNKNOWN, header.ssrc);
             return;
         }
         stream.last_activity = now;
-        match stream.seq.observe(header.sequence) {
+        stream.publisher_port = port;
+        let seq = header.sequence;
+        let previous = stream.seq.highest();
+        let mut gap = false;
+        match stream.seq.observe(seq) {
             Verdict::Duplicate => {
                 self.counters.ts_data_duplicate += 1;
                 return;
             }
-            Verdict::Restart => stream.history.clear(),
-            Verdict::New => {}
+            Verdict::Restart => {
+                stream.history.clear();
+                stream.ingress.clear_missing();
+            }
+            Verdict::New => {
+                if stream.ingress.arrived(seq, now) {
+                    self.counters.push_recovered += 1;
+                }
+                if let Some(p) = previous.filter(|&p| seq.wrapping_sub(p) as i16 > 1) {
+                    stream.ingress.gap(p, seq, now, max_missing);
+                    gap = true;
+                }
+            }
         }
-        stream.last_forwarded = header.sequence;
-        stream.history.insert(header.sequence, now, data.clone());
+        stream.last_forwarded = seq;
+        stream.history.insert(seq, now, data.clone());
         let len = data.len() as u64;
         stream.packets_in += 1;
         stream.bytes_in += len;
@@ -217,6 +245,11 @@ impl Relay {
             sub.packets += 1;
             sub.bytes += len;
             self.outbox.push(sub.slot, data.clone(), &mut self.counters);
+        }
+        if gap {
+            self.send_push_nacks(now, idx);
+        } else {
+            self.finish_tail_if_done(now, idx);
         }
     }
 
@@ -229,20 +262,31 @@ impl Relay {
     }
 
     /// `STOP_PUSH_REQ` (1.3.6): stops the listed streams bound to the
-    /// source address and always answers.
-    pub(super) fn on_stop_push(&mut self, now: Instant, port: Port, from: SocketAddr, payload: &[u8]) {
+    /// source address and always answers (after the tail, if it waits).
+    pub(super) fn on_stop_push(&mut self, now: Instant, port: Port, from: SocketAddr, header: Header, payload: &[u8]) {
         self.counters.stop_push_requests += 1;
         let ids: Vec<String> = text::split_ids_lossy(payload).into_iter().map(str::to_owned).collect();
+        // A new publisher marks the request and names its last sequence
+        // number (2.5); that only makes sense for one stream.
+        let tail = header.marker && ids.len() == 1;
+        let mut waiting = false;
         for live_id in ids {
             let Some(idx) = self.streams.index_of(&live_id) else { continue };
             let stream = self.streams.get_mut(idx);
-            if stream.live && stream.publisher == from {
-                self.counters.streams_stopped_by_publisher += 1;
-                self.stop_stream(now, idx, StopReason::Publisher);
+            if !stream.live || stream.publisher != from {
+                continue;
             }
+            if tail && self.begin_tail_stop(now, idx, header.sequence, (port, from)) {
+                waiting = true;
+                continue;
+            }
+            self.counters.streams_stopped_by_publisher += 1;
+            self.stop_stream(now, idx, StopReason::Publisher);
         }
-        let rsp = self.control(now, pt::STOP_PUSH_RSP, 0, &[]);
-        self.send((port, from), rsp);
+        if !waiting {
+            let rsp = self.control(now, pt::STOP_PUSH_RSP, 0, &[]);
+            self.send((port, from), rsp);
+        }
     }
 
     /// Stops a live stream: every client listing it gets `STREAM_STOPPED`
@@ -254,6 +298,7 @@ impl Relay {
         }
         stream.live = false;
         stream.subscribers.clear();
+        let waiting_reply = stream.ingress.stopped();
         if let Some(at) = stream.idle_at.take() {
             self.timers.cancel(at, TimerKey::StreamIdle(idx));
         }
@@ -269,6 +314,10 @@ impl Relay {
             if uses_extensions {
                 self.repeat_later(now, dest, &stopped);
             }
+        }
+        if let Some(reply) = waiting_reply {
+            let rsp = self.control(now, pt::STOP_PUSH_RSP, 0, &[]);
+            self.send(reply, rsp);
         }
         self.events.push_back(RelayEvent::StreamStopped { live_id, reason });
     }

@@ -15,6 +15,10 @@ pub(crate) enum TimerKey {
     Reassembly(u32),
     /// A client's unacknowledged `PULL_RSP` resends.
     PullRspResend(u32),
+    /// A stream's push-leg NACK retry.
+    PushNack(u32),
+    /// A stream's stop waiting for its tail.
+    TailStop(u32),
     /// Repeated datagrams due (`STREAM_STOPPED` to extension clients).
     Repeat,
 }

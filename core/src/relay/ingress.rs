@@ -1,0 +1,277 @@
+//! Push-leg loss recovery (PROTOCOL.md 2.2, 2.5 tail): the relay NACKs a
+//! publisher for the gaps in its sequence numbers, estimates the round
+//! trip from NACK to retransmission (Karn's rule: only packets NACKed
+//! once give samples), stops NACKing a publisher that answered none of its
+//! first 20 NACKs (a legacy one), and holds a stop request marked `M = 1`
+//! until the tail has arrived or a bounded wait ends.
+
+use super::outbox::Dest;
+use super::timer::TimerKey;
+use super::{Relay, StopReason};
+use crate::packet::rtcp::Nack;
+use crate::time::Instant;
+use std::time::Duration;
+
+/// NACKs a publisher may leave unanswered before it is taken for a legacy
+/// one and no longer NACKed.
+pub(super) const LEGACY_AFTER_NACKS: u32 = 20;
+/// Retry interval before any round trip was measured.
+const INITIAL_RETRY: Duration = Duration::from_millis(100);
+
+/// A sequence number the publisher skipped.
+struct Missing {
+    seq: u16,
+    /// NACKs sent for it so far.
+    tries: u32,
+    last_nack: Instant,
+}
+
+/// A stop request waiting for its tail (2.5).
+struct PendingStop {
+    deadline: Instant,
+    reply: Dest,
+}
+
+/// One stream's push-leg recovery state.
+#[derive(Default)]
+pub(super) struct Ingress {
+    missing: Vec<Missing>,
+    /// NACK packets sent to the current publisher.
+    nacks_sent: u32,
+    /// Whether the current publisher ever answered one.
+    answered: bool,
+    /// Smoothed NACK → retransmission round trip.
+    srtt: Option<Duration>,
+    /// Packets that arrived after a NACK.
+    pub(super) recovered: u64,
+    /// The scheduled NACK retry.
+    next_at: Option<Instant>,
+    pending_stop: Option<PendingStop>,
+}
+
+impl Ingress {
+    /// A new publisher address: its NACK record starts afresh.
+    pub(super) fn new_publisher(&mut self) {
+        self.nacks_sent = 0;
+        self.answered = false;
+        self.missing.clear();
+    }
+
+    /// Forgets the gaps (sequence tracking restarted).
+    pub(super) fn clear_missing(&mut self) {
+        self.missing.clear();
+    }
+
+    /// The stream stopped: forget the gaps; returns where a waiting stop
+    /// request wants its answer.
+    pub(super) fn stopped(&mut self) -> Option<Dest> {
+        self.missing.clear();
+        self.pending_stop.take().map(|p| p.reply)
+    }
+
+    pub(super) fn rtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    fn legacy(&self) -> bool {
+        self.nacks_sent >= LEGACY_AFTER_NACKS && !self.answered
+    }
+
+    /// Records the numbers strictly between `prev` and `seq` as missing
+    /// (once each), keeping at most `max` (the newest).
+    pub(super) fn gap(&mut self, prev: u16, seq: u16, now: Instant, max: usize) {
+        let count = seq.wrapping_sub(prev).wrapping_sub(1);
+        let skip = usize::from(count).saturating_sub(max) as u16;
+        for k in skip..count {
+            let seq = prev.wrapping_add(1 + k);
+            if !self.missing.iter().any(|m| m.seq == seq) {
+                self.missing.push(Missing { seq, tries: 0, last_nack: now });
+            }
+        }
+        if self.missing.len() > max {
+            let excess = self.missing.len() - max;
+            self.missing.drain(..excess);
+        }
+    }
+
+    /// A number arrived: if it was missing it is no longer; returns whether
+    /// it had been NACKed (recovered).
+    pub(super) fn arrived(&mut self, seq: u16, now: Instant) -> bool {
+        let Some(i) = self.missing.iter().position(|m| m.seq == seq) else { return false };
+        let m = self.missing.swap_remove(i);
+        if m.tries == 0 {
+            return false;
+        }
+        self.answered = true;
+        self.recovered += 1;
+        if m.tries == 1 {
+            let sample = now.saturating_duration_since(m.last_nack);
+            self.srtt = Some(match self.srtt {
+                Some(srtt) => (srtt * 7 + sample) / 8,
+                None => sample,
+            });
+        }
+        true
+    }
+
+    fn retry_interval(&self, min: Duration) -> Duration {
+        self.srtt.map_or(INITIAL_RETRY, |rtt| (rtt * 2).max(min))
+    }
+
+    /// The numbers to NACK now; abandons those out of tries (returned as
+    /// the second value).
+    fn due(&mut self, now: Instant, retry: Duration, max_tries: u32) -> (Vec<u16>, u64) {
+        let before = self.missing.len();
+        self.missing.retain(|m| m.tries < max_tries || now.saturating_duration_since(m.last_nack) < retry);
+        let abandoned = (before - self.missing.len()) as u64;
+        let mut due = Vec::new();
+        for m in &mut self.missing {
+            if m.tries == 0 || (m.tries < max_tries && now.saturating_duration_since(m.last_nack) >= retry) {
+                m.tries += 1;
+                m.last_nack = now;
+                due.push(m.seq);
+            }
+        }
+        (due, abandoned)
+    }
+
+    fn next_deadline(&self, retry: Duration) -> Option<Instant> {
+        self.missing.iter().map(|m| m.last_nack + retry).min()
+    }
+}
+
+impl Relay {
+    /// Sends the publisher a NACK for what is due and schedules the next
+    /// retry.
+    pub(super) fn send_push_nacks(&mut self, now: Instant, idx: u32) {
+        let min = Duration::from_millis(self.config.push_nack_retry_min_ms);
+        let max_tries = self.config.push_nack_max_tries;
+        let stream = self.streams.get_mut(idx);
+        let ingress = &mut stream.ingress;
+        let retry = ingress.retry_interval(min);
+        if ingress.legacy() {
+            ingress.missing.clear();
+        }
+        let (due, abandoned) = ingress.due(now, retry, max_tries);
+        self.counters.push_nack_abandoned += abandoned;
+        if !due.is_empty() {
+            ingress.nacks_sent += 1;
+            if ingress.legacy() {
+                self.counters.push_legacy_publishers += 1;
+            }
+            self.counters.push_nacks_sent += 1;
+            let nack = Nack::from_sequences(0, stream.ssrc, &due).encode();
+            let dest = (stream.publisher_port, stream.publisher);
+            self.send(dest, nack);
+        }
+        let stream = self.streams.get_mut(idx);
+        let next = stream.ingress.next_deadline(retry);
+        if next != stream.ingress.next_at {
+            if let Some(old) = std::mem::replace(&mut stream.ingress.next_at, next) {
+                self.timers.cancel(old, TimerKey::PushNack(idx));
+            }
+            if let Some(next) = next {
+                self.timers.schedule(next, TimerKey::PushNack(idx));
+            }
+        }
+        self.finish_tail_if_done(now, idx);
+    }
+
+    pub(super) fn on_push_nack_timer(&mut self, now: Instant, at: Instant, idx: u32) {
+        let stream = self.streams.get_mut(idx);
+        if stream.ingress.next_at != Some(at) || !stream.live {
+            return;
+        }
+        stream.ingress.next_at = None;
+        self.send_push_nacks(now, idx);
+    }
+
+    /// A stop marked `M = 1` naming `last`: waits for the missing tail if
+    /// there is one. Returns false if the stream can stop now.
+    pub(super) fn begin_tail_stop(&mut self, now: Instant, idx: u32, last: u16, reply: Dest) -> bool {
+        let max = self.config.push_nack_max_missing;
+        let wait = Duration::from_millis(self.config.push_tail_wait_ms);
+        let stream = self.streams.get_mut(idx);
+        if stream.ingress.legacy() {
+            return false;
+        }
+        let newest = stream.newest_seq();
+        if (last.wrapping_sub(newest) as i16) > 0 {
+            stream.ingress.gap(newest, last.wrapping_add(1), now, max);
+        }
+        if stream.ingress.missing.is_empty() {
+            return false;
+        }
+        let deadline = now + wait;
+        stream.ingress.pending_stop = Some(PendingStop { deadline, reply });
+        self.timers.schedule(deadline, TimerKey::TailStop(idx));
+        self.counters.tail_stops_delayed += 1;
+        self.send_push_nacks(now, idx);
+        true
+    }
+
+    /// Completes a pending stop once nothing is missing.
+    pub(super) fn finish_tail_if_done(&mut self, now: Instant, idx: u32) {
+        let ingress = &self.streams.get_mut(idx).ingress;
+        if ingress.pending_stop.is_some() && ingress.missing.is_empty() {
+            self.finish_tail(now, idx);
+        }
+    }
+
+    pub(super) fn on_tail_timer(&mut self, now: Instant, at: Instant, idx: u32) {
+        if self.streams.get_mut(idx).ingress.pending_stop.as_ref().is_some_and(|p| p.deadline == at) {
+            self.finish_tail(now, idx);
+        }
+    }
+
+    /// Stops the stream; `stop_stream` answers the waiting request.
+    fn finish_tail(&mut self, now: Instant, idx: u32) {
+        if let Some(pending) = &self.streams.get_mut(idx).ingress.pending_stop {
+            self.timers.cancel(pending.deadline, TimerKey::TailStop(idx));
+        }
+        self.counters.streams_stopped_by_publisher += 1;
+        self.stop_stream(now, idx, StopReason::Publisher);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_bounded_and_keep_the_newest() {
+        let mut i = Ingress::default();
+        let t = Instant::ZERO;
+        i.gap(65530, 4, t, 3);
+        assert_eq!(i.missing.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn karns_rule_only_samples_packets_nacked_once() {
+        let t = Instant::from_millis(1000);
+        let mut i = Ingress::default();
+        i.gap(0, 3, t, 10);
+        let (due, _) = i.due(t, INITIAL_RETRY, 3);
+        assert_eq!(due, [1, 2]);
+        let later = t + INITIAL_RETRY;
+        assert_eq!(i.due(later - Duration::from_millis(1), INITIAL_RETRY, 3).0, Vec::<u16>::new());
+        i.arrived(1, t + Duration::from_millis(40));
+        assert_eq!(i.rtt(), Some(Duration::from_millis(40)));
+        assert_eq!(i.due(later, INITIAL_RETRY, 3).0, [2], "2 is NACKed again");
+        assert!(i.arrived(2, later + Duration::from_millis(5)));
+        assert_eq!(i.rtt(), Some(Duration::from_millis(40)), "an ambiguous sample is ignored");
+        assert_eq!(i.recovered, 2);
+    }
+
+    #[test]
+    fn a_missing_number_is_abandoned_after_its_tries() {
+        let t = Instant::ZERO;
+        let mut i = Ingress::default();
+        i.gap(0, 2, t, 10);
+        for k in 0..3 {
+            assert_eq!(i.due(t + INITIAL_RETRY * k, INITIAL_RETRY, 3), (vec![1], 0));
+        }
+        assert_eq!(i.due(t + INITIAL_RETRY * 3, INITIAL_RETRY, 3), (vec![], 1));
+        assert!(i.missing.is_empty());
+    }
+}
