@@ -273,6 +273,34 @@ mod tests {
         assert!(all_keys().contains(&"stream_idle_timeout_ms".to_owned()));
     }
 
+    /// A default as CONFIG.md writes it.
+    fn shown(value: &toml::Value) -> String {
+        match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Array(a) if a.is_empty() => "[]".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    #[test]
+    fn config_md_lists_every_key_with_its_default() {
+        let doc = include_str!("../CONFIG.md");
+        let mut defaults = toml::Table::try_from(ServerConfig::default()).unwrap();
+        defaults.extend(core_defaults());
+        for key in all_keys() {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{key}` |")))
+                .unwrap_or_else(|| panic!("CONFIG.md has no row for {key}"));
+            assert!(row.contains(&format!("`{}`", env_var_name(&key))), "{row}");
+            let default = defaults.get(&key).map_or("none".to_owned(), shown);
+            assert!(
+                row.contains(&format!("`{default}`")) || default == "none" && row.contains("| none |"),
+                "{key}: {default} not in {row}"
+            );
+        }
+    }
+
     #[test]
     fn flags_beat_env_beat_file_beat_defaults() {
         let file =

@@ -49,13 +49,16 @@ fn core_keys_reach_the_relay() {
     assert!(started.elapsed() < Duration::from_secs(5), "stopped by the configured timeout, not the 30 s default");
 }
 
+/// Environment variables of one case.
+type Env<'a> = Vec<(&'a str, &'a str)>;
+
 #[test]
 fn bad_configuration_exits_2_with_one_line() {
     let dir = temp_dir();
     let file = path_in(&dir, "bad.toml");
     std::fs::write(&file, "no_such_key = 1\n").unwrap();
     let missing = path_in(&dir, "missing.toml");
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<(Vec<&str>, Env)> = vec![
         (vec!["--config", file.to_str().unwrap()], vec![]),
         (vec!["--config", missing.to_str().unwrap()], vec![]),
         (vec![], vec![("RTPRELAY_MAX_CLIENTS", "0")]),
