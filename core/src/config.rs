@@ -48,8 +48,13 @@ pub struct Config {
     pub max_subscribers_per_stream: usize,
     /// Packets queued for one destination; when full the oldest goes.
     pub max_queued_per_destination: usize,
-    /// Sources remembered by the once-per-second `*_UNKNOWN` limiter.
+    /// Sources remembered by the once-per-second `*_UNKNOWN` limiter and
+    /// by the failed-auth limiter.
     pub max_rate_limited_sources: usize,
+    /// Refused `AUTH_REQ`s one source IP may send per minute; beyond that
+    /// its auth requests are ignored (counted) until the minute is over.
+    /// Slows down guessing of imported, weaker codes.
+    pub max_auth_failures_per_ip_per_minute: u32,
     /// Packets of history kept per stream for retransmission and joins
     /// (rounded up to a power of two; 2048 ≈ 4 s of a 5 Mbit/s stream).
     pub history_max_packets: usize,
@@ -93,6 +98,7 @@ impl Default for Config {
             max_subscribers_per_stream: 2_000,
             max_queued_per_destination: 1_024,
             max_rate_limited_sources: 4_096,
+            max_auth_failures_per_ip_per_minute: 30,
             history_max_packets: 2_048,
             history_max_age_ms: 3_000,
             retransmit_budget_percent: 25,
@@ -140,6 +146,7 @@ impl Config {
             ("max_subscribers_per_stream", self.max_subscribers_per_stream as u64),
             ("max_queued_per_destination", self.max_queued_per_destination as u64),
             ("max_rate_limited_sources", self.max_rate_limited_sources as u64),
+            ("max_auth_failures_per_ip_per_minute", u64::from(self.max_auth_failures_per_ip_per_minute)),
             ("history_max_packets", self.history_max_packets as u64),
             ("history_max_age_ms", self.history_max_age_ms),
         ];

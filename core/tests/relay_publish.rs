@@ -266,3 +266,20 @@ fn legacy_messages_with_a_non_plain_header_are_dropped_and_counted() {
     let c = h.counters();
     assert_eq!((c.bad_header, c.malformed, c.unknown_payload_type), (1, 1, 1));
 }
+
+#[test]
+fn refused_auths_per_ip_are_limited_per_minute() {
+    let mut h = Harness::with_config(Config { max_auth_failures_per_ip_per_minute: 3, ..Config::default() });
+    h.add_credential("live1", "code1");
+    let guess =
+        |h: &mut Harness, port| h.send(Port::Push, addr(port), packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#guess"));
+    for port in 0..3 {
+        assert_eq!(guess(&mut h, 9000 + port)[0].pt(), pt::AUTH_REFUSED);
+    }
+    assert!(guess(&mut h, 9100).is_empty(), "the whole IP is held back");
+    let right = h.send(Port::Push, addr(9100), packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#code1"));
+    assert!(right.is_empty(), "even a right guess, until the minute is over");
+    assert_eq!(h.counters().auth_rate_limited, 2);
+    h.advance(Duration::from_secs(60));
+    assert_eq!(h.auth(Port::Push, addr(9100), "live1", "code1"), h.auth(Port::Push, addr(9100), "live1", "code1"));
+}

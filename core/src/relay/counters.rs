@@ -58,6 +58,8 @@ counters! {
     auth_refused,
     /// AUTH_REQ accepted.
     auth_accepted,
+    /// AUTH_REQ ignored: its source IP had too many refusals this minute.
+    auth_rate_limited,
     /// DELAY_REQ echoed.
     delay_echoed,
     /// STOP_PUSH_REQ answered.

@@ -32,7 +32,7 @@ use ids::{Map, Rng};
 use outbox::{Dest, Outbox};
 use publish::Streams;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use subscribe::Clients;
 use timer::{TimerKey, Timers};
@@ -147,6 +147,8 @@ pub struct Relay {
     clients: Clients,
     /// Last `*_UNKNOWN` answer per source.
     unknown_replies: Map<SocketAddr, Instant>,
+    /// Refused auths per source IP: (start of the minute, count).
+    auth_failures: Map<IpAddr, (Instant, u32)>,
     /// Datagrams to send again later, by (due time, insertion number).
     repeats: BTreeMap<(Instant, u64), (Dest, Bytes)>,
     repeats_inserted: u64,
@@ -164,6 +166,7 @@ impl Relay {
         let streams = Streams::new(&mut rng);
         let clients = Clients::new(&mut rng);
         let unknown_replies = rng.map();
+        let auth_failures = rng.map();
         Relay {
             config,
             clock,
@@ -176,6 +179,7 @@ impl Relay {
             streams,
             clients,
             unknown_replies,
+            auth_failures,
             repeats: BTreeMap::new(),
             repeats_inserted: 0,
             last_now: Instant::ZERO,
@@ -300,7 +304,7 @@ impl Relay {
             timers: self.timers.len(),
             queued_datagrams: self.outbox.queued(),
             destinations: self.outbox.slots_in_use(),
-            rate_limited_sources: self.unknown_replies.len(),
+            rate_limited_sources: self.unknown_replies.len() + self.auth_failures.len(),
         }
     }
 

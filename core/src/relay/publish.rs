@@ -16,6 +16,9 @@ use crate::time::Instant;
 use bytes::Bytes;
 use std::net::SocketAddr;
 
+/// The window of the failed-auth limit.
+const AUTH_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// One acknowledged subscriber in a stream's fan-out list.
 pub(super) struct Subscriber {
     pub(super) client: u32,
@@ -145,9 +148,14 @@ impl Relay {
             self.counters.auth_malformed += 1;
             return;
         };
+        if self.auth_blocked(now, from) {
+            self.counters.auth_rate_limited += 1;
+            return;
+        }
         let accepted = self.credentials.get(live_id).is_some_and(|c| c.verify(code.as_bytes()));
         if !accepted {
             self.counters.auth_refused += 1;
+            self.auth_failed(now, from);
             let refused = self.control(now, pt::AUTH_REFUSED, 0, live_id.as_bytes());
             self.send((port, from), refused);
             return;
@@ -180,6 +188,26 @@ impl Relay {
         if went_live {
             self.notify_going_live(now, &live_id, ssrc);
         }
+    }
+
+    /// Whether `from`'s IP used up its refused auths for this minute.
+    fn auth_blocked(&mut self, now: Instant, from: SocketAddr) -> bool {
+        let max = self.config.max_auth_failures_per_ip_per_minute;
+        self.auth_failures.get(&from.ip()).is_some_and(|&(start, n)| n >= max && now - start < AUTH_FAILURE_WINDOW)
+    }
+
+    fn auth_failed(&mut self, now: Instant, from: SocketAddr) {
+        if self.auth_failures.len() >= self.config.max_rate_limited_sources {
+            self.auth_failures.retain(|_, (start, _)| now - *start < AUTH_FAILURE_WINDOW);
+            if self.auth_failures.len() >= self.config.max_rate_limited_sources {
+                return;
+            }
+        }
+        let entry = self.auth_failures.entry(from.ip()).or_insert((now, 0));
+        if now - entry.0 >= AUTH_FAILURE_WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
     }
 
     /// `TS_DATA` (1.3.3, 1.3.4): accepted only from the bound address of a
