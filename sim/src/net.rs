@@ -1,8 +1,10 @@
 //! The virtual network: one [`Link`] per direction of each peer's path to
-//! the relay, each with its own loss state, all drawing from one network
-//! RNG (separate from the relay's) in event order, so a seed replays.
+//! the relay, each with its own loss state and its own random stream,
+//! derived from the network seed (never the relay's). Links draw in event
+//! order, so a seed replays; separate streams keep a change of traffic on
+//! one link from reshuffling the fate of every other link's datagrams.
 
-use crate::seed::SimRng;
+use crate::seed::{SimRng, SplitMix64};
 use rtprelay_core::Instant;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,6 +35,8 @@ pub struct LinkConfig {
     pub burst: Option<GilbertElliott>,
     /// Probability that a datagram is delivered twice.
     pub duplicate: f64,
+    /// Longest lag of a duplicate behind its original (at least 1 µs).
+    pub duplicate_delay: Duration,
     /// Probability that a datagram is held back by up to `reorder_delay`,
     /// so later datagrams overtake it.
     pub reorder: f64,
@@ -49,6 +53,7 @@ impl Default for LinkConfig {
             loss: 0.0,
             burst: None,
             duplicate: 0.0,
+            duplicate_delay: Duration::from_millis(10),
             reorder: 0.0,
             reorder_delay: Duration::from_millis(50),
         }
@@ -63,7 +68,7 @@ impl LinkConfig {
 
     /// The longest time a datagram can spend on this link.
     pub fn max_latency(&self) -> Duration {
-        self.delay + self.jitter * 2 + self.reorder_delay
+        self.delay + self.jitter + self.reorder_delay + self.duplicate_delay
     }
 }
 
@@ -98,24 +103,26 @@ impl std::ops::AddAssign for LinkStats {
     }
 }
 
-/// One direction of one path: its model and its burst state.
-#[derive(Clone, Debug)]
+/// One direction of one path: its model, its burst state and its random
+/// stream.
 pub struct Link {
     config: LinkConfig,
+    rng: SimRng,
     bad: bool,
     stats: LinkStats,
 }
 
 impl Link {
-    /// A link in the good state.
-    pub fn new(config: LinkConfig) -> Self {
-        Link { config, bad: false, stats: LinkStats::default() }
+    /// A link in the good state drawing from `rng`.
+    pub fn new(config: LinkConfig, rng: SimRng) -> Self {
+        Link { config, rng, bad: false, stats: LinkStats::default() }
     }
 
     /// Sends one datagram at `now`: the instants at which copies arrive
     /// (none if lost, two if duplicated).
-    pub fn transmit(&mut self, rng: &mut SimRng, now: Instant) -> Vec<Instant> {
+    pub fn transmit(&mut self, now: Instant) -> Vec<Instant> {
         let c = self.config;
+        let rng = &mut self.rng;
         self.stats.offered += 1;
         let mut loss = c.loss;
         if let Some(ge) = c.burst {
@@ -136,7 +143,8 @@ impl Link {
         let mut arrivals = vec![at];
         if rng.chance(c.duplicate) {
             self.stats.duplicated += 1;
-            arrivals.push(at + Duration::from_micros(1) + rng.duration_up_to(c.jitter));
+            let lag = rng.duration_up_to(c.duplicate_delay).max(Duration::from_micros(1));
+            arrivals.push(at + lag);
         }
         arrivals
     }
@@ -147,25 +155,31 @@ impl Link {
     }
 }
 
-/// Every link of the run and the network's RNG.
+/// Every link of the run.
 pub struct Network {
-    rng: SimRng,
+    seed: u64,
     default: LinkConfig,
     links: BTreeMap<(usize, Direction), Link>,
 }
 
 impl Network {
-    /// A network whose links all follow `config`, drawing from `rng`.
-    pub fn new(rng: SimRng, config: LinkConfig) -> Self {
-        Network { rng, default: config, links: BTreeMap::new() }
+    /// A network whose links all follow `config`, their random streams
+    /// derived from `seed`.
+    pub fn new(seed: [u8; 32], config: LinkConfig) -> Self {
+        let seed = u64::from_le_bytes(seed[..8].try_into().expect("8 bytes"));
+        Network { seed, default: config, links: BTreeMap::new() }
     }
 
     /// Sends a datagram on peer `peer`'s path in `direction` at `now`:
     /// the arrival instants of its copies.
     pub fn transmit(&mut self, peer: usize, direction: Direction, now: Instant) -> Vec<Instant> {
-        let default = self.default;
-        let link = self.links.entry((peer, direction)).or_insert_with(|| Link::new(default));
-        link.transmit(&mut self.rng, now)
+        let (seed, default) = (self.seed, self.default);
+        let link = self.links.entry((peer, direction)).or_insert_with(|| {
+            let key = (peer as u64) << 1 | u64::from(direction == Direction::FromRelay);
+            let mut sm = SplitMix64::new(seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            Link::new(default, SimRng::from_seed(sm.next_seed32()))
+        });
+        link.transmit(now)
     }
 
     /// Totals over every link.
@@ -182,10 +196,23 @@ impl Network {
 mod tests {
     use super::*;
 
+    #[test]
+    fn links_have_independent_streams() {
+        let config = LinkConfig { loss: 0.5, ..Default::default() };
+        let mut a = Network::new([1; 32], config);
+        let mut b = Network::new([1; 32], config);
+        let fates = |n: &mut Network, peer| {
+            (0..64).map(|i| n.transmit(peer, Direction::ToRelay, Instant::from_millis(i))).collect::<Vec<_>>()
+        };
+        let first = fates(&mut a, 0);
+        let _ = fates(&mut b, 1);
+        assert_eq!(first, fates(&mut b, 0), "traffic on peer 1's link does not change peer 0's");
+        assert_ne!(first, fates(&mut a, 1));
+    }
+
     fn run(config: LinkConfig, n: usize) -> (LinkStats, Vec<Vec<Instant>>) {
-        let mut link = Link::new(config);
-        let mut rng = SimRng::from_seed([9; 32]);
-        let arrivals = (0..n).map(|i| link.transmit(&mut rng, Instant::from_millis(i as u64))).collect();
+        let mut link = Link::new(config, SimRng::from_seed([9; 32]));
+        let arrivals = (0..n).map(|i| link.transmit(Instant::from_millis(i as u64))).collect();
         (link.stats(), arrivals)
     }
 

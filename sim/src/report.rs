@@ -67,8 +67,8 @@ impl Report {
             None => "no burst".to_owned(),
         };
         format!(
-            "delay {:?} ± {:?}, loss {}, {burst}, dup {}, reorder {} (≤ {:?})",
-            l.delay, l.jitter, l.loss, l.duplicate, l.reorder, l.reorder_delay
+            "delay {:?} ± {:?}, loss {}, {burst}, dup {} (≤ {:?} late), reorder {} (≤ {:?} late)",
+            l.delay, l.jitter, l.loss, l.duplicate, l.duplicate_delay, l.reorder, l.reorder_delay
         )
     }
 }

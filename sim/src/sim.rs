@@ -8,7 +8,7 @@ use crate::peer::{self, Action, Peer};
 use crate::queue::EventQueue;
 use crate::report::{Percentiles, Report};
 use crate::scenario::{PeerId, PeerOp, PeerSpec, Scenario};
-use crate::seed::{Seeds, SimRng};
+use crate::seed::Seeds;
 use crate::trace::Trace;
 use bytes::Bytes;
 use rtprelay_core::relay::{Counters, StateSizes};
@@ -154,7 +154,7 @@ impl<R: RelayUnderTest> Sim<R> {
         let relay = wrap(build_relay(&scenario));
         let clock = WallClock::new(scenario.origin, scenario.unix_millis_at_origin);
         let peers = scenario.peers.iter().map(|spec| peer::build(spec, clock)).collect();
-        let network = Network::new(SimRng::from_seed(Seeds::derive(scenario.seed).network), scenario.link);
+        let network = Network::new(Seeds::derive(scenario.seed).network, scenario.link);
         let mut queue = EventQueue::default();
         for op in &scenario.ops {
             queue.push(scenario.at(op.at), Event::Op { peer: op.peer, action: op.action });

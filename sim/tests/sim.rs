@@ -6,7 +6,7 @@ use bytes::Bytes;
 use rtprelay_core::packet::pt;
 use rtprelay_core::relay::{Counters, StateSizes};
 use rtprelay_core::{Instant, Port, Relay, RelayEvent, Transmit};
-use rtprelay_sim::net::GilbertElliott;
+use rtprelay_sim::net::{GilbertElliott, LinkConfig};
 use rtprelay_sim::scenario::{PeerOp, PeerSpec};
 use rtprelay_sim::{Invariant, Options, RelayUnderTest, Report, Scenario, Sim, Violation, run};
 use std::collections::VecDeque;
@@ -261,10 +261,24 @@ fn canary_forwarding_forged_data_is_caught() {
 /// Minimal reproduction of a core bug the simulator found: a successful
 /// re-auth resets the stream's sequence tracker, so a network duplicate of
 /// a packet forwarded just before the re-auth is forwarded again
-/// (PROTOCOL.md 1.3.4). Replay: `cargo run -p rtprelay-sim -- --seed 116
-/// --dup 0.05 --duration-secs 10`.
+/// (PROTOCOL.md 1.3.4 says it must not be). Here every datagram is
+/// duplicated up to 10 ms late and the publisher re-authenticates 1 ms
+/// after a data tick, so some duplicate lands right after a re-auth. Found
+/// by `cargo run -p rtprelay-sim -- --sweep 2000 --dup 0.05 --loss 0.05
+/// --reorder 0.05 --duration-secs 10`.
 #[test]
 #[ignore = "core bug: re-auth resets duplicate suppression (publish.rs on_auth calls seq.reset())"]
 fn regression_duplicate_straddling_a_reauth_is_not_forwarded_twice() {
-    expect_ok(run(&Options { duplicate: 0.05, ..options(116, 10) }));
+    let mut scenario = Scenario::generate(&options(1, 10));
+    scenario.link = LinkConfig {
+        jitter: Duration::ZERO,
+        duplicate: 1.0,
+        duplicate_delay: Duration::from_millis(10),
+        ..scenario.link
+    };
+    let PeerSpec::Publisher(publisher) = &mut scenario.peers[0] else { panic!("peer 0 publishes") };
+    publisher.packet_interval = Duration::from_millis(20);
+    publisher.reauth_interval = Duration::from_millis(3001);
+    let report = expect_ok(Sim::new(scenario).run());
+    assert!(report.counters.ts_data_duplicate > 0, "{report}");
 }
