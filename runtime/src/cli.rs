@@ -54,6 +54,12 @@ pub struct ServeArgs {
     /// Bearer token for the native /api routes.
     #[arg(long, value_name = "TOKEN")]
     pub admin_token: Option<String>,
+    /// PEM certificate chain: serve the HTTP API over TLS (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `rtprelay stream ...`.
@@ -75,6 +81,10 @@ pub struct StreamCreateArgs {
     /// The relay's admin token.
     #[arg(long, value_name = "T", env = "RTPRELAY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// PEM CA certificate to trust for an https:// relay (default: the
+    /// WebPKI roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -91,6 +101,8 @@ impl ServeArgs {
         set("http_addr", self.http_addr.map(|a| a.to_string()));
         set("data_dir", self.data_dir.as_ref().map(|d| d.display().to_string()));
         set("admin_token", self.admin_token.clone());
+        set("tls_cert", self.tls_cert.as_ref().map(|p| p.display().to_string()));
+        set("tls_key", self.tls_key.as_ref().map(|p| p.display().to_string()));
         t
     }
 

@@ -51,6 +51,12 @@ pub struct ServerConfig {
     /// `http_addr` is not a loopback address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_token: Option<String>,
+    /// PEM certificate chain: with `tls_key`, the HTTP API speaks HTTPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
     /// Callers of the signed-envelope routes.
     pub app_keys: Vec<AppKey>,
     /// `SO_RCVBUF` asked for on both UDP sockets (the kernel may cap it);
@@ -86,6 +92,8 @@ impl Default for ServerConfig {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 30390)),
             data_dir: PathBuf::from("./rtprelay-data"),
             admin_token: None,
+            tls_cert: None,
+            tls_key: None,
             app_keys: Vec::new(),
             udp_recv_buffer_bytes: 4 << 20,
             udp_send_buffer_bytes: 4 << 20,
@@ -111,6 +119,8 @@ const SERVER_KEYS: &[(&str, Kind)] = &[
     ("http_addr", Kind::Text),
     ("data_dir", Kind::Text),
     ("admin_token", Kind::Text),
+    ("tls_cert", Kind::Text),
+    ("tls_key", Kind::Text),
     ("app_keys", Kind::Toml),
     ("udp_recv_buffer_bytes", Kind::Toml),
     ("udp_send_buffer_bytes", Kind::Toml),
@@ -218,6 +228,9 @@ impl ServerConfig {
                 self.http_addr
             )));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError("tls_cert and tls_key go together".into()));
+        }
         if self.push_addr == self.pull_addr && self.push_addr.port() != 0 {
             return Err(ConfigError(format!("push_addr and pull_addr are both {}", self.push_addr)));
         }
@@ -262,6 +275,8 @@ mod tests {
     fn every_server_field_has_a_key() {
         let full = ServerConfig {
             admin_token: Some("t".into()),
+            tls_cert: Some("c".into()),
+            tls_key: Some("k".into()),
             app_keys: vec![AppKey { app_id: "a".into(), secure_key: "k".into() }],
             ..ServerConfig::default()
         };
@@ -346,6 +361,7 @@ mod tests {
             "max_clients = 0",
             "http_addr = \"0.0.0.0:30390\"",
             "admin_token = \"\"",
+            "tls_cert = \"cert.pem\"",
             "push_addr = \"1.2.3.4:5\"\npull_addr = \"1.2.3.4:5\"",
             "stream_idle_timeout_ms = \"soon\"",
             "[[app_keys]]\nappId = \"a\"\nsecureKey = \"k\"\n[[app_keys]]\napp_id = \"a\"\nsecure_key = \"j\"",

@@ -18,4 +18,5 @@ pub mod secrets;
 pub mod serve;
 pub mod store;
 pub mod stream_cmd;
+pub mod tls;
 pub mod udp;

@@ -11,6 +11,7 @@ use crate::relay_handle::RelayHandle;
 use crate::secrets;
 use crate::store::Store;
 use crate::udp::{Driver, UdpEndpoint};
+use axum_server::tls_rustls::RustlsConfig;
 use rtprelay_core::{Command, Port, Relay};
 use std::error::Error;
 use std::io::{IsTerminal, Write};
@@ -53,6 +54,16 @@ pub fn main(args: &ServeArgs) -> i32 {
         eprintln!("rtprelay: {e}");
         return EXIT_USAGE;
     }
+    let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
+        (Some(cert), Some(key)) => match crate::tls::server_config(cert, key) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                eprintln!("rtprelay: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -60,7 +71,7 @@ pub fn main(args: &ServeArgs) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    match runtime.block_on(run(settings)) {
+    match runtime.block_on(run(settings, tls)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("rtprelay: {e}");
@@ -101,7 +112,7 @@ fn bind_udp(server: &ServerConfig, addr: SocketAddr, port: Port) -> Result<UdpEn
 }
 
 /// The server from start to graceful stop.
-async fn run(settings: Settings) -> Result<(), Failure> {
+async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Result<(), Failure> {
     let Settings { server, relay: relay_config } = settings;
     let dir = server.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir)).await??;
@@ -118,8 +129,8 @@ async fn run(settings: Settings) -> Result<(), Failure> {
 
     let push = bind_udp(&server, server.push_addr, Port::Push)?;
     let pull = bind_udp(&server, server.pull_addr, Port::Pull)?;
-    let listener = tokio::net::TcpListener::bind(server.http_addr)
-        .await
+    let listener = std::net::TcpListener::bind(server.http_addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(context(format!("cannot bind http_addr {}", server.http_addr)))?;
     let ready = Ready { push: push.local_addr()?, pull: pull.local_addr()?, http: listener.local_addr()? };
 
@@ -141,15 +152,16 @@ async fn run(settings: Settings) -> Result<(), Failure> {
         app_keys: server.app_keys.clone(),
         started: std::time::Instant::now(),
     });
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = http::router(state);
-    let mut http = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = http_stopped.await;
-            })
-            .into_future(),
-    );
+    let service = http::router(state).into_make_service();
+    let http_handle = axum_server::Handle::new();
+    let mut http = match tls {
+        Some(config) => tokio::spawn(
+            axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(config))
+                .handle(http_handle.clone())
+                .serve(service),
+        ),
+        None => tokio::spawn(axum_server::from_tcp(listener).handle(http_handle.clone()).serve(service)),
+    };
 
     let line = serde_json::to_string(&ready)?;
     let mut stdout = std::io::stdout().lock();
@@ -167,8 +179,8 @@ async fn run(settings: Settings) -> Result<(), Failure> {
         r = &mut http => return Err(format!("http server stopped: {r:?}").into()),
     }
     tracing::info!("shutting down");
-    let _ = stop_http.send(());
-    if tokio::time::timeout(HTTP_GRACE, &mut http).await.is_err() {
+    http_handle.graceful_shutdown(Some(HTTP_GRACE));
+    if tokio::time::timeout(HTTP_GRACE * 2, &mut http).await.is_err() {
         http.abort();
     }
     let _ = stop_driver.send(());

@@ -4,24 +4,48 @@
 use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, StreamCreateArgs};
 use crate::credentials::NewStream;
 use rtprelay_core::auth::is_valid_live_id;
+use std::path::Path;
 use std::time::Duration;
 
 /// How long the call may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The API base URL from `--http`: a URL, or `host:port` meaning `http://`.
+/// The API base URL from `--http`: an `http://` or `https://` URL, or
+/// `host:port` meaning `http://`.
 pub fn base_url(http: &str) -> Result<String, String> {
     let http = http.trim();
-    let rest = match http.split_once("://") {
-        Some(("http", rest)) => rest,
-        Some((scheme, _)) => return Err(format!("--http: unsupported scheme {scheme:?} (use http://)")),
-        None => http,
+    let (scheme, rest) = match http.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
+        Some((scheme, _)) => return Err(format!("--http: unsupported scheme {scheme:?} (use http:// or https://)")),
+        None => ("http", http),
     };
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() {
         return Err("--http: no host".into());
     }
-    Ok(format!("http://{rest}"))
+    Ok(format!("{scheme}://{rest}"))
+}
+
+/// The client, trusting `ca_cert` (PEM) instead of the WebPKI roots if given.
+fn agent(ca_cert: Option<&Path>) -> Result<ureq::Agent, String> {
+    let mut config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(TIMEOUT));
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+        let certs = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!("--ca-cert {}: no certificate found", path.display()));
+        }
+        let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&certs)).build();
+        config = config.tls_config(tls);
+    }
+    Ok(config.build().into())
 }
 
 /// Runs the command; returns the exit code.
@@ -30,14 +54,14 @@ pub fn create(args: &StreamCreateArgs) -> i32 {
         eprintln!("rtprelay: --live-id must be 1-40 characters of A-Z a-z 0-9 . _ -");
         return EXIT_USAGE;
     }
-    let base = match base_url(&args.http) {
-        Ok(url) => url,
+    let (base, agent) = match base_url(&args.http).and_then(|b| Ok((b, agent(args.ca_cert.as_deref())?))) {
+        Ok(pair) => pair,
         Err(e) => {
             eprintln!("rtprelay: {e}");
             return EXIT_USAGE;
         }
     };
-    match call(&base, args) {
+    match call(&agent, &base, args) {
         Ok(line) => {
             println!("{line}");
             EXIT_OK
@@ -49,14 +73,12 @@ pub fn create(args: &StreamCreateArgs) -> i32 {
     }
 }
 
-fn call(base: &str, args: &StreamCreateArgs) -> Result<String, String> {
+fn call(agent: &ureq::Agent, base: &str, args: &StreamCreateArgs) -> Result<String, String> {
     let url = format!("{base}/api/streams");
     let body = match &args.live_id {
         Some(id) => serde_json::json!({ "liveId": id }),
         None => serde_json::json!({}),
     };
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(TIMEOUT)).build().into();
     let mut request = agent.post(&url).header("Content-Type", "application/json");
     if let Some(token) = &args.admin_token {
         request = request.header("Authorization", format!("Bearer {token}"));
@@ -81,7 +103,8 @@ mod tests {
     fn base_urls() {
         assert_eq!(base_url("127.0.0.1:30390").unwrap(), "http://127.0.0.1:30390");
         assert_eq!(base_url("http://h:1/").unwrap(), "http://h:1");
-        assert!(base_url("https://h:1").is_err());
+        assert_eq!(base_url("https://h:1").unwrap(), "https://h:1");
+        assert!(base_url("ftp://h:1").is_err());
         assert!(base_url("").is_err());
         assert!(base_url("http://").is_err());
     }

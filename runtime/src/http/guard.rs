@@ -41,10 +41,14 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Refuses requests whose `Host` is not loopback (used when no token is
-/// configured, against DNS rebinding). A request without `Host` (HTTP/1.0
-/// tools; browsers always send one) passes.
+/// configured, against DNS rebinding). A request naming no host at all
+/// (HTTP/1.0 tools; browsers always send one) passes.
 pub async fn require_loopback_host(request: Request, next: Next) -> Response {
-    let host = request.headers().get(header::HOST).map(|h| h.to_str().unwrap_or(""));
+    // HTTP/1 sends `Host`; HTTP/2 the URI authority.
+    let host = match request.headers().get(header::HOST) {
+        Some(h) => Some(h.to_str().unwrap_or("")),
+        None => request.uri().authority().map(|a| a.as_str()),
+    };
     match host {
         Some(host) if !is_loopback_host(host) => {
             ApiError::new(StatusCode::FORBIDDEN, "forbidden_host", "Host must be a loopback name or address")
