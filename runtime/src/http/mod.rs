@@ -48,6 +48,7 @@ pub fn router(state: Shared) -> Router {
         .route("/streams/{live_id}", get(native::get_stream).delete(native::delete_stream))
         .route("/streams/{live_id}/stop", post(native::stop_stream))
         .route("/clients", get(native::list_clients))
+        .route("/openapi.json", get(native::openapi))
         .fallback(native::not_found)
         .layer(from_fn_with_state(Arc::clone(&state), guard::require_token));
     let compat = Router::new()

@@ -16,6 +16,14 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// The OpenAPI document of this API, kept in the repo.
+pub const OPENAPI: &str = include_str!("../../api/openapi.json");
+
+/// `GET /api/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 /// Any unknown route.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
@@ -67,7 +75,8 @@ struct StreamView {
     bytes_in: u64,
     lost: u64,
     recovered: u64,
-    /// Publisher delay reports are not collected yet: always `null`.
+    /// Round trip to the publisher (push-leg NACK to retransmission),
+    /// once measured.
     delay_ms: Option<f64>,
 }
 
@@ -84,7 +93,7 @@ impl From<&StreamInfo> for StreamView {
             bytes_in: s.bytes_in,
             lost: s.lost,
             recovered: s.recovered,
-            delay_ms: None,
+            delay_ms: s.rtt_ms,
         }
     }
 }
