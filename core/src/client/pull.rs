@@ -376,7 +376,7 @@ impl PullClient {
                 self.on_data(now, header, payload);
             }
             pt::CLIENT_ID_RSP if open => self.on_client_id(now, header.ssrc),
-            pt::PULL_RSP if open => self.on_pull_rsp(now, header.timestamp, packet.payload),
+            pt::PULL_RSP if open => self.on_pull_rsp(header.timestamp, packet.payload),
             pt::PULL_REQ_LOST if open => self.on_pull_req_lost(now),
             pt::STREAM_STOPPED if open => self.on_stream_stopped(now, header.sequence, packet.payload),
             pt::CLIENT_UNKNOWN if open => self.on_client_unknown(now, header.ssrc),
@@ -419,7 +419,7 @@ impl PullClient {
 
     /// `PULL_RSP` (1.4.4): records each listed stream's SSRC, reports what
     /// is new, and acknowledges the live ones echoing the challenge (2.3).
-    fn on_pull_rsp(&mut self, now: Instant, challenge: u32, payload: &[u8]) {
+    fn on_pull_rsp(&mut self, challenge: u32, payload: &[u8]) {
         let Some(id) = self.client_id() else {
             self.counters.ignored += 1;
             return;
