@@ -279,7 +279,8 @@ mod push {
         };
         c.handle_datagram(ms(40), echo(&probes[0]));
         assert_eq!(c.delay(), Some(Duration::from_millis(40)));
-        let next: Vec<(Instant, Bytes)> = run(&mut c, ms(40), ms(2_100)).into_iter().filter(|(_, d)| read(d).pt == 11).collect();
+        let next: Vec<(Instant, Bytes)> =
+            run(&mut c, ms(40), ms(2_100)).into_iter().filter(|(_, d)| read(d).pt == 11).collect();
         assert_eq!(next.iter().map(|(at, _)| at.as_micros() / 1000).collect::<Vec<_>>(), [1_000, 2_000]);
         assert_ne!(read(&next[0].1).seq, read(&next[1].1).seq, "probes are told apart by sequence number");
         c.handle_datagram(ms(2_120), echo(&next[1].1));
@@ -364,7 +365,10 @@ mod pull {
     }
 
     fn data_seqs(events: &[PullEvent]) -> Vec<u16> {
-        events.iter().filter_map(|e| if let PullEvent::PullStreamData { seq, .. } = e { Some(*seq) } else { None }).collect()
+        events
+            .iter()
+            .filter_map(|e| if let PullEvent::PullStreamData { seq, .. } = e { Some(*seq) } else { None })
+            .collect()
     }
 
     /// Runs timeouts from `from` (the time of the last call) up to
@@ -411,7 +415,8 @@ mod pull {
         let first = sent(&mut c);
         assert_eq!(first, [Sent { marker: false, pt: 114, seq: 0, ts: relay_ts(ms(0)), ssrc: 0, payload: vec![] }]);
         let (retries, _) = run(&mut c, ms(0), ms(4_000));
-        let times: Vec<u64> = retries.iter().map(|(at, s)| (s.pt == 114).then_some(at.as_micros() / 1000).unwrap()).collect();
+        let times: Vec<u64> =
+            retries.iter().map(|(at, s)| (s.pt == 114).then_some(at.as_micros() / 1000).unwrap()).collect();
         assert_eq!(times, [500, 1_500, 3_500]);
         c.handle_datagram(ms(4_000), relay_packet(115, 0, relay_ts(ms(4_000)), ID, b""));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
@@ -438,11 +443,10 @@ mod pull {
         let chunks = sent(&mut c);
         let list = ids.join("#");
         assert_eq!(list.len(), 2099);
-        assert_eq!(chunks.iter().map(|s| (s.pt, s.seq, s.marker, s.ssrc)).collect::<Vec<_>>(), [
-            (111, 0, false, ID),
-            (111, 1, false, ID),
-            (111, 2, true, ID)
-        ]);
+        assert_eq!(
+            chunks.iter().map(|s| (s.pt, s.seq, s.marker, s.ssrc)).collect::<Vec<_>>(),
+            [(111, 0, false, ID), (111, 1, false, ID), (111, 2, true, ID)]
+        );
         assert_eq!(chunks.iter().map(|s| s.payload.len()).collect::<Vec<_>>(), [738, 738, 623]);
         assert_eq!(chunks.iter().flat_map(|s| s.payload.clone()).collect::<Vec<u8>>(), list.as_bytes());
         // An empty list is one empty chunk with the marker (1.4.2).
@@ -457,10 +461,13 @@ mod pull {
         c.pull(ms(10), &["a", "b", "c"]).unwrap();
         sent(&mut c);
         c.handle_datagram(ms(20), relay_packet(112, 0, 0xC0FF_EE00, 0, b"a#-256;b#null;c#7"));
-        assert_eq!(events(&mut c), [
-            PullEvent::PullStreamReqSuccess { live_ids: vec!["a".into(), "c".into()] },
-            PullEvent::NoStream { live_ids: vec!["b".into()] },
-        ]);
+        assert_eq!(
+            events(&mut c),
+            [
+                PullEvent::PullStreamReqSuccess { live_ids: vec!["a".into(), "c".into()] },
+                PullEvent::NoStream { live_ids: vec!["b".into()] },
+            ]
+        );
         let ack = sent(&mut c);
         assert_eq!(ack, [Sent { marker: false, pt: 99, seq: 0, ts: 0xC0FF_EE00, ssrc: ID, payload: b"a;c".to_vec() }]);
         // A resent response is acked again (with its own challenge) but not reported again.
@@ -505,11 +512,15 @@ mod pull {
         c.pull(ms(10), &["cam1"]).unwrap();
         assert_eq!(sent(&mut c).len(), 1);
         let (resends, _) = run(&mut c, ms(10), ms(3_100));
-        let times: Vec<u64> = resends.iter().filter(|(_, s)| s.pt == 111).map(|(at, _)| at.as_micros() / 1000).collect();
+        let times: Vec<u64> =
+            resends.iter().filter(|(_, s)| s.pt == 111).map(|(at, _)| at.as_micros() / 1000).collect();
         assert_eq!(times, [1_010, 3_010]);
         c.handle_datagram(ms(3_100), relay_packet(113, 0, 0, 0, b"packetloss"));
         assert_eq!(events(&mut c), [PullEvent::PullStreamPacketLoss]);
-        assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(), [(111, b"cam1".to_vec())]);
+        assert_eq!(
+            sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
+            [(111, b"cam1".to_vec())]
+        );
         c.handle_datagram(ms(3_200), relay_packet(112, 0, 0, 0, b"cam1#null"));
         events(&mut c);
         sent(&mut c);
@@ -565,10 +576,14 @@ mod pull {
         c.handle_datagram(ms(300), ts_data(12, 7));
         let (out, evs) = run(&mut c, ms(300), ms(499));
         assert!(evs.is_empty(), "12 is held for the window");
-        let nack_times: Vec<u64> = out.iter().filter(|(_, s)| s.pt == 205).map(|(at, _)| at.as_micros() / 1000).collect();
+        let nack_times: Vec<u64> =
+            out.iter().filter(|(_, s)| s.pt == 205).map(|(at, _)| at.as_micros() / 1000).collect();
         assert_eq!(nack_times, [310, 360, 410], "three NACKs, 10 ms after the gap, then every 50 ms");
         let (_, evs) = run(&mut c, ms(499), ms(1_000));
-        assert_eq!(evs, [PullEvent::PullStreamData { live_id: "cam1".into(), seq: 12, data: Bytes::from_static(&[0, 12]) }]);
+        assert_eq!(
+            evs,
+            [PullEvent::PullStreamData { live_id: "cam1".into(), seq: 12, data: Bytes::from_static(&[0, 12]) }]
+        );
         assert_eq!(c.stats("cam1").unwrap().lost, 1);
         c.handle_datagram(ms(1_001), ts_data(11, 7));
         assert_eq!(c.stats("cam1").unwrap().late, 1);
@@ -631,12 +646,10 @@ mod pull {
         c.handle_datagram(ms(600), relay_packet(115, 0, 0, 0xABCD, b""));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
         let req = sent(&mut c);
-        assert_eq!(req.iter().map(|s| (s.pt, s.ssrc, s.marker, s.payload.clone())).collect::<Vec<_>>(), [(
-            111,
-            0xABCD,
-            true,
-            b"cam1".to_vec()
-        )]);
+        assert_eq!(
+            req.iter().map(|s| (s.pt, s.ssrc, s.marker, s.payload.clone())).collect::<Vec<_>>(),
+            [(111, 0xABCD, true, b"cam1".to_vec())]
+        );
         c.handle_datagram(ms(610), relay_packet(112, 0, 3, 0, b"cam1#8"));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["cam1".into()] }]);
         assert_eq!(sent(&mut c)[0].ssrc, 0xABCD);

@@ -219,7 +219,10 @@ struct Send {
 }
 
 fn arb_sends(max_delay: u64) -> impl Strategy<Value = Vec<Send>> {
-    proptest::collection::vec((0usize..3, 0..max_delay).prop_map(|(copies, delay_ms)| Send { copies, delay_ms }), 1..300)
+    proptest::collection::vec(
+        (0usize..3, 0..max_delay).prop_map(|(copies, delay_ms)| Send { copies, delay_ms }),
+        1..300,
+    )
 }
 
 /// Feeds `sends` (packet i sent at i × 2 ms from `first`) in arrival order;

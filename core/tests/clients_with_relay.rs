@@ -299,11 +299,8 @@ fn clients_recover_from_a_relay_restart() {
             assert_eq!(net.subscribers[i].counters().reregistrations, 1, "subscriber {i} registered again");
             let ready = net.pull_events[i].iter().filter(|e| **e == PullEvent::PullStreamReady).count();
             assert_eq!(ready, 2, "subscriber {i}");
-            let got: Vec<u32> = net
-                .received(i)
-                .iter()
-                .map(|(_, d)| u32::from_be_bytes([d[0], d[1], d[2], d[3]]))
-                .collect();
+            let got: Vec<u32> =
+                net.received(i).iter().map(|(_, d)| u32::from_be_bytes([d[0], d[1], d[2], d[3]])).collect();
             assert!(got.windows(2).all(|w| w[0] < w[1]), "subscriber {i}: in order, no duplicates");
             got.into_iter().filter(|&c| c >= recovered_from).collect()
         })

@@ -307,8 +307,11 @@ impl PullClient {
 
     /// Starts a request for the current list, sent now if registered.
     fn new_request(&mut self, now: Instant) {
-        self.request =
-            Request { unanswered: self.streams.iter().map(|s| s.live_id.clone()).collect(), answered: false, retry: None };
+        self.request = Request {
+            unanswered: self.streams.iter().map(|s| s.live_id.clone()).collect(),
+            answered: false,
+            retry: None,
+        };
         if self.client_id().is_some() {
             let c = &self.config;
             self.request.retry = Some(Backoff::start(now, ms(c.pull_retry_initial_ms), ms(c.pull_retry_max_ms)));
@@ -496,7 +499,8 @@ impl PullClient {
     /// packets up to the sequence number it carries, then reports the stop.
     fn on_stream_stopped(&mut self, now: Instant, last: u16, payload: &[u8]) {
         let found = std::str::from_utf8(payload).ok().and_then(|id| self.streams.iter().position(|s| s.live_id == id));
-        let Some(i) = found.filter(|&i| self.streams[i].answer != Answer::NotLive && self.streams[i].stopping.is_none())
+        let Some(i) =
+            found.filter(|&i| self.streams[i].answer != Answer::NotLive && self.streams[i].stopping.is_none())
         else {
             self.counters.ignored += 1;
             return;
@@ -518,15 +522,14 @@ impl PullClient {
             self.send(rtcp::Nack::from_sequences(id, ssrc, &nacks).encode());
         }
         let stream = &mut self.streams[i];
-        if let Some((last, deadline)) = stream.stopping {
-            if !stream.stopped && (stream.buffer.passed(last) || deadline <= now) {
-                stream.buffer.flush();
-                stream.stopped = true;
-                self.drain_data(i);
-                let live_id = self.streams[i].live_id.clone();
-                self.request.unanswered.remove(&live_id);
-                self.events.push_back(PullEvent::StreamStop { live_id });
-            }
+        let tail_done = |(last, deadline): (u16, Instant)| stream.buffer.passed(last) || deadline <= now;
+        if !stream.stopped && stream.stopping.is_some_and(tail_done) {
+            stream.buffer.flush();
+            stream.stopped = true;
+            self.drain_data(i);
+            let live_id = self.streams[i].live_id.clone();
+            self.request.unanswered.remove(&live_id);
+            self.events.push_back(PullEvent::StreamStop { live_id });
         }
     }
 
