@@ -1,0 +1,147 @@
+//! Sans-IO client state machines: the publisher ([`push::PushClient`]) and
+//! the subscriber ([`pull::PullClient`], with its [`reorder`] buffer).
+//!
+//! They have the relay's shape (DESIGN.md §2): every input is a method call
+//! carrying `now`, every output is polled. Each client talks to one peer,
+//! the relay, so `poll_transmit` returns bare datagrams.
+//!
+//! # Call contract
+//!
+//! After every mutating call (`handle_datagram`, `handle_timeout` or a
+//! command such as `push` or `pull`), drain `poll_transmit`, then drain
+//! `poll_event`, then read `poll_timeout` and call `handle_timeout` once
+//! that instant has passed. `now` never goes backwards. Input from the
+//! network never returns an error: what does not parse or does not fit is
+//! dropped and counted.
+//!
+//! # Driver loop
+//!
+//! ```
+//! use bytes::Bytes;
+//! use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
+//! use rtprelay_core::{Instant, WallClock};
+//!
+//! let now = Instant::ZERO;
+//! let clock = WallClock::new(now, 1_700_000_000_000);
+//! let mut client = PullClient::new(PullConfig::default(), [7; 32], clock, now);
+//! client.pull(now, &["cam1"]).unwrap();
+//! let mut sent = Vec::new();
+//! // One turn of the loop; a real driver repeats it until the client closes.
+//! let received: Option<Bytes> = None; // a datagram from the socket, if any
+//! if let Some(datagram) = received {
+//!     client.handle_datagram(now, datagram);
+//! } else if client.poll_timeout().is_some_and(|at| at <= now) {
+//!     client.handle_timeout(now);
+//! }
+//! while let Some(datagram) = client.poll_transmit() {
+//!     sent.push(datagram); // socket.send_to(&datagram, relay_addr)
+//! }
+//! while let Some(event) = client.poll_event() {
+//!     if let PullEvent::PullStreamData { live_id, data, .. } = event {
+//!         println!("{live_id}: {} bytes", data.len());
+//!     }
+//! }
+//! let _sleep_until = client.poll_timeout();
+//! assert_eq!(sent.len(), 1, "the client asked for its id at once");
+//! ```
+
+mod backoff;
+mod history;
+mod outbox;
+pub mod pull;
+pub mod push;
+pub mod reorder;
+mod rtt;
+
+use crate::packet::rtp::Header;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+/// Why a client refused a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// A stream id is empty or contains a list separator (`#` or `;`),
+    /// so the relay could not parse the message carrying it.
+    InvalidLiveId(String),
+    /// A stream code is empty: the relay ignores such an auth.
+    InvalidLiveCode,
+    /// The client was closed.
+    Closed,
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::InvalidLiveId(id) => write!(f, "invalid stream id {id:?}: empty or contains '#' or ';'"),
+            ClientError::InvalidLiveCode => f.write_str("empty stream code"),
+            ClientError::Closed => f.write_str("the client is closed"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Accepts ids the legacy text grammar can carry (PROTOCOL.md 1.1).
+fn check_live_id(live_id: &str) -> Result<(), ClientError> {
+    if live_id.is_empty() || live_id.contains(['#', ';']) {
+        return Err(ClientError::InvalidLiveId(live_id.to_owned()));
+    }
+    Ok(())
+}
+
+/// A client-originated packet with no payload semantics in its sequence
+/// number: sequence 0, marker clear.
+fn control(payload_type: u8, timestamp: u32, ssrc: u32, payload: &[u8]) -> bytes::Bytes {
+    Header { timestamp, ssrc, ..Header::new(payload_type) }.encode(payload)
+}
+
+/// A client's seeded randomness (ChaCha8, reproducible across versions).
+struct Rng(ChaCha8Rng);
+
+impl Rng {
+    fn from_seed(seed: [u8; 32]) -> Self {
+        Rng(ChaCha8Rng::from_seed(seed))
+    }
+
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+
+    /// A hash map keyed from this RNG, for keys the network controls.
+    fn map<K, V>(&mut self) -> Map<K, V> {
+        Map::with_hasher(foldhash::fast::FixedState::with_seed(self.0.next_u64()))
+    }
+}
+
+/// A hash map with a seeded key (no std `HashMap` in the core).
+type Map<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<crate::time::Instant>, b: Option<crate::time::Instant>) -> Option<crate::time::Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Instant;
+
+    #[test]
+    fn ids_with_separators_are_refused() {
+        assert!(check_live_id("cam-1.a_b").is_ok());
+        assert_eq!(check_live_id(""), Err(ClientError::InvalidLiveId(String::new())));
+        assert!(check_live_id("a#b").is_err());
+        assert!(check_live_id("a;b").is_err());
+    }
+
+    #[test]
+    fn earliest_ignores_missing_deadlines() {
+        let (a, b) = (Instant::from_millis(1), Instant::from_millis(2));
+        assert_eq!(earliest(Some(b), Some(a)), Some(a));
+        assert_eq!(earliest(None, Some(b)), Some(b));
+        assert_eq!(earliest(None, None), None);
+    }
+}

@@ -1,0 +1,440 @@
+//! The receiver's reorder buffer (PROTOCOL.md 2.4): packets of one stream
+//! go in in arrival order and come out in sequence order, across the
+//! 16-bit wraparound, each at most one latency window after it arrived.
+//!
+//! # The rule at the window's edge
+//!
+//! * A packet is **held** at most `window` after its arrival. When that
+//!   time has come (`now >= arrival + window`, checked before anything else
+//!   at every call), the packet is emitted and every sequence number before
+//!   it that is still missing is declared **lost**. So a missing number is
+//!   declared lost exactly `window` after the first packet behind it
+//!   arrived, the moment the gap became visible.
+//! * A packet whose predecessors have all been emitted or declared lost is
+//!   emitted at once, with the run of held packets that follows it.
+//! * At the start (and after a restart) nothing is emitted until the first
+//!   packet's window has passed, so packets that overtook the first one are
+//!   not mistaken for late: the head is the lowest number seen by then.
+//! * A packet whose number was already emitted is a **duplicate** (so is a
+//!   second copy of a held one); one whose slot was declared lost, or that
+//!   is more than 1024 numbers behind the head, is **late**. Both are
+//!   dropped.
+//! * A number more than 3000 away from the head (either way) is a publisher
+//!   restart, as in RFC 3550 A.1, once the next packet confirms it (the
+//!   number right after it). Then the buffer is flushed and starts again;
+//!   an unconfirmed jump is dropped and counted late.
+//! * Each missing number is NACKed `nack_delay` after the gap appeared
+//!   (a small delay so that plain reordering asks for nothing), then every
+//!   `nack_interval`, at most `max_nacks` times, while it is still missing.
+//!   A NACKed packet that arrives in time counts as **recovered**.
+
+use crate::time::Instant;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// A jump larger than this is a restart, not a gap (RFC 3550 A.1).
+const MAX_JUMP: i64 = 3000;
+/// How many numbers behind the head the buffer remembers as emitted, to
+/// tell duplicates from late packets.
+const RECENT: u64 = 1024;
+/// Extended sequence numbers start here, so they never go below zero.
+const BASE: u64 = 1 << 32;
+
+/// Tunables of the reorder buffer and its NACKs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReorderConfig {
+    /// The latency window: the longest a packet is held waiting for the
+    /// ones before it (PROTOCOL.md 2.4). 200 ms.
+    pub window_ms: u64,
+    /// Wait before the first NACK for a gap, so that packets merely
+    /// reordered by the network are not asked for again. 10 ms.
+    pub nack_delay_ms: u64,
+    /// Wait between two NACKs for the same missing packet. 50 ms: about
+    /// four tries inside the default window.
+    pub nack_interval_ms: u64,
+    /// NACKs per missing packet; 0 turns NACKs off. 3.
+    pub max_nacks: u32,
+}
+
+impl Default for ReorderConfig {
+    fn default() -> Self {
+        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks: 3 }
+    }
+}
+
+/// Counters of one stream's buffer, with the meanings of PROTOCOL.md 2.4.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReorderStats {
+    /// Distinct packets accepted into the buffer.
+    pub received: u64,
+    /// Packets handed to the owner, in order.
+    pub emitted: u64,
+    /// Sequence numbers skipped because their packet did not arrive in time.
+    pub lost: u64,
+    /// Packets dropped because their slot had passed (or an unconfirmed
+    /// sequence jump).
+    pub late: u64,
+    /// Packets dropped because that number was already held or emitted.
+    pub duplicate: u64,
+    /// NACKed packets that arrived in time.
+    pub recovered: u64,
+    /// Sequence numbers asked for in NACKs (each try counts).
+    pub nacked: u64,
+    /// Publisher restarts (sequence jumps over 3000) followed.
+    pub restarts: u64,
+}
+
+/// What became of an arriving packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// Held or emitted.
+    Accepted,
+    /// Accepted, and it had been NACKed.
+    Recovered,
+    /// Dropped: its slot had passed.
+    Late,
+    /// Dropped: already held or emitted.
+    Duplicate,
+    /// Put aside: a sequence jump that the next packet must confirm.
+    Probation,
+}
+
+/// A sequence number the buffer is waiting for.
+#[derive(Clone, Copy, Debug)]
+struct Missing {
+    nacks: u32,
+    nack_at: Option<Instant>,
+}
+
+/// One stream's reorder buffer. Call [`ReorderBuffer::handle_timeout`] at
+/// [`ReorderBuffer::poll_timeout`], send what [`ReorderBuffer::poll_nacks`]
+/// returns, and drain [`ReorderBuffer::pop`] after every call.
+#[derive(Debug)]
+pub struct ReorderBuffer {
+    window: Duration,
+    nack_delay: Duration,
+    nack_interval: Duration,
+    max_nacks: u32,
+    /// Extended sequence number of the head: the next one to emit.
+    next: Option<u64>,
+    /// Whether the head is settled (the first window has passed).
+    started: bool,
+    held: BTreeMap<u64, Bytes>,
+    /// Held packets in arrival order (entries already emitted are skipped).
+    arrivals: VecDeque<(Instant, u64)>,
+    missing: BTreeMap<u64, Missing>,
+    /// Bit set: emitted; clear: declared lost. For the `RECENT` numbers
+    /// behind the head.
+    recent: [u64; (RECENT / 64) as usize],
+    /// A sequence jump waiting for confirmation.
+    candidate: Option<(u16, Bytes)>,
+    ready: VecDeque<(u16, Bytes)>,
+    stats: ReorderStats,
+}
+
+impl ReorderBuffer {
+    /// An empty buffer.
+    pub fn new(config: &ReorderConfig) -> Self {
+        ReorderBuffer {
+            window: Duration::from_millis(config.window_ms),
+            nack_delay: Duration::from_millis(config.nack_delay_ms),
+            nack_interval: Duration::from_millis(config.nack_interval_ms.max(1)),
+            max_nacks: config.max_nacks,
+            next: None,
+            started: false,
+            held: BTreeMap::new(),
+            arrivals: VecDeque::new(),
+            missing: BTreeMap::new(),
+            recent: [0; (RECENT / 64) as usize],
+            candidate: None,
+            ready: VecDeque::new(),
+            stats: ReorderStats::default(),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> ReorderStats {
+        self.stats
+    }
+
+    /// The next packet to hand over, in sequence order.
+    pub fn pop(&mut self) -> Option<(u16, Bytes)> {
+        self.ready.pop_front()
+    }
+
+    /// The extended number nearest to the head.
+    fn extend(&self, next: u64, seq: u16) -> u64 {
+        let delta = i64::from(seq.wrapping_sub(next as u16) as i16);
+        next.wrapping_add_signed(delta)
+    }
+
+    fn mark(&mut self, ext: u64, emitted: bool) {
+        let i = (ext % RECENT) as usize;
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if emitted {
+            self.recent[word] |= bit;
+        } else {
+            self.recent[word] &= !bit;
+        }
+    }
+
+    fn was_emitted(&self, next: u64, ext: u64) -> bool {
+        let i = (ext % RECENT) as usize;
+        next - ext <= RECENT && self.recent[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// A packet arrived at `now`.
+    pub fn insert(&mut self, now: Instant, seq: u16, data: Bytes) -> Arrival {
+        self.expire(now);
+        let Some(next) = self.next else {
+            self.next = Some(BASE + u64::from(seq));
+            return self.accept(now, BASE + u64::from(seq), data);
+        };
+        let ext = self.extend(next, seq);
+        let delta = ext as i64 - next as i64;
+        if delta.abs() > MAX_JUMP {
+            return self.jump(now, seq, data);
+        }
+        if self.candidate.take().is_some() {
+            self.stats.late += 1;
+        }
+        if delta < 0 && !self.started {
+            // Before the head settles, a lower number becomes the head,
+            // unless the held span would exceed a restart jump.
+            if self.highest(next) - ext > MAX_JUMP as u64 {
+                self.stats.late += 1;
+                return Arrival::Late;
+            }
+            self.add_missing(now, ext + 1..next);
+            self.next = Some(ext);
+            return self.accept(now, ext, data);
+        }
+        if delta < 0 {
+            let verdict = if self.was_emitted(next, ext) { Arrival::Duplicate } else { Arrival::Late };
+            match verdict {
+                Arrival::Duplicate => self.stats.duplicate += 1,
+                _ => self.stats.late += 1,
+            }
+            return verdict;
+        }
+        if self.held.contains_key(&ext) {
+            self.stats.duplicate += 1;
+            return Arrival::Duplicate;
+        }
+        let highest = self.highest(next);
+        if ext > highest + 1 {
+            self.add_missing(now, highest + 1..ext);
+        }
+        self.accept(now, ext, data)
+    }
+
+    /// The highest number held or emitted.
+    fn highest(&self, next: u64) -> u64 {
+        self.held.last_key_value().map_or(next - 1, |(&k, _)| k.max(next - 1))
+    }
+
+    fn add_missing(&mut self, now: Instant, range: std::ops::Range<u64>) {
+        let nack_at = (self.max_nacks > 0).then(|| now + self.nack_delay);
+        for ext in range {
+            if !self.held.contains_key(&ext) {
+                self.missing.entry(ext).or_insert(Missing { nacks: 0, nack_at });
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Instant, ext: u64, data: Bytes) -> Arrival {
+        let recovered = self.missing.remove(&ext).is_some_and(|m| m.nacks > 0);
+        self.held.insert(ext, data);
+        self.arrivals.push_back((now, ext));
+        self.stats.received += 1;
+        if self.started {
+            self.release_run();
+        }
+        if recovered {
+            self.stats.recovered += 1;
+            Arrival::Recovered
+        } else {
+            Arrival::Accepted
+        }
+    }
+
+    /// A number far from the head: a restart once the next packet follows it.
+    fn jump(&mut self, now: Instant, seq: u16, data: Bytes) -> Arrival {
+        match self.candidate.take() {
+            Some((first, first_data)) if first.wrapping_add(1) == seq => {
+                self.flush();
+                self.stats.restarts += 1;
+                self.next = None;
+                self.started = false;
+                self.recent = [0; (RECENT / 64) as usize];
+                self.insert(now, first, first_data);
+                self.insert(now, seq, data)
+            }
+            previous => {
+                if previous.is_some() {
+                    self.stats.late += 1;
+                }
+                self.candidate = Some((seq, data));
+                Arrival::Probation
+            }
+        }
+    }
+
+    fn emit(&mut self, ext: u64, data: Bytes) {
+        self.stats.emitted += 1;
+        self.mark(ext, true);
+        self.ready.push_back((ext as u16, data));
+    }
+
+    /// Emits the head and the held packets that follow it without a gap.
+    fn release_run(&mut self) {
+        let Some(mut next) = self.next else { return };
+        while let Some(entry) = self.held.first_entry().filter(|e| *e.key() == next) {
+            let data = entry.remove();
+            self.emit(next, data);
+            next += 1;
+        }
+        self.next = Some(next);
+        self.trim_arrivals();
+    }
+
+    /// Emits or declares lost every number up to and including `last`.
+    fn release_through(&mut self, last: u64) {
+        let Some(mut next) = self.next else { return };
+        while next <= last {
+            match self.held.first_entry().filter(|e| *e.key() == next) {
+                Some(entry) => {
+                    let data = entry.remove();
+                    self.emit(next, data);
+                }
+                None => {
+                    self.stats.lost += 1;
+                    self.missing.remove(&next);
+                    self.mark(next, false);
+                }
+            }
+            next += 1;
+        }
+        self.next = Some(next);
+        self.trim_arrivals();
+    }
+
+    fn trim_arrivals(&mut self) {
+        while self.arrivals.front().is_some_and(|(_, ext)| !self.held.contains_key(ext)) {
+            self.arrivals.pop_front();
+        }
+    }
+
+    /// Releases the packets whose window has passed (see the module docs).
+    fn expire(&mut self, now: Instant) {
+        let mut cut = None;
+        while let Some(&(at, ext)) = self.arrivals.front() {
+            if at + self.window > now {
+                break;
+            }
+            self.arrivals.pop_front();
+            if self.held.contains_key(&ext) {
+                cut = cut.max(Some(ext));
+            }
+        }
+        if let Some(cut) = cut {
+            self.started = true;
+            self.release_through(cut);
+            self.release_run();
+        }
+    }
+
+    /// Time has passed: releases what is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire(now);
+    }
+
+    /// When [`ReorderBuffer::handle_timeout`] or
+    /// [`ReorderBuffer::poll_nacks`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let release = self.arrivals.front().map(|(at, _)| *at + self.window);
+        let nack = self.missing.values().filter_map(|m| m.nack_at).min();
+        super::earliest(release, nack)
+    }
+
+    /// The missing sequence numbers due for a NACK at `now`, in order.
+    pub fn poll_nacks(&mut self, now: Instant) -> Vec<u16> {
+        let mut due = Vec::new();
+        for (ext, m) in &mut self.missing {
+            if m.nack_at.is_some_and(|at| at <= now) {
+                m.nacks += 1;
+                m.nack_at = (m.nacks < self.max_nacks).then(|| now + self.nack_interval);
+                due.push(*ext as u16);
+            }
+        }
+        self.stats.nacked += due.len() as u64;
+        due
+    }
+
+    /// Whether every number up to `seq` has been emitted or declared lost
+    /// (also true when `seq` is unrelated: nothing received yet, or more
+    /// than 3000 away from the head).
+    pub fn passed(&self, seq: u16) -> bool {
+        let Some(next) = self.next else { return true };
+        let delta = self.extend(next, seq) as i64 - next as i64;
+        !(0..=MAX_JUMP).contains(&delta)
+    }
+
+    /// The stream ended with `seq` (PROTOCOL.md 2.5): numbers after the
+    /// highest received, up to `seq`, become missing (and are NACKed).
+    /// Returns whether there is anything left to wait for.
+    pub fn expect_through(&mut self, now: Instant, seq: u16) -> bool {
+        if self.passed(seq) {
+            return false;
+        }
+        let Some(next) = self.next else { return false };
+        let last = self.extend(next, seq);
+        let highest = self.highest(next);
+        self.add_missing(now, highest + 1..last + 1);
+        true
+    }
+
+    /// Emits everything held, in order, declaring the gaps (and numbers
+    /// expected through [`ReorderBuffer::expect_through`]) lost.
+    pub fn flush(&mut self) {
+        if self.candidate.take().is_some() {
+            self.stats.late += 1;
+        }
+        let held = self.held.last_key_value().map(|(&k, _)| k);
+        let missing = self.missing.last_key_value().map(|(&k, _)| k);
+        if let Some(last) = held.max(missing) {
+            self.release_through(last);
+        }
+        self.started = true;
+        self.arrivals.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_millis(n)
+    }
+
+    fn drain(b: &mut ReorderBuffer) -> Vec<u16> {
+        std::iter::from_fn(|| b.pop()).map(|(s, _)| s).collect()
+    }
+
+    #[test]
+    fn the_first_window_settles_the_head() {
+        let mut b = ReorderBuffer::new(&ReorderConfig::default());
+        b.insert(ms(0), 11, Bytes::new());
+        b.insert(ms(5), 10, Bytes::new());
+        assert!(drain(&mut b).is_empty(), "nothing before the first window passed");
+        assert_eq!(b.poll_timeout(), Some(ms(200)), "no gap, so no NACK: only the first packet's window");
+        b.handle_timeout(ms(200));
+        assert_eq!(drain(&mut b), [10, 11]);
+        b.insert(ms(201), 12, Bytes::new());
+        assert_eq!(drain(&mut b), [12], "in order after the start: at once");
+    }
+}

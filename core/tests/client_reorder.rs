@@ -1,0 +1,307 @@
+//! The pull client's reorder buffer (PROTOCOL.md 2.4): order, wraparound,
+//! the window's edge, late/lost/duplicate/recovered counters, NACK
+//! schedule, restarts, and properties over random arrivals.
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use rtprelay_core::Instant;
+use rtprelay_core::client::reorder::{Arrival, ReorderBuffer, ReorderConfig};
+use std::time::Duration;
+
+const WINDOW: u64 = 200;
+
+fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+fn data(seq: u16) -> Bytes {
+    Bytes::from(seq.to_be_bytes().to_vec())
+}
+
+fn buffer() -> ReorderBuffer {
+    ReorderBuffer::new(&ReorderConfig::default())
+}
+
+/// Drains the buffer, checking each payload belongs to its number.
+fn drain(b: &mut ReorderBuffer) -> Vec<u16> {
+    std::iter::from_fn(|| b.pop())
+        .map(|(seq, payload)| {
+            assert_eq!(payload, data(seq), "payload of {seq}");
+            seq
+        })
+        .collect()
+}
+
+/// A buffer whose head is settled at `first` (its first window passed).
+fn started_at(first: u16) -> (ReorderBuffer, Instant) {
+    let mut b = buffer();
+    b.insert(ms(0), first, data(first));
+    b.handle_timeout(ms(WINDOW));
+    assert_eq!(drain(&mut b), [first]);
+    (b, ms(WINDOW))
+}
+
+#[test]
+fn in_order_packets_come_out_at_once_after_the_start() {
+    let (mut b, t) = started_at(100);
+    for (i, seq) in (101..110).enumerate() {
+        assert_eq!(b.insert(t + Duration::from_millis(i as u64), seq, data(seq)), Arrival::Accepted);
+        assert_eq!(drain(&mut b), [seq]);
+    }
+    assert_eq!(b.poll_timeout(), None, "nothing held, nothing missing");
+    let s = b.stats();
+    assert_eq!((s.received, s.emitted, s.lost, s.late, s.duplicate), (10, 10, 0, 0, 0));
+}
+
+#[test]
+fn packets_that_overtake_the_first_one_are_not_late() {
+    let mut b = buffer();
+    for (t, seq) in [(0, 12), (3, 10), (5, 13), (9, 11)] {
+        assert_eq!(b.insert(ms(t), seq, data(seq)), Arrival::Accepted);
+    }
+    assert!(drain(&mut b).is_empty(), "held until the first window passed");
+    assert_eq!(b.poll_timeout(), Some(ms(WINDOW)));
+    b.handle_timeout(ms(WINDOW - 1));
+    assert!(drain(&mut b).is_empty());
+    b.handle_timeout(ms(WINDOW));
+    assert_eq!(drain(&mut b), [10, 11, 12, 13]);
+    assert_eq!(b.stats().lost, 0);
+}
+
+#[test]
+fn order_holds_across_the_wraparound() {
+    let (mut b, t) = started_at(65533);
+    for seq in [65535, 1, 0, 65534, 2] {
+        b.insert(t, seq, data(seq));
+    }
+    assert_eq!(drain(&mut b), [65534, 65535, 0, 1, 2]);
+}
+
+/// Head 10 emitted at `t`; 11 missing; 12 arrived at `t + 10 ms`.
+fn gap_at_11() -> (ReorderBuffer, Instant) {
+    let (mut b, t) = started_at(10);
+    let arrived = t + Duration::from_millis(10);
+    b.insert(arrived, 12, data(12));
+    assert!(drain(&mut b).is_empty());
+    (b, arrived)
+}
+
+#[test]
+fn window_edge_a_gap_is_lost_exactly_window_after_the_packet_behind_it() {
+    let edge = gap_at_11().1 + Duration::from_millis(WINDOW);
+    // One microsecond before the edge, 11 still fills the gap.
+    let (mut b, _) = gap_at_11();
+    assert_eq!(b.poll_nacks(edge - Duration::from_micros(1)), [11]);
+    assert_eq!(b.insert(edge - Duration::from_micros(1), 11, data(11)), Arrival::Recovered, "it was NACKed");
+    assert_eq!(drain(&mut b), [11, 12]);
+    assert_eq!((b.stats().lost, b.stats().late), (0, 0));
+    // At the edge the slot has passed: 12 goes out, 11 is lost, then late.
+    let (mut b, _) = gap_at_11();
+    b.poll_nacks(edge - Duration::from_micros(1));
+    assert_eq!(b.poll_timeout(), Some(edge), "the release is the next deadline");
+    assert_eq!(b.insert(edge, 11, data(11)), Arrival::Late);
+    assert_eq!(drain(&mut b), [12]);
+    let s = b.stats();
+    assert_eq!((s.lost, s.late, s.emitted), (1, 1, 2));
+}
+
+#[test]
+fn timeouts_release_what_is_due_and_declare_the_gaps_lost() {
+    let (mut b, t) = started_at(0);
+    b.insert(t, 3, data(3));
+    b.insert(t + Duration::from_millis(50), 6, data(6));
+    b.insert(t + Duration::from_millis(60), 4, data(4));
+    b.handle_timeout(t + Duration::from_millis(WINDOW));
+    assert_eq!(drain(&mut b), [3, 4], "3's window passed: 1 and 2 lost, 4 follows without a gap");
+    assert_eq!(b.stats().lost, 2);
+    b.handle_timeout(t + Duration::from_millis(WINDOW + 50));
+    assert_eq!(drain(&mut b), [6]);
+    assert_eq!(b.stats().lost, 3);
+}
+
+#[test]
+fn duplicates_and_late_packets_are_dropped_and_counted() {
+    let (mut b, t) = started_at(0);
+    assert_eq!(b.insert(t, 0, data(0)), Arrival::Duplicate, "already emitted");
+    b.insert(t, 2, data(2));
+    assert_eq!(b.insert(t, 2, data(2)), Arrival::Duplicate, "already held");
+    b.handle_timeout(t + Duration::from_millis(WINDOW));
+    assert_eq!(drain(&mut b), [2]);
+    assert_eq!(b.insert(t + Duration::from_millis(WINDOW), 1, data(1)), Arrival::Late, "its slot was declared lost");
+    let s = b.stats();
+    assert_eq!((s.duplicate, s.late, s.lost, s.emitted), (2, 1, 1, 2));
+}
+
+#[test]
+fn nacks_follow_delay_interval_and_limit_and_count_recovered() {
+    let config = ReorderConfig { window_ms: 500, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks: 3 };
+    let mut b = ReorderBuffer::new(&config);
+    b.insert(ms(0), 0, data(0));
+    b.handle_timeout(ms(500));
+    drain(&mut b);
+    let t = ms(500);
+    b.insert(t, 4, data(4));
+    assert!(b.poll_nacks(t).is_empty(), "not before the NACK delay");
+    let at = |d: u64| t + Duration::from_millis(d);
+    assert_eq!(b.poll_timeout(), Some(at(10)));
+    assert_eq!(b.poll_nacks(at(10)), [1, 2, 3]);
+    b.insert(at(20), 2, data(2));
+    assert_eq!(b.poll_timeout(), Some(at(60)));
+    assert_eq!(b.poll_nacks(at(60)), [1, 3]);
+    assert_eq!(b.poll_nacks(at(110)), [1, 3]);
+    assert!(b.poll_nacks(at(160)).is_empty(), "three tries at most");
+    assert_eq!(b.insert(at(170), 1, data(1)), Arrival::Recovered);
+    assert_eq!(drain(&mut b), [1, 2]);
+    let s = b.stats();
+    assert_eq!((s.recovered, s.nacked), (2, 7));
+}
+
+#[test]
+fn no_nacks_when_turned_off() {
+    let mut b = ReorderBuffer::new(&ReorderConfig { max_nacks: 0, ..ReorderConfig::default() });
+    b.insert(ms(0), 0, data(0));
+    b.insert(ms(1), 5, data(5));
+    assert!(b.poll_nacks(ms(199)).is_empty());
+    assert_eq!(b.poll_timeout(), Some(ms(WINDOW)));
+}
+
+#[test]
+fn a_confirmed_jump_is_a_restart_an_unconfirmed_one_is_late() {
+    let (mut b, t) = started_at(100);
+    assert_eq!(b.insert(t, 9000, data(9000)), Arrival::Probation);
+    assert_eq!(b.insert(t, 101, data(101)), Arrival::Accepted, "back in range: the jump was a stray");
+    assert_eq!(drain(&mut b), [101]);
+    assert_eq!(b.stats().late, 1);
+    b.insert(t, 103, data(103));
+    assert_eq!(b.insert(t, 40000, data(40000)), Arrival::Probation);
+    assert_eq!(b.insert(t, 40001, data(40001)), Arrival::Accepted);
+    assert_eq!(drain(&mut b), [103], "the old stream is flushed first (102 lost)");
+    assert_eq!((b.stats().restarts, b.stats().lost), (1, 1));
+    b.handle_timeout(t + Duration::from_millis(WINDOW));
+    assert_eq!(drain(&mut b), [40000, 40001]);
+}
+
+#[test]
+fn the_tail_is_expected_through_the_stop_sequence_number() {
+    let (mut b, t) = started_at(10);
+    assert!(b.passed(10));
+    assert!(!b.passed(12));
+    assert!(b.expect_through(t, 12), "11 and 12 are outstanding");
+    assert_eq!(b.poll_nacks(t + Duration::from_millis(10)), [11, 12]);
+    b.insert(t, 11, data(11));
+    b.insert(t, 12, data(12));
+    assert_eq!(drain(&mut b), [11, 12]);
+    assert!(b.passed(12));
+    assert!(!b.expect_through(t, 12));
+    assert!(b.expect_through(t, 14));
+    b.flush();
+    assert_eq!(b.stats().lost, 2, "13 and 14 never came");
+    assert!(b.passed(14));
+}
+
+#[test]
+fn flush_hands_over_everything_in_order() {
+    let mut b = buffer();
+    for seq in [7, 5, 9] {
+        b.insert(ms(0), seq, data(seq));
+    }
+    b.flush();
+    assert_eq!(drain(&mut b), [5, 7, 9]);
+    assert_eq!(b.stats().lost, 2);
+    assert_eq!(b.poll_timeout(), None);
+}
+
+/// A packet's fate in the random schedules below.
+#[derive(Clone, Debug)]
+struct Send {
+    copies: usize,
+    delay_ms: u64,
+}
+
+fn arb_sends(max_delay: u64) -> impl Strategy<Value = Vec<Send>> {
+    proptest::collection::vec(
+        (0usize..3, 0..max_delay).prop_map(|(copies, delay_ms)| Send { copies, delay_ms }),
+        1..300,
+    )
+}
+
+/// Feeds `sends` (packet i sent at i × 2 ms from `first`) in arrival order;
+/// returns the emitted sequence numbers and the number of arrivals.
+fn run(b: &mut ReorderBuffer, first: u16, sends: &[Send]) -> (Vec<u16>, u64) {
+    let mut arrivals: Vec<(u64, u16)> = Vec::new();
+    for (i, s) in sends.iter().enumerate() {
+        for copy in 0..s.copies {
+            arrivals.push((i as u64 * 2 + s.delay_ms + copy as u64, first.wrapping_add(i as u16)));
+        }
+    }
+    arrivals.sort_by_key(|a| a.0);
+    let mut out = Vec::new();
+    for &(t, seq) in &arrivals {
+        b.insert(ms(t), seq, data(seq));
+        out.extend(drain(b));
+    }
+    b.flush();
+    out.extend(drain(b));
+    (out, arrivals.len() as u64)
+}
+
+proptest! {
+    /// Any permutation with duplicates of a contiguous run, all arriving
+    /// within one window, comes out complete, in order, once.
+    #[test]
+    fn permutations_within_the_window_come_out_in_order(
+        first in prop_oneof![Just(65_500u16), any::<u16>()],
+        n in 1u16..200,
+        order in proptest::collection::vec(any::<u32>(), 200),
+        dups in proptest::collection::vec(0u16..200, 0..40),
+    ) {
+        let mut seqs: Vec<u16> = (0..n).collect();
+        seqs.sort_by_key(|&i| order[usize::from(i)]);
+        seqs.extend(dups.iter().filter(|&&d| d < n));
+        let mut b = buffer();
+        let mut out = Vec::new();
+        for (k, &i) in seqs.iter().enumerate() {
+            let t = Instant::from_micros(k as u64 * (WINDOW * 1000 - 1) / seqs.len() as u64);
+            let seq = first.wrapping_add(i);
+            b.insert(t, seq, data(seq));
+            out.extend(drain(&mut b));
+        }
+        b.handle_timeout(ms(WINDOW * 2));
+        out.extend(drain(&mut b));
+        let expected: Vec<u16> = (0..n).map(|i| first.wrapping_add(i)).collect();
+        prop_assert_eq!(out, expected);
+        let s = b.stats();
+        prop_assert_eq!((s.lost, s.late, s.duplicate), (0, 0, (seqs.len() - usize::from(n)) as u64));
+    }
+
+    /// Random loss, duplication and delay up to twice the window: output is
+    /// strictly increasing (across wraparound), never repeats, only holds
+    /// numbers that were sent, and the counters add up.
+    #[test]
+    fn random_arrivals_keep_the_invariants(first in any::<u16>(), sends in arb_sends(2 * WINDOW)) {
+        let mut b = buffer();
+        let (out, arrivals) = run(&mut b, first, &sends);
+        let index: Vec<u64> = out.iter().map(|&s| u64::from(s.wrapping_sub(first))).collect();
+        prop_assert!(index.windows(2).all(|w| w[0] < w[1]), "not strictly increasing: {:?}", index);
+        prop_assert!(index.iter().all(|&i| sends[i as usize].copies > 0), "emitted a packet never sent");
+        let s = b.stats();
+        prop_assert_eq!(s.emitted, out.len() as u64);
+        prop_assert_eq!(s.received, s.emitted, "after a flush everything received was emitted");
+        prop_assert_eq!(s.received + s.late + s.duplicate, arrivals);
+        if let (Some(lo), Some(hi)) = (index.first(), index.last()) {
+            prop_assert_eq!(s.emitted + s.lost, hi - lo + 1, "every number in the span is emitted or lost");
+        }
+    }
+
+    /// Without reordering beyond the window nothing is lost or late: a
+    /// delay below the window never costs a packet that was sent.
+    #[test]
+    fn delays_below_the_window_lose_nothing(first in any::<u16>(), sends in arb_sends(WINDOW / 2)) {
+        let sends: Vec<Send> = sends.into_iter().map(|s| Send { copies: s.copies.max(1), ..s }).collect();
+        let mut b = buffer();
+        let (out, _) = run(&mut b, first, &sends);
+        let expected: Vec<u16> = (0..sends.len()).map(|i| first.wrapping_add(i as u16)).collect();
+        prop_assert_eq!(out, expected);
+        prop_assert_eq!((b.stats().lost, b.stats().late), (0, 0));
+    }
+}
