@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+mod ids;
 pub mod mpegts;
 pub mod packet;
 pub mod relay;

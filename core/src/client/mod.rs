@@ -54,8 +54,6 @@ pub mod reorder;
 mod rtt;
 
 use crate::packet::rtp::Header;
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
 
 /// Why a client refused a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,27 +92,6 @@ fn check_live_id(live_id: &str) -> Result<(), ClientError> {
 fn control(payload_type: u8, timestamp: u32, ssrc: u32, payload: &[u8]) -> bytes::Bytes {
     Header { timestamp, ssrc, ..Header::new(payload_type) }.encode(payload)
 }
-
-/// A client's seeded randomness (ChaCha8, reproducible across versions).
-struct Rng(ChaCha8Rng);
-
-impl Rng {
-    fn from_seed(seed: [u8; 32]) -> Self {
-        Rng(ChaCha8Rng::from_seed(seed))
-    }
-
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
-    }
-
-    /// A hash map keyed from this RNG, for keys the network controls.
-    fn map<K, V>(&mut self) -> Map<K, V> {
-        Map::with_hasher(foldhash::fast::FixedState::with_seed(self.0.next_u64()))
-    }
-}
-
-/// A hash map with a seeded key (no std `HashMap` in the core).
-type Map<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// The earlier of two optional deadlines.
 fn earliest(a: Option<crate::time::Instant>, b: Option<crate::time::Instant>) -> Option<crate::time::Instant> {

@@ -9,7 +9,8 @@
 use super::backoff::Backoff;
 use super::outbox::Outbox;
 use super::reorder::{ReorderBuffer, ReorderConfig, ReorderStats};
-use super::{ClientError, Map, Rng, check_live_id, control, earliest};
+use super::{ClientError, check_live_id, control, earliest};
+use crate::ids::{Map, Rng};
 use crate::packet::pt::{self, PULL_REQ_CHUNK};
 use crate::packet::rtp::{Header, Packet};
 use crate::packet::{is_rtcp, rtcp, text};

@@ -5,8 +5,8 @@
 //! their destination's slot so the hot path pushes by index without a hash
 //! lookup; one-off replies use a transient slot freed once drained.
 
+use crate::ids::Map;
 use crate::relay::Counters;
-use crate::relay::ids::Map;
 use bytes::Bytes;
 use smallvec::SmallVec;
 use std::collections::VecDeque;

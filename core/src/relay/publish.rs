@@ -3,13 +3,13 @@
 
 use super::feedback::{Budget, Report};
 use super::history::History;
-use super::ids::{Map, Rng};
 use super::ingress::Ingress;
 use super::outbox::{Port, SlotId};
 use super::sequence::{SeqTracker, Verdict};
 use super::stats::RateWindow;
 use super::timer::TimerKey;
 use super::{Relay, RelayEvent, StopReason};
+use crate::ids::{Map, Rng};
 use crate::packet::rtp::Header;
 use crate::packet::{pt, text};
 use crate::time::Instant;

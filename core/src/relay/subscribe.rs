@@ -2,11 +2,11 @@
 //! responses and their resends, acks, heartbeats, address changes with a
 //! challenge, and stop requests.
 
-use super::ids::{Map, Rng};
 use super::outbox::{Dest, Port, SlotId};
 use super::publish::Subscriber;
 use super::timer::TimerKey;
 use super::{LeaveReason, Relay, RelayEvent};
+use crate::ids::{Map, Rng};
 use crate::packet::rtp::{HEADER_LEN, Header};
 use crate::packet::{pt, text};
 use crate::time::Instant;
