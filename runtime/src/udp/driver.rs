@@ -128,7 +128,12 @@ impl Driver {
                 r = self.sockets[1].readable() => { r?; Wake::Readable(1) }
                 req = self.requests.recv(), if self.requests_open => Wake::Request(req),
                 () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => Wake::Timeout,
-                r = async { stalled.expect("guarded").writable().await }, if stalled.is_some() => { r?; Wake::Continue }
+                r = async {
+                    match stalled {
+                        Some(socket) => socket.writable().await,
+                        None => std::future::pending().await,
+                    }
+                }, if stalled.is_some() => { r?; Wake::Continue }
                 () = std::future::ready(()), if more => Wake::Continue,
             };
             match wake {
