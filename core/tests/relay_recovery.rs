@@ -246,3 +246,15 @@ fn a_stop_without_the_marker_or_with_nothing_missing_is_immediate() {
     assert_eq!(of(&out, pt::STOP_PUSH_RSP).len(), 1, "legacy stop: no marker, no wait");
     assert!(nacked(&out).is_empty());
 }
+
+#[test]
+fn a_client_that_lists_the_stream_again_gets_no_late_stream_stopped() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[1]).encode());
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).iter().filter(|s| s.to == addr(SUB)).count(), 1);
+    h.pull(Port::Pull, addr(SUB), x, &["a"]); // --follow: asks again at once
+    let out = h.advance(Duration::from_millis(300));
+    assert!(of(&out, pt::STREAM_STOPPED).is_empty(), "a repeat would end the new subscription");
+}

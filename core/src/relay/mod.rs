@@ -39,6 +39,15 @@ use timer::{TimerKey, Timers};
 /// Gap between the repeats of a `STREAM_STOPPED` to extension clients.
 const REPEAT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// A `STREAM_STOPPED` to send again to one client.
+#[derive(Clone)]
+struct StopRepeat {
+    client: u32,
+    live_id: String,
+    dest: Dest,
+    datagram: Bytes,
+}
+
 /// Something that happened, for the driver to log or act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RelayEvent {
@@ -148,8 +157,9 @@ pub struct Relay {
     unknown_replies: Map<SocketAddr, Instant>,
     /// Refused auths per source IP: (start of the minute, count).
     auth_failures: Map<IpAddr, (Instant, u32)>,
-    /// Datagrams to send again later, by (due time, insertion number).
-    repeats: BTreeMap<(Instant, u64), (Dest, Bytes)>,
+    /// `STREAM_STOPPED` repeats to extension clients, by (due time,
+    /// insertion number).
+    repeats: BTreeMap<(Instant, u64), StopRepeat>,
     repeats_inserted: u64,
     last_now: Instant,
 }
@@ -322,24 +332,29 @@ impl Relay {
         self.outbox.send(dest, datagram, &mut self.counters);
     }
 
-    /// Sends `datagram` to `dest` again 100 ms and 200 ms from now: the
-    /// three `STREAM_STOPPED` of 2.5.
-    fn repeat_later(&mut self, now: Instant, dest: Dest, datagram: &Bytes) {
+    /// Sends a client's `STREAM_STOPPED` again 100 ms and 200 ms from now:
+    /// the three of 2.5.
+    fn repeat_stopped(&mut self, now: Instant, repeat: StopRepeat) {
         for k in 1..=2 {
             let at = now + REPEAT_INTERVAL * k;
-            self.repeats.insert((at, self.repeats_inserted), (dest, datagram.clone()));
+            self.repeats.insert((at, self.repeats_inserted), repeat.clone());
             self.repeats_inserted += 1;
             self.timers.schedule(at, TimerKey::Repeat);
         }
     }
 
+    /// Sends the due repeats, except to a client that listed the stream
+    /// again meanwhile: there a late `STREAM_STOPPED` would end the new
+    /// subscription.
     fn on_repeat_timer(&mut self, now: Instant) {
         while let Some(entry) = self.repeats.first_entry() {
             if entry.key().0 > now {
                 break;
             }
-            let (dest, datagram) = entry.remove();
-            self.send(dest, datagram);
+            let repeat = entry.remove();
+            if !self.clients.lists(repeat.client, &repeat.live_id) {
+                self.send(repeat.dest, repeat.datagram);
+            }
         }
     }
 

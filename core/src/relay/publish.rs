@@ -8,7 +8,7 @@ use super::outbox::{Port, SlotId};
 use super::sequence::{SeqTracker, Verdict};
 use super::stats::RateWindow;
 use super::timer::TimerKey;
-use super::{Relay, RelayEvent, StopReason};
+use super::{Relay, RelayEvent, StopReason, StopRepeat};
 use crate::ids::{Map, Rng};
 use crate::packet::rtp::Header;
 use crate::packet::{pt, text};
@@ -337,10 +337,11 @@ impl Relay {
             ..Header::new(pt::STREAM_STOPPED)
         }
         .encode(live_id.as_bytes());
-        for (dest, uses_extensions) in self.clients.forget_stream(&live_id) {
+        for (client, dest, uses_extensions) in self.clients.forget_stream(&live_id) {
             self.send(dest, stopped.clone());
             if uses_extensions {
-                self.repeat_later(now, dest, &stopped);
+                let repeat = StopRepeat { client, live_id: live_id.clone(), dest, datagram: stopped.clone() };
+                self.repeat_stopped(now, repeat);
             }
         }
         if let Some(reply) = waiting_reply {

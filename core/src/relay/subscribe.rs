@@ -151,16 +151,21 @@ impl Clients {
         }
     }
 
-    /// Removes a stopped stream from every list; returns where to send
-    /// `STREAM_STOPPED` and whether that client uses extensions, in
-    /// client-id order.
-    pub(super) fn forget_stream(&mut self, live_id: &str) -> Vec<(Dest, bool)> {
+    /// Whether client `id` lists `live_id`.
+    pub(super) fn lists(&self, id: u32, live_id: &str) -> bool {
+        self.interest.get(live_id).is_some_and(|ids| ids.contains(&id))
+    }
+
+    /// Removes a stopped stream from every list; returns each client that
+    /// listed it, where to send `STREAM_STOPPED`, and whether it uses
+    /// extensions, in client-id order.
+    pub(super) fn forget_stream(&mut self, live_id: &str) -> Vec<(u32, Dest, bool)> {
         let ids = self.interest.remove(live_id).unwrap_or_default();
         ids.iter()
             .filter_map(|id| {
                 let c = self.by_id.get_mut(id)?;
                 c.subscriptions.retain(|s| s.live_id != live_id);
-                Some((c.dest(), c.uses_extensions))
+                Some((*id, c.dest(), c.uses_extensions))
             })
             .collect()
     }
