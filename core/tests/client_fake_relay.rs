@@ -410,6 +410,27 @@ mod pull {
     }
 
     #[test]
+    fn a_late_stream_stopped_does_not_end_a_subscription_asked_for_again() {
+        let mut c = pulling(0x1234);
+        c.handle_datagram(ms(30), relay_packet(121, 0, 0, 0, b"cam1"));
+        events(&mut c);
+        run(&mut c, ms(30), ms(300));
+        c.pull(ms(300), &["cam1"]).unwrap(); // what `pull --follow` does on StreamStop
+        sent(&mut c);
+        events(&mut c);
+        c.handle_datagram(ms(310), relay_packet(121, 0, 0, 0, b"cam1")); // a repeat of the old stop
+        let mut seen = events(&mut c);
+        let (_, more) = run(&mut c, ms(310), ms(800));
+        seen.extend(more);
+        assert!(!seen.iter().any(|e| matches!(e, PullEvent::StreamStop { .. })), "{seen:?}");
+        c.handle_datagram(ms(800), relay_packet(112, 0, 7, 0, b"cam1#4660"));
+        events(&mut c);
+        c.handle_datagram(ms(801), ts_data(500, 0x1234));
+        let (_, events) = run(&mut c, ms(801), ms(1_100));
+        assert_eq!(data_seqs(&events), [500], "the new subscription delivers");
+    }
+
+    #[test]
     fn client_id_request_is_retried_with_backoff_then_heartbeats_every_second() {
         let mut c = client();
         let first = sent(&mut c);

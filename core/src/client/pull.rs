@@ -500,9 +500,11 @@ impl PullClient {
     /// packets up to the sequence number it carries, then reports the stop.
     fn on_stream_stopped(&mut self, now: Instant, last: u16, payload: &[u8]) {
         let found = std::str::from_utf8(payload).ok().and_then(|id| self.streams.iter().position(|s| s.live_id == id));
-        let Some(i) =
-            found.filter(|&i| self.streams[i].answer != Answer::NotLive && self.streams[i].stopping.is_none())
-        else {
+        // Only a stream answered live can stop: for one asked for again and
+        // not answered yet, this is a late copy about the previous
+        // subscription (the answer tells whether it is live).
+        let stoppable = |s: &PullStream| matches!(s.answer, Answer::Live(_)) && s.stopping.is_none();
+        let Some(i) = found.filter(|&i| stoppable(&self.streams[i])) else {
             self.counters.ignored += 1;
             return;
         };
