@@ -27,6 +27,10 @@ pub struct Cli {
 pub enum Command {
     /// Runs the relay.
     Serve(ServeArgs),
+    /// Publishes an MPEG-TS file or standard input.
+    Push(crate::client_cmd::push::PushArgs),
+    /// Writes streams to files or standard output.
+    Pull(crate::client_cmd::pull::PullArgs),
     /// Manages streams of a running relay through its HTTP API.
     #[command(subcommand)]
     Stream(StreamCommand),
@@ -136,5 +140,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Serve(args) => crate::serve::main(&args),
         Command::Stream(StreamCommand::Create(args)) => crate::stream_cmd::create(&args),
+        Command::Push(args) => crate::client_cmd::main("push", crate::client_cmd::push::run(args)),
+        Command::Pull(args) => crate::client_cmd::main("pull", crate::client_cmd::pull::run(args)),
     }
 }

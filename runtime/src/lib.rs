@@ -2,11 +2,13 @@
 //!
 //! The relay as a service: a tokio driver for the sans-IO core
 //! ([`rtprelay_core`]) over two UDP sockets ([`udp`]), a durable credential
-//! [`store`], the HTTP API ([`http`]) and the `rtprelay` command line
-//! ([`cli`]). See PROTOCOL.md §3-4 for the contract and `CONFIG.md` for
+//! [`store`], the HTTP API ([`http`]), the async client API ([`client`])
+//! and the `rtprelay` command line ([`cli`]). See PROTOCOL.md §3-4 for the contract and `CONFIG.md` for
 //! every configuration key.
 
 pub mod cli;
+pub mod client;
+pub mod client_cmd;
 pub mod clock;
 pub mod config;
 pub mod credentials;
@@ -16,6 +18,7 @@ pub mod metrics;
 pub mod relay_handle;
 pub mod secrets;
 pub mod serve;
+pub mod status;
 pub mod store;
 pub mod stream_cmd;
 pub mod tls;

@@ -6,8 +6,9 @@ use rtprelay_core::Credential;
 pub const LIVE_CODE_LEN: usize = 20;
 
 /// The 64 symbols of generated codes (a subset of the `liveCode` grammar):
-/// 6 bits each, so 20 characters carry 120 bits.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// 6 bits each, so 20 characters carry 120 bits. No `-`: a code starting
+/// with one would read as a flag on a command line.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
 
 /// The OS random source failed (practically never; the request fails).
 pub type RandomError = getrandom::Error;
@@ -50,6 +51,7 @@ mod tests {
         let b = live_code().unwrap();
         assert_eq!(a.len(), LIVE_CODE_LEN);
         assert!(is_valid_live_code(&a));
+        assert!(!ALPHABET.contains(&b'-'));
         assert_ne!(a, b);
         let c = credential("s", &a).unwrap();
         assert!(c.verify(a.as_bytes()));

@@ -1,0 +1,165 @@
+//! The task that drives one core client over one UDP socket.
+
+use crate::clock::Clock;
+use bytes::Bytes;
+use rtprelay_core::Instant;
+use rtprelay_core::client::pull::{PullClient, PullEvent};
+use rtprelay_core::client::push::{PushClient, PushEvent};
+use std::io;
+use std::net::SocketAddr;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// What the driver needs of a core client: the sans-IO contract.
+pub(crate) trait Machine: Send + 'static {
+    /// The client's event type.
+    type Event: Send + 'static;
+    fn handle_datagram(&mut self, now: Instant, data: Bytes);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_transmit(&mut self) -> Option<Bytes>;
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+macro_rules! machine {
+    ($client:ty, $event:ty) => {
+        impl Machine for $client {
+            type Event = $event;
+            fn handle_datagram(&mut self, now: Instant, data: Bytes) {
+                <$client>::handle_datagram(self, now, data)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$client>::handle_timeout(self, now)
+            }
+            fn poll_transmit(&mut self) -> Option<Bytes> {
+                <$client>::poll_transmit(self)
+            }
+            fn poll_event(&mut self) -> Option<$event> {
+                <$client>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$client>::poll_timeout(self)
+            }
+        }
+    };
+}
+
+machine!(PushClient, PushEvent);
+machine!(PullClient, PullEvent);
+
+/// A command: runs against the machine at the given instant.
+type Call<M> = Box<dyn FnOnce(&mut M, Instant) + Send>;
+
+/// Events buffered for a slow reader before the driver waits for it.
+const EVENT_BUFFER: usize = 4096;
+
+/// The handle's side of a driver task.
+pub(crate) struct Handle<M: Machine> {
+    calls: mpsc::Sender<Call<M>>,
+    events: mpsc::Receiver<M::Event>,
+    local: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<M: Machine> Handle<M> {
+    /// Binds `local`, connects to `relay` (only its datagrams are read)
+    /// and starts the task driving the machine `make` builds from the
+    /// clock, the current instant and a seed from the OS.
+    pub(crate) async fn spawn(
+        local: SocketAddr,
+        relay: SocketAddr,
+        make: impl FnOnce(Clock, Instant, [u8; 32]) -> M,
+    ) -> io::Result<Self> {
+        let socket = bind(local)?;
+        socket.connect(relay).await?;
+        let local = socket.local_addr()?;
+        let seed = crate::secrets::seed().map_err(io::Error::other)?;
+        let clock = Clock::start();
+        let machine = make(clock, clock.now(), seed);
+        let (calls, call_rx) = mpsc::channel(64);
+        let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
+        let task = tokio::spawn(run(machine, socket, clock, call_rx, event_tx));
+        Ok(Handle { calls, events, local, task })
+    }
+
+    /// Runs `f` on the machine inside the task and returns its result;
+    /// `None` if the task has ended.
+    pub(crate) async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut M, Instant) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = oneshot::channel();
+        let call: Call<M> = Box::new(move |m, now| {
+            let _ = tx.send(f(m, now));
+        });
+        self.calls.send(call).await.ok()?;
+        rx.await.ok()
+    }
+
+    pub(crate) async fn next_event(&mut self) -> Option<M::Event> {
+        self.events.recv().await
+    }
+
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+}
+
+impl<M: Machine> Drop for Handle<M> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The call contract, forever: feed the machine, send what it queued,
+/// pass its events on, sleep until its deadline.
+async fn run<M: Machine>(
+    mut machine: M,
+    socket: UdpSocket,
+    clock: Clock,
+    mut calls: mpsc::Receiver<Call<M>>,
+    events: mpsc::Sender<M::Event>,
+) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        while let Some(datagram) = machine.poll_transmit() {
+            // A refused or unreachable relay is the protocol's business
+            // (retries, timeouts), not the driver's.
+            let _ = socket.send(&datagram).await;
+        }
+        while let Some(event) = machine.poll_event() {
+            // A dropped receiver is fine: the owner stopped listening.
+            let _ = events.send(event).await;
+        }
+        let deadline = machine.poll_timeout().map(|at| clock.deadline(at));
+        tokio::select! {
+            received = socket.recv(&mut buf) => {
+                if let Ok(n) = received {
+                    machine.handle_datagram(clock.now(), Bytes::copy_from_slice(&buf[..n]));
+                }
+            }
+            call = calls.recv() => match call {
+                Some(call) => call(&mut machine, clock.now()),
+                None => return,
+            },
+            () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                machine.handle_timeout(clock.now());
+            }
+        }
+    }
+}
+
+/// Receive buffer asked for: a burst of a few hundred kilobytes (a file
+/// pushed without `--realtime`, a join replay) must not overflow it while
+/// the task is busy.
+const RECV_BUFFER: usize = 4 << 20;
+
+/// A non-blocking UDP socket on `local` with a large receive buffer (the
+/// kernel may grant less; that only costs burst tolerance).
+fn bind(local: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(local), socket2::Type::DGRAM, None)?;
+    let _ = socket.set_recv_buffer_size(RECV_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&local.into())?;
+    UdpSocket::from_std(socket.into())
+}

@@ -1,0 +1,79 @@
+//! [`PullStreamClient`]: subscribes to streams of a relay.
+
+use super::driver::Handle;
+use crate::clock::Clock;
+use rtprelay_core::client::ClientError;
+use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
+use rtprelay_core::client::reorder::ReorderStats;
+use std::io;
+use std::net::SocketAddr;
+
+/// A subscriber: registers with the relay, pulls streams by id and
+/// receives their MPEG-TS in sequence order.
+///
+/// ```no_run
+/// use rtprelay::client::{PullConfig, PullEvent, PullStreamClient};
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let relay = "127.0.0.1:61041".parse().unwrap();
+/// let mut client = PullStreamClient::bind("0.0.0.0:0".parse().unwrap(), relay, PullConfig::default()).await?;
+/// client.pull(&["cam1"]).await.expect("valid ids");
+/// while let Some(event) = client.next_event().await {
+///     match event {
+///         PullEvent::PullStreamData { data, .. } => println!("{} bytes", data.len()),
+///         PullEvent::StreamStop { .. } => break,
+///         _ => {}
+///     }
+/// }
+/// client.close().await;
+/// # Ok(())
+/// # }
+/// ```
+pub struct PullStreamClient {
+    handle: Handle<PullClient>,
+}
+
+impl std::fmt::Debug for PullStreamClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullStreamClient").field("local", &self.handle.local_addr()).finish_non_exhaustive()
+    }
+}
+
+impl PullStreamClient {
+    /// A client on a UDP socket bound to `local` (port 0 picks one),
+    /// talking to the relay at `relay`. It asks for its client id at once
+    /// ([`PullEvent::PullStreamReady`]).
+    pub async fn bind(local: SocketAddr, relay: SocketAddr, config: PullConfig) -> io::Result<Self> {
+        let make = move |clock: Clock, now, seed| PullClient::new(config, seed, clock.wall_clock(), now);
+        let handle = Handle::spawn(local, relay, make).await?;
+        Ok(PullStreamClient { handle })
+    }
+
+    /// Asks for these streams, replacing the previous list.
+    pub async fn pull<S: AsRef<str>>(&self, live_ids: &[S]) -> Result<(), ClientError> {
+        let ids: Vec<String> = live_ids.iter().map(|s| s.as_ref().to_owned()).collect();
+        self.handle.call(move |c, now| c.pull(now, &ids)).await.unwrap_or(Err(ClientError::Closed))
+    }
+
+    /// Stops pulling ([`PullEvent::CloseSuccess`] follows once the relay
+    /// confirms, or after a timeout).
+    pub async fn close(&self) {
+        self.handle.call(|c, now| c.close(now)).await;
+    }
+
+    /// The next event; `None` once the client is gone.
+    pub async fn next_event(&mut self) -> Option<PullEvent> {
+        self.handle.next_event().await
+    }
+
+    /// Received, lost, late, duplicate and recovered counts of a stream.
+    pub async fn stats(&self, live_id: &str) -> Option<ReorderStats> {
+        let id = live_id.to_owned();
+        self.handle.call(move |c, _| c.stats(&id)).await.flatten()
+    }
+
+    /// The local address of the client's socket.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+}

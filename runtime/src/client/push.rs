@@ -1,0 +1,105 @@
+//! [`PushStreamClient`]: publishes streams to a relay.
+
+use super::driver::Handle;
+use crate::clock::Clock;
+use bytes::Bytes;
+use rtprelay_core::client::ClientError;
+use rtprelay_core::client::push::{PushClient, PushConfig, PushCounters, PushEvent, PushStreamError};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A publisher: authenticates streams and pushes MPEG-TS to the relay.
+///
+/// ```no_run
+/// use rtprelay::client::{PushConfig, PushEvent, PushStreamClient};
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let relay = "127.0.0.1:61040".parse().unwrap();
+/// let mut client = PushStreamClient::bind("0.0.0.0:0".parse().unwrap(), relay, PushConfig::default()).await?;
+/// client.auth("cam1", "secret-code").await.expect("a valid id and code");
+/// while let Some(event) = client.next_event().await {
+///     if let PushEvent::AuthRsp { ok: true, .. } = event {
+///         break;
+///     }
+/// }
+/// let ts = vec![0x47u8; 188 * 7]; // MPEG-TS bytes
+/// client.push("cam1", ts.into()).await.expect("authenticated");
+/// client.close().await;
+/// while let Some(event) = client.next_event().await {
+///     if event == PushEvent::CloseSuccess {
+///         break;
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct PushStreamClient {
+    handle: Handle<PushClient>,
+}
+
+impl std::fmt::Debug for PushStreamClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushStreamClient").field("local", &self.handle.local_addr()).finish_non_exhaustive()
+    }
+}
+
+/// The driver task ended, so the client is gone.
+fn gone() -> ClientError {
+    ClientError::Closed
+}
+
+impl PushStreamClient {
+    /// A client on a UDP socket bound to `local` (port 0 picks one),
+    /// talking to the relay at `relay`.
+    pub async fn bind(local: SocketAddr, relay: SocketAddr, config: PushConfig) -> io::Result<Self> {
+        let make = move |clock: Clock, _, seed| PushClient::new(config, seed, clock.wall_clock());
+        let handle = Handle::spawn(local, relay, make).await?;
+        Ok(PushStreamClient { handle })
+    }
+
+    /// Starts authenticating `live_id` (answered by [`PushEvent::AuthRsp`];
+    /// retried until answered, renewed while live).
+    pub async fn auth(&self, live_id: &str, live_code: &str) -> Result<(), ClientError> {
+        let (id, code) = (live_id.to_owned(), live_code.to_owned());
+        self.handle.call(move |c, now| c.auth(now, &id, &code)).await.unwrap_or_else(|| Err(gone()))
+    }
+
+    /// Queues MPEG-TS bytes of an authenticated stream; whole TS packets go
+    /// out at once, a trailing partial packet waits for the next call.
+    pub async fn push(&self, live_id: &str, data: Bytes) -> Result<(), PushStreamError> {
+        let id = live_id.to_owned();
+        let closed = PushStreamError {
+            live_id: id.clone(),
+            code: rtprelay_core::client::push::PushErrorCode::NeverAuthenticated,
+            msg: "the client is closed",
+        };
+        self.handle.call(move |c, now| c.push(now, &id, &data)).await.unwrap_or(Err(closed))
+    }
+
+    /// Stops every stream ([`PushEvent::CloseSuccess`] follows once the
+    /// relay confirms, or after a timeout).
+    pub async fn close(&self) {
+        self.handle.call(|c, now| c.close(now)).await;
+    }
+
+    /// The next event; `None` once the client is gone.
+    pub async fn next_event(&mut self) -> Option<PushEvent> {
+        self.handle.next_event().await
+    }
+
+    /// The smoothed round trip to the relay, from its delay probes.
+    pub async fn delay(&self) -> Option<Duration> {
+        self.handle.call(|c, _| c.delay()).await.flatten()
+    }
+
+    /// What the client sent and dropped so far.
+    pub async fn counters(&self) -> Option<PushCounters> {
+        self.handle.call(|c, _| *c.counters()).await
+    }
+
+    /// The local address of the client's socket.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+}

@@ -1,0 +1,69 @@
+//! `rtprelay push` and `rtprelay pull` (PROTOCOL.md §4): the async clients
+//! ([`crate::client`]) wired to files, pipes and a live status line.
+
+pub mod pull;
+pub mod push;
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Why a command ended badly, with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// 1 runtime failure, 2 bad usage.
+    pub code: i32,
+    /// One line for standard error.
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure { code: crate::cli::EXIT_USAGE, message: message.into() }
+    }
+
+    fn runtime(message: impl Into<String>) -> Self {
+        Failure { code: crate::cli::EXIT_FAILURE, message: message.into() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::runtime(e.to_string())
+    }
+}
+
+/// Resolves `HOST:PORT` and picks a matching wildcard local address.
+async fn resolve(server: &str) -> Result<(SocketAddr, SocketAddr), Failure> {
+    let relay = tokio::net::lookup_host(server)
+        .await
+        .map_err(|e| Failure::usage(format!("--server {server}: {e}")))?
+        .next()
+        .ok_or_else(|| Failure::usage(format!("--server {server}: no address")))?;
+    let local = if relay.is_ipv4() { SocketAddr::from(([0, 0, 0, 0], 0)) } else { SocketAddr::from(([0u16; 8], 0)) };
+    Ok((relay, local))
+}
+
+/// Runs a client command on its own runtime; returns its exit code after
+/// printing a failure on standard error.
+pub fn main(name: &str, command: impl Future<Output = Result<(), Failure>>) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rtprelay {name}: cannot start the runtime: {e}");
+            return crate::cli::EXIT_FAILURE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(()) => crate::cli::EXIT_OK,
+        Err(failure) => {
+            eprintln!("rtprelay {name}: {failure}");
+            failure.code
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! End to end with the real binary: `rtprelay push` and `rtprelay pull`
+//! (PROTOCOL.md §4) through `rtprelay serve`, on loopback.
+//!
+//! Byte-for-byte checks push with `--realtime`: a whole file pushed in a
+//! millisecond can start and stop before a subscriber's ack reaches the
+//! relay, and then, as PROTOCOL.md says, that subscriber gets only
+//! `STREAM_STOPPED`.
+
+mod support;
+
+use rtprelay_core::mpegts::{MediaClock, PACKET_LEN};
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/av-4s.ts");
+
+/// A child process killed on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn fixture() -> Vec<u8> {
+    std::fs::read(FIXTURE).unwrap()
+}
+
+/// The fixture's duration by its PCR.
+fn fixture_duration() -> Duration {
+    let mut clock = MediaClock::default();
+    fixture().chunks(PACKET_LEN).filter_map(|p| clock.observe(p)).last().unwrap()
+}
+
+fn pull(server: &Server, ids: &[&str], output: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.arg("pull").arg("--server").arg(server.ready.pull.to_string());
+    for id in ids {
+        cmd.args(["--live-id", id]);
+    }
+    cmd.args(["-o", output]).args(extra);
+    cmd
+}
+
+fn push(server: &Server, live_id: &str, code: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.arg("push").arg("--server").arg(server.ready.push.to_string());
+    cmd.args(["--live-id", live_id, "--live-code", code]).args(extra);
+    cmd
+}
+
+/// Waits (bounded) until the relay has `n` pull clients whose requests it
+/// applied, so a pull that started first subscribed before the publisher
+/// goes live.
+fn wait_clients(server: &Server, n: usize) {
+    eventually("pull clients subscribed", || {
+        let clients = http("GET", &server.url("/api/clients"), None, &[]).json();
+        let subscribed = |c: &serde_json::Value| c["subscriptions"].as_array().is_some_and(|s| !s.is_empty());
+        clients["clients"].as_array().is_some_and(|c| c.len() == n && c.iter().all(subscribed))
+    });
+}
+
+fn wait_exit(child: &mut Guard, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the child did not exit in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_fixture_pushed_in_real_time_arrives_byte_identical() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let code = create_stream(&server, "cam1");
+    let out = path_in(&dir, "out.ts");
+    let cmd = pull(&server, &["cam1"], out.to_str().unwrap(), &[]);
+    let mut puller = Guard(cmd_spawn(cmd));
+    wait_clients(&server, 1);
+    let started = Instant::now();
+    let (status, _, stderr) = run(push(&server, "cam1", &code, &["--realtime", FIXTURE]));
+    let took = started.elapsed();
+    assert!(status.success(), "push failed: {stderr}");
+    let duration = fixture_duration();
+    assert!(took >= duration.mul_f64(0.9), "push took {took:?} for {duration:?} of media");
+    let status = wait_exit(&mut puller, Duration::from_secs(10));
+    assert!(status.success(), "pull exits 0 once its stream stopped");
+    let got = std::fs::read(&out).unwrap();
+    assert!(got == fixture(), "pulled {} bytes, not byte-identical to the {}-byte fixture", got.len(), fixture().len());
+}
+
+fn cmd_spawn(mut cmd: Command) -> Child {
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+#[test]
+fn standard_input_into_push_and_pull_to_standard_output_make_a_stream_ffprobe_reads() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let code = create_stream(&server, "pipe");
+    let mut puller = pull(&server, &["pipe"], "-", &[]);
+    let puller = Guard(puller.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+    wait_clients(&server, 1);
+    let mut pusher = push(&server, "pipe", &code, &["--realtime", "-"]);
+    let mut pusher = Guard(pusher.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
+    let mut puller = puller;
+    let pulled = puller.0.stdout.take().unwrap();
+    let ffprobe = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", "-"])
+        .stdin(pulled)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffprobe is installed (.ci/run installs ffmpeg)");
+    let mut ffprobe = Guard(ffprobe);
+    pusher.0.stdin.take().unwrap().write_all(&fixture()).unwrap(); // dropping stdin ends the input
+    assert!(wait_exit(&mut pusher, Duration::from_secs(10)).success());
+    assert!(wait_exit(&mut puller, Duration::from_secs(10)).success());
+    assert!(wait_exit(&mut ffprobe, Duration::from_secs(10)).success());
+    let mut codecs = String::new();
+    std::io::Read::read_to_string(&mut ffprobe.0.stdout.take().unwrap(), &mut codecs).unwrap();
+    // ffprobe prints each stream under its program too.
+    let mut codecs: Vec<&str> = codecs.lines().map(|l| l.trim_end_matches(',')).filter(|l| !l.is_empty()).collect();
+    codecs.sort();
+    codecs.dedup();
+    assert_eq!(codecs, ["h264", "mp2"]);
+}
+
+#[test]
+fn several_streams_go_to_one_file_each_and_need_a_template() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let (status, _, stderr) = run(pull(&server, &["a", "b"], "-", &[]));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    let codes: Vec<String> = ["a", "b"].iter().map(|id| create_stream(&server, id)).collect();
+    let template = path_in(&dir, "out-{liveId}.ts");
+    let mut puller = Guard(cmd_spawn(pull(&server, &["a", "b"], template.to_str().unwrap(), &[])));
+    wait_clients(&server, 1);
+    let pushers: Vec<_> = ["a", "b"]
+        .iter()
+        .zip(&codes)
+        .map(|(id, code)| {
+            std::thread::spawn({
+                let cmd = push(&server, id, code, &["--realtime", FIXTURE]);
+                move || run(cmd)
+            })
+        })
+        .collect();
+    for pusher in pushers {
+        let (status, _, stderr) = pusher.join().unwrap();
+        assert!(status.success(), "{stderr}");
+    }
+    assert!(wait_exit(&mut puller, Duration::from_secs(10)).success());
+    for id in ["a", "b"] {
+        let got = std::fs::read(path_in(&dir, &format!("out-{id}.ts"))).unwrap();
+        assert!(got == fixture(), "stream {id}: {} bytes, not the fixture", got.len());
+    }
+}
+
+#[test]
+fn a_wrong_code_makes_push_exit_1_and_a_missing_input_exit_2() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    create_stream(&server, "cam1");
+    let (status, _, stderr) = run(push(&server, "cam1", "wrong", &[FIXTURE]));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    let (status, _, _) = run(push(&server, "cam1", "wrong", &["/nonexistent.ts"]));
+    assert_eq!(status.code(), Some(2));
+}
+
+#[test]
+fn follow_pulls_again_and_keeps_writing_after_a_restart() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let code = create_stream(&server, "cam1");
+    let out = path_in(&dir, "out.ts");
+    let mut puller = Guard(cmd_spawn(pull(&server, &["cam1"], out.to_str().unwrap(), &["--follow"])));
+    wait_clients(&server, 1);
+    for run_number in 1..=2u64 {
+        // The puller asks again after each stop; the next run starts once
+        // the relay applied that request.
+        eventually("the puller listed the stream", || metric(&server, "rtprelay_pull_req_applied_total") >= run_number);
+        let (status, _, stderr) = run(push(&server, "cam1", &code, &["--realtime", FIXTURE]));
+        assert!(status.success(), "{stderr}");
+        let written = run_number * fixture().len() as u64;
+        eventually("the run written", || std::fs::metadata(&out).is_ok_and(|m| m.len() >= written));
+    }
+    let expect = [fixture(), fixture()].concat();
+    assert!(puller.0.try_wait().unwrap().is_none(), "--follow keeps pulling");
+    let got = std::fs::read(&out).unwrap();
+    assert!(got == expect, "{} bytes, not the fixture twice", got.len());
+}
+
+/// A counter of the relay's /metrics.
+fn metric(server: &Server, name: &str) -> u64 {
+    let text = http("GET", &server.url("/metrics"), None, &[]).body;
+    text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0)
+}
