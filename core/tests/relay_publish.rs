@@ -283,3 +283,24 @@ fn refused_auths_per_ip_are_limited_per_minute() {
     h.advance(Duration::from_secs(60));
     assert_eq!(h.auth(Port::Push, addr(9100), "live1", "code1"), h.auth(Port::Push, addr(9100), "live1", "code1"));
 }
+
+#[test]
+fn duplicate_suppression_spans_a_reauth_from_the_same_address() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    assert_eq!(of(&h.ts_data(addr(PUB), ssrc, 10, b"x"), pt::TS_DATA).len(), 1);
+    h.auth(Port::Push, addr(PUB), "live1", "code1");
+    assert!(of(&h.ts_data(addr(PUB), ssrc, 10, b"x"), pt::TS_DATA).is_empty(), "a late network duplicate");
+    assert_eq!(of(&h.ts_data(addr(PUB), ssrc, 11, b"x"), pt::TS_DATA).len(), 1);
+}
+
+#[test]
+fn a_reauth_from_a_new_address_restarts_sequence_tracking() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.auth(Port::Push, addr(PUB + 1), "live1", "code1");
+    assert_eq!(of(&h.ts_data(addr(PUB + 1), ssrc, 10, b"x"), pt::TS_DATA).len(), 1, "a new publisher's own 10");
+}

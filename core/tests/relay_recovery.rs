@@ -258,3 +258,38 @@ fn a_client_that_lists_the_stream_again_gets_no_late_stream_stopped() {
     let out = h.advance(Duration::from_millis(300));
     assert!(of(&out, pt::STREAM_STOPPED).is_empty(), "a repeat would end the new subscription");
 }
+
+#[test]
+fn the_first_jump_after_a_reauth_is_not_a_gap() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.auth(Port::Push, addr(PUB), "a", "code");
+    assert!(nacked(&h.ts_data(addr(PUB), ssrc, 20, b"x")).is_empty(), "tracking restarts on re-auth (2.2)");
+    assert_eq!(nacked(&h.ts_data(addr(PUB), ssrc, 22, b"x")), [21]);
+}
+
+/// Found by the simulator: a smoothed round trip with a sub-microsecond
+/// part made the retry deadline land on the instant being handled while
+/// the due check said "not yet", so `handle_timeout` never returned.
+#[test]
+fn a_push_nack_retry_with_a_fractional_round_trip_fires_and_ends() {
+    // In a thread: with the bug, `handle_timeout` never returns.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut h, ssrc, _, _) = setup(Config::default());
+        for (base, late_us) in [(10u16, 10_001u64), (100, 10_000)] {
+            h.ts_data(addr(PUB), ssrc, base, b"x");
+            h.ts_data(addr(PUB), ssrc, base + 2, b"x");
+            h.advance(Duration::from_micros(late_us));
+            h.ts_data(addr(PUB), ssrc, base + 1, b"x");
+            h.advance(Duration::from_millis(20));
+        }
+        h.ts_data(addr(PUB), ssrc, 200, b"x");
+        let first = nacked(&h.ts_data(addr(PUB), ssrc, 202, b"x"));
+        h.advance(Duration::from_millis(200));
+        done.send((first, h.counters().push_nacks_sent)).unwrap();
+    });
+    let (first, nacks) = finished.recv_timeout(Duration::from_secs(10)).expect("handle_timeout returned");
+    assert_eq!(first, [201]);
+    assert!(nacks >= 4, "the last gap was retried: {nacks} NACKs in all");
+}

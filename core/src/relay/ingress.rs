@@ -38,6 +38,9 @@ pub(super) struct Ingress {
     missing: Vec<Missing>,
     /// NACK packets sent to the current publisher.
     nacks_sent: u32,
+    /// The publisher authenticated since its last packet: the next jump
+    /// is a resumption point, not a gap (tracking restarts on re-auth).
+    resumed: bool,
     /// Whether the current publisher ever answered one.
     answered: bool,
     /// Smoothed NACK → retransmission round trip.
@@ -60,6 +63,18 @@ impl Ingress {
     /// Forgets the gaps (sequence tracking restarted).
     pub(super) fn clear_missing(&mut self) {
         self.missing.clear();
+    }
+
+    /// A re-auth: forget the gaps and do not take the next jump for one.
+    pub(super) fn reauthenticated(&mut self) {
+        self.missing.clear();
+        self.resumed = true;
+    }
+
+    /// Whether the packet after a jump is the first since a re-auth (and
+    /// clears that state).
+    pub(super) fn take_resumed(&mut self) -> bool {
+        std::mem::take(&mut self.resumed)
     }
 
     /// The stream stopped: forget the gaps; returns where a waiting stop
@@ -120,13 +135,16 @@ impl Ingress {
 
     /// The numbers to NACK now; abandons those out of tries (returned as
     /// the second value).
+    /// Due-ness is decided on the same `Instant` arithmetic as
+    /// [`Self::next_deadline`], so a deadline is never "not yet due" at the
+    /// very instant it names (which would reschedule it there for ever).
     fn due(&mut self, now: Instant, retry: Duration, max_tries: u32) -> (Vec<u16>, u64) {
         let before = self.missing.len();
-        self.missing.retain(|m| m.tries < max_tries || now.saturating_duration_since(m.last_nack) < retry);
+        self.missing.retain(|m| m.tries < max_tries || now < m.last_nack + retry);
         let abandoned = (before - self.missing.len()) as u64;
         let mut due = Vec::new();
         for m in &mut self.missing {
-            if m.tries == 0 || (m.tries < max_tries && now.saturating_duration_since(m.last_nack) >= retry) {
+            if m.tries == 0 || (m.tries < max_tries && now >= m.last_nack + retry) {
                 m.tries += 1;
                 m.last_nack = now;
                 due.push(m.seq);

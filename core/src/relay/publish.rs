@@ -168,14 +168,17 @@ impl Relay {
         let stream = self.streams.get_mut(idx);
         let went_live = !stream.live;
         stream.live = true;
-        if stream.publisher != from {
+        // A publisher re-authenticating from its address carries on with
+        // its sequence numbers: duplicate suppression must span the re-auth
+        // (1.3.4). A new address is a new publisher: tracking restarts.
+        if stream.publisher != from || went_live {
             stream.ingress.new_publisher();
+            stream.seq.reset();
         }
+        stream.ingress.reauthenticated();
         stream.publisher = from;
         stream.publisher_port = port;
         stream.last_activity = now;
-        stream.seq.reset();
-        stream.ingress.clear_missing();
         let ssrc = stream.ssrc;
         if went_live {
             let at = now + self.config.stream_idle_timeout();
@@ -255,7 +258,8 @@ impl Relay {
                 if stream.ingress.arrived(seq, now) {
                     self.counters.push_recovered += 1;
                 }
-                if let Some(p) = previous.filter(|&p| seq.wrapping_sub(p) as i16 > 1) {
+                let resumed = stream.ingress.take_resumed();
+                if let Some(p) = previous.filter(|&p| !resumed && seq.wrapping_sub(p) as i16 > 1) {
                     stream.ingress.gap(p, seq, now, max_missing);
                     gap = true;
                 }
