@@ -1,12 +1,14 @@
 //! `rtprelay-sim`: runs one seeded simulation and prints its report, or
 //! sweeps many seeds and prints the first failing one with the command that
-//! replays it. Exit status: 0 all invariants held, 1 a violation, 2 bad
-//! usage.
+//! replays it. A run that does not finish within a wall-clock limit (a relay
+//! call that never returns) fails too. Exit status: 0 all invariants held,
+//! 1 a violation or a hang, 2 bad usage.
 
 use clap::Parser;
 use rtprelay_sim::net::GilbertElliott;
-use rtprelay_sim::{Options, Scenario, Sim, run};
+use rtprelay_sim::{Options, Report, Scenario, Sim, Violation};
 use std::process::ExitCode;
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// Deterministic simulation of the rtprelay core on a virtual network.
@@ -47,6 +49,9 @@ struct Cli {
     /// Prints every step of the run (one seed only).
     #[arg(long, conflicts_with = "sweep")]
     log: bool,
+    /// Wall-clock seconds a run may take before it counts as hung.
+    #[arg(long, default_value_t = 60)]
+    timeout_secs: u64,
     /// Runs this many seeds from --seed on and stops at the first failure.
     #[arg(long)]
     sweep: Option<u64>,
@@ -106,35 +111,60 @@ impl Cli {
     }
 }
 
+/// How one run ended.
+enum Outcome {
+    Finished(Box<Result<Report, Violation>>),
+    Hung,
+}
+
+/// Runs `options` on its own thread, so a relay call that never returns
+/// is reported instead of hanging the sweep (the thread is abandoned; the
+/// process exits soon after).
+fn run_guarded(options: Options, log: bool, limit: Duration) -> Outcome {
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = Sim::new(Scenario::generate(&options)).with_log(log).run();
+        let _ = done.send(outcome);
+    });
+    match result.recv_timeout(limit) {
+        Ok(outcome) => Outcome::Finished(Box::new(outcome)),
+        Err(_) => Outcome::Hung,
+    }
+}
+
+fn fail(cli: &Cli, seed: u64, what: &str) -> ExitCode {
+    println!("{what}");
+    println!("replay: {}", cli.replay_command(seed));
+    ExitCode::FAILURE
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let limit = Duration::from_secs(cli.timeout_secs);
+    let hung = |seed| format!("HUNG (seed {seed}): the run did not finish within {}s", cli.timeout_secs);
     let Some(count) = cli.sweep else {
-        let sim = Sim::new(Scenario::generate(&cli.options(cli.seed))).with_log(cli.log);
-        return match sim.run() {
-            Ok(report) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Err(violation) => {
-                println!("{violation}");
-                println!("replay: {}", cli.replay_command(cli.seed));
-                ExitCode::FAILURE
-            }
+        return match run_guarded(cli.options(cli.seed), cli.log, limit) {
+            Outcome::Finished(outcome) => match *outcome {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(violation) => fail(&cli, cli.seed, &violation.to_string()),
+            },
+            Outcome::Hung => fail(&cli, cli.seed, &hung(cli.seed)),
         };
     };
     let (mut sent, mut delivered) = (0u64, 0u64);
     for seed in cli.seed..cli.seed.saturating_add(count) {
-        match run(&cli.options(seed)) {
-            Ok(report) => {
-                sent += report.sent;
-                delivered += report.deliveries.iter().map(|d| d.delivered).sum::<u64>();
-            }
-            Err(violation) => {
-                println!("sweep: seed {seed} failed");
-                println!("{violation}");
-                println!("replay: {}", cli.replay_command(seed));
-                return ExitCode::FAILURE;
-            }
+        match run_guarded(cli.options(seed), false, limit) {
+            Outcome::Finished(outcome) => match *outcome {
+                Ok(report) => {
+                    sent += report.sent;
+                    delivered += report.deliveries.iter().map(|d| d.delivered).sum::<u64>();
+                }
+                Err(violation) => return fail(&cli, seed, &format!("sweep: seed {seed} failed\n{violation}")),
+            },
+            Outcome::Hung => return fail(&cli, seed, &format!("sweep: seed {seed} failed\n{}", hung(seed))),
         }
     }
     println!("sweep: {count} seeds from {} passed ({sent} TS_DATA sent, {delivered} subscriber deliveries)", cli.seed);
