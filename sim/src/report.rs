@@ -117,8 +117,15 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "relay      {} forwarded, {} PULL_RSP resent, {} gave up, {} PULL_REQ_LOST, {} heartbeat timeouts",
-            c.ts_data_forwarded, c.pull_rsp_resent, c.pull_rsp_gave_up, c.pull_req_lost, c.client_heartbeat_timeout
+            "relay      {} forwarded, {} replayed on join, {} NACKs to the publisher, {} PULL_RSP resent, \
+             {} gave up, {} PULL_REQ_LOST, {} heartbeat timeouts",
+            c.ts_data_forwarded,
+            c.join_replayed,
+            c.push_nacks_sent,
+            c.pull_rsp_resent,
+            c.pull_rsp_gave_up,
+            c.pull_req_lost,
+            c.client_heartbeat_timeout
         )?;
         match self.latency {
             Some(p) => {
