@@ -10,7 +10,7 @@
 //! ```
 
 use bytes::Bytes;
-use rtprelay::client::{PullConfig, PullEvent, PullStreamClient, PushConfig, PushEvent, PushStreamClient};
+use rtprelay::client::{PullConfig, PullEvent, PullStreamClient, PushConfig, PushStreamClient};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -85,12 +85,8 @@ async fn main() {
     subscriber.pull(&["latency"]).await.unwrap();
     let mut publisher = PushStreamClient::bind(any, push.parse().unwrap(), PushConfig::default()).await.unwrap();
     publisher.auth("latency", &code).await.unwrap();
-    while let Some(event) = publisher.next_event().await {
-        if let PushEvent::AuthRsp { ok, .. } = event {
-            assert!(ok, "auth refused");
-            break;
-        }
-    }
+    let answer = publisher.wait_for_auth("latency", Duration::from_secs(10)).await;
+    assert_eq!(answer, Some(true), "the relay accepted the stream");
     let mut sent: Vec<Option<Instant>> = vec![None; packets];
     let mut samples = Vec::with_capacity(packets);
     let interval = Duration::from_micros(1_000_000 / rate);

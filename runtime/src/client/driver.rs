@@ -7,6 +7,7 @@ use rtprelay_core::client::pull::{PullClient, PullEvent};
 use rtprelay_core::client::push::{PushClient, PushEvent};
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
@@ -98,6 +99,20 @@ impl<M: Machine> Handle<M> {
 
     pub(crate) async fn next_event(&mut self) -> Option<M::Event> {
         self.events.recv().await
+    }
+
+    /// The first event `want` accepts within `within`; the events before
+    /// it are dropped. `None` on timeout or once the client is gone.
+    pub(crate) async fn wait_for(&mut self, within: Duration, want: impl Fn(&M::Event) -> bool) -> Option<M::Event> {
+        let wait = async {
+            while let Some(event) = self.events.recv().await {
+                if want(&event) {
+                    return Some(event);
+                }
+            }
+            None
+        };
+        tokio::time::timeout(within, wait).await.ok().flatten()
     }
 
     pub(crate) fn local_addr(&self) -> SocketAddr {

@@ -7,6 +7,7 @@ use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
 use rtprelay_core::client::reorder::ReorderStats;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// A subscriber: registers with the relay, pulls streams by id and
 /// receives their MPEG-TS in sequence order.
@@ -59,6 +60,13 @@ impl PullStreamClient {
     /// confirms, or after a timeout).
     pub async fn close(&self) {
         self.handle.call(|c, now| c.close(now)).await;
+    }
+
+    /// Closes and waits, at most `within`, for [`PullEvent::CloseSuccess`]
+    /// (events before it are dropped); returns whether it came.
+    pub async fn close_and_wait(&mut self, within: Duration) -> bool {
+        self.close().await;
+        self.handle.wait_for(within, |e| *e == PullEvent::CloseSuccess).await.is_some()
     }
 
     /// The next event; `None` once the client is gone.

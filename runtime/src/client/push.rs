@@ -83,6 +83,24 @@ impl PushStreamClient {
         self.handle.call(|c, now| c.close(now)).await;
     }
 
+    /// Closes and waits, at most `within`, for [`PushEvent::CloseSuccess`]
+    /// (events before it are dropped); returns whether it came.
+    pub async fn close_and_wait(&mut self, within: Duration) -> bool {
+        self.close().await;
+        self.handle.wait_for(within, |e| *e == PushEvent::CloseSuccess).await.is_some()
+    }
+
+    /// The first [`PushEvent::AuthRsp`] for `live_id` within `within`
+    /// (events before it are dropped): `Some(ok)`, or `None` on timeout.
+    pub async fn wait_for_auth(&mut self, live_id: &str, within: Duration) -> Option<bool> {
+        let answer =
+            self.handle.wait_for(within, |e| matches!(e, PushEvent::AuthRsp { live_id: id, .. } if id == live_id));
+        match answer.await {
+            Some(PushEvent::AuthRsp { ok, .. }) => Some(ok),
+            _ => None,
+        }
+    }
+
     /// The next event; `None` once the client is gone.
     pub async fn next_event(&mut self) -> Option<PushEvent> {
         self.handle.next_event().await

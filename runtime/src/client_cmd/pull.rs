@@ -44,15 +44,7 @@ pub async fn run(args: PullArgs) -> Result<(), Failure> {
     let mut status = StatusLine::new(&format!("pull {}", ids.join(",")));
     let result = receive(&mut client, &args, &ids, &mut status).await;
     status.finish();
-    client.close().await;
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        while let Some(event) = client.next_event().await {
-            if event == PullEvent::CloseSuccess {
-                return;
-            }
-        }
-    })
-    .await;
+    client.close_and_wait(CLOSE_TIMEOUT).await;
     result
 }
 

@@ -1,7 +1,7 @@
 //! `rtprelay push`: publishes an MPEG-TS file or standard input.
 
 use super::{Failure, resolve};
-use crate::client::{PushConfig, PushEvent, PushStreamClient};
+use crate::client::{PushConfig, PushStreamClient};
 use crate::status::{StatusLine, Totals};
 use bytes::Bytes;
 use clap::Args;
@@ -44,19 +44,17 @@ pub async fn run(args: PushArgs) -> Result<(), Failure> {
     let input = open(&args)?;
     let mut client = PushStreamClient::bind(local, relay, PushConfig::default()).await?;
     client.auth(&args.live_id, &args.live_code).await.map_err(|e| Failure::usage(e.to_string()))?;
-    wait_for_auth(&mut client, &args.live_id).await?;
+    match client.wait_for_auth(&args.live_id, AUTH_TIMEOUT).await {
+        Some(true) => {}
+        Some(false) => return Err(Failure::runtime(format!("the relay refused the code of {}", args.live_id))),
+        None => {
+            return Err(Failure::runtime(format!("no answer to the auth of {} within {AUTH_TIMEOUT:?}", args.live_id)));
+        }
+    }
     let mut status = StatusLine::new(&format!("push {}", args.live_id));
     let result = send(&client, &args, input, &mut status).await;
     status.finish();
-    client.close().await;
-    let closed = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        while let Some(event) = client.next_event().await {
-            if event == PushEvent::CloseSuccess {
-                return;
-            }
-        }
-    });
-    let _ = closed.await;
+    client.close_and_wait(CLOSE_TIMEOUT).await;
     result
 }
 
@@ -75,25 +73,6 @@ fn open(args: &PushArgs) -> Result<Input, Failure> {
         );
     }
     Ok(Box::new(tokio::fs::File::from_std(file)))
-}
-
-async fn wait_for_auth(client: &mut PushStreamClient, live_id: &str) -> Result<(), Failure> {
-    let answer = tokio::time::timeout(AUTH_TIMEOUT, async {
-        while let Some(event) = client.next_event().await {
-            if let PushEvent::AuthRsp { live_id: id, ok } = event
-                && id == live_id
-            {
-                return Some(ok);
-            }
-        }
-        None
-    });
-    match answer.await {
-        Ok(Some(true)) => Ok(()),
-        Ok(Some(false)) => Err(Failure::runtime(format!("the relay refused the code of {live_id}"))),
-        Ok(None) => Err(Failure::runtime("the client stopped")),
-        Err(_) => Err(Failure::runtime(format!("no answer to the auth of {live_id} within {AUTH_TIMEOUT:?}"))),
-    }
 }
 
 /// Reads the input to its end and pushes it, pacing by PCR if asked.
