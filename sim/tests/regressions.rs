@@ -1,6 +1,5 @@
 //! Core bugs the simulator found, each shrunk to a small deterministic
-//! reproduction and kept here, ignored until the core is fixed: run them
-//! with `cargo test -p rtprelay-sim --test regressions -- --ignored`.
+//! reproduction and kept here so they stay fixed.
 
 use bytes::Bytes;
 use rtprelay_core::packet::rtp::Header;
@@ -22,7 +21,6 @@ use std::time::Duration;
 /// --reorder 0.05 --duration-secs 10` (seed 148, before the NACK timer bug
 /// below appeared).
 #[test]
-#[ignore = "core bug: re-auth resets duplicate suppression (publish.rs on_auth calls seq.reset())"]
 fn duplicate_straddling_a_reauth_is_not_forwarded_twice() {
     let mut scenario =
         Scenario::generate(&Options { seed: 1, duration: Duration::from_secs(10), ..Options::default() });
@@ -56,7 +54,6 @@ fn ts_data(ssrc: u32, sequence: u16) -> Bytes {
 /// `cargo run -p rtprelay-sim -- --seed 0 --reorder 0.2 --duration-secs 10`
 /// never finishes.
 #[test]
-#[ignore = "core bug: push NACK retry timer rescheduled at `now`, handle_timeout never returns (ingress.rs)"]
 fn push_nack_retry_with_a_fractional_rtt_terminates() {
     let (done, finished) = mpsc::channel();
     std::thread::spawn(move || {
