@@ -12,6 +12,7 @@ pub mod client_cmd;
 pub mod clock;
 pub mod config;
 pub mod credentials;
+pub mod embedded;
 pub mod envelope;
 pub mod http;
 pub mod metrics;

@@ -12,22 +12,27 @@ use std::time::Duration;
 /// A subscriber: registers with the relay, pulls streams by id and
 /// receives their MPEG-TS in sequence order.
 ///
-/// ```no_run
+/// ```
 /// use rtprelay::client::{PullConfig, PullEvent, PullStreamClient};
+/// use rtprelay::embedded::EmbeddedRelay;
+/// use std::time::Duration;
 ///
-/// # async fn demo() -> std::io::Result<()> {
-/// let relay = "127.0.0.1:61041".parse().unwrap();
-/// let mut client = PullStreamClient::bind("0.0.0.0:0".parse().unwrap(), relay, PullConfig::default()).await?;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let relay = EmbeddedRelay::start(Default::default(), &[]).await?;
+/// let any = "0.0.0.0:0".parse().unwrap();
+/// let mut client = PullStreamClient::bind(any, relay.pull, PullConfig::default()).await?;
 /// client.pull(&["cam1"]).await.expect("valid ids");
-/// while let Some(event) = client.next_event().await {
-///     match event {
-///         PullEvent::PullStreamData { data, .. } => println!("{} bytes", data.len()),
-///         PullEvent::StreamStop { .. } => break,
+/// // Nobody publishes cam1 yet: the relay says so, and will say when it goes live.
+/// loop {
+///     match client.next_event().await {
+///         Some(PullEvent::NoStream { live_ids }) => break assert_eq!(live_ids, ["cam1"]),
+///         Some(PullEvent::PullStreamData { data, .. }) => println!("{} bytes", data.len()),
 ///         _ => {}
 ///     }
 /// }
-/// client.close().await;
-/// # Ok(())
+/// assert!(client.close_and_wait(Duration::from_secs(5)).await);
+/// # relay.stop().await
 /// # }
 /// ```
 pub struct PullStreamClient {

@@ -11,27 +11,22 @@ use std::time::Duration;
 
 /// A publisher: authenticates streams and pushes MPEG-TS to the relay.
 ///
-/// ```no_run
-/// use rtprelay::client::{PushConfig, PushEvent, PushStreamClient};
+/// ```
+/// use rtprelay::client::{PushConfig, PushStreamClient};
+/// use rtprelay::embedded::EmbeddedRelay;
+/// use std::time::Duration;
 ///
-/// # async fn demo() -> std::io::Result<()> {
-/// let relay = "127.0.0.1:61040".parse().unwrap();
-/// let mut client = PushStreamClient::bind("0.0.0.0:0".parse().unwrap(), relay, PushConfig::default()).await?;
-/// client.auth("cam1", "secret-code").await.expect("a valid id and code");
-/// while let Some(event) = client.next_event().await {
-///     if let PushEvent::AuthRsp { ok: true, .. } = event {
-///         break;
-///     }
-/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let relay = EmbeddedRelay::start(Default::default(), &[("cam1", "secret")]).await?;
+/// let any = "0.0.0.0:0".parse().unwrap();
+/// let mut client = PushStreamClient::bind(any, relay.push, PushConfig::default()).await?;
+/// client.auth("cam1", "secret").await.expect("a valid id and code");
+/// assert_eq!(client.wait_for_auth("cam1", Duration::from_secs(5)).await, Some(true));
 /// let ts = vec![0x47u8; 188 * 7]; // MPEG-TS bytes
 /// client.push("cam1", ts.into()).await.expect("authenticated");
-/// client.close().await;
-/// while let Some(event) = client.next_event().await {
-///     if event == PushEvent::CloseSuccess {
-///         break;
-///     }
-/// }
-/// # Ok(())
+/// assert!(client.close_and_wait(Duration::from_secs(5)).await);
+/// # relay.stop().await
 /// # }
 /// ```
 pub struct PushStreamClient {
