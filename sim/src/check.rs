@@ -373,10 +373,19 @@ impl Checker {
         Ok(())
     }
 
-    /// Publisher-to-subscriber latency of every first arrival, sorted.
+    /// Publisher-to-subscriber latency of the first arrival of every packet
+    /// sent after the subscriber's ack, sorted. (Packets replayed from
+    /// history on join are older by design and would skew the tail.)
     pub fn latencies(&self) -> Vec<Duration> {
-        let mut out: Vec<Duration> =
-            self.arrived.iter().filter_map(|((_, index), at)| self.sent.get(index).map(|s| *at - s.at)).collect();
+        let mut out: Vec<Duration> = self
+            .arrived
+            .iter()
+            .filter_map(|(&(peer, index), &at)| {
+                let sent = self.sent.get(&index)?;
+                let acked = self.ack_of_sender(peer, sent.from)?;
+                (sent.at >= acked).then(|| at - sent.at)
+            })
+            .collect();
         out.sort();
         out
     }

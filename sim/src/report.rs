@@ -52,7 +52,7 @@ pub struct Report {
     pub network: LinkStats,
     /// The relay's counters at the end.
     pub counters: Counters,
-    /// Latency of every first arrival.
+    /// Latency of the packets sent after each subscriber's ack.
     pub latency: Option<Percentiles>,
     /// The origin, to show ack times relative to it.
     pub origin: Instant,
@@ -128,9 +128,14 @@ impl fmt::Display for Report {
             c.client_heartbeat_timeout
         )?;
         match self.latency {
-            Some(p) => {
-                writeln!(f, "latency    p50 {} p90 {} p99 {} max {}", ms(p.p50), ms(p.p90), ms(p.p99), ms(p.max))?
-            }
+            Some(p) => writeln!(
+                f,
+                "latency    p50 {} p90 {} p99 {} max {} (packets sent after the ack)",
+                ms(p.p50),
+                ms(p.p90),
+                ms(p.p99),
+                ms(p.max)
+            )?,
             None => writeln!(f, "latency    no packet delivered")?,
         }
         write!(f, "invariants held after every step")
