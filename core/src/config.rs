@@ -69,6 +69,10 @@ pub struct Config {
     pub retransmit_budget_min_bytes_per_sec: u64,
     /// Missing push-leg packets tracked per stream for NACKs (2.2).
     pub push_nack_max_missing: usize,
+    /// How long a gap waits before its first NACK: a packet reordered by
+    /// less than this costs no NACK (and does not pass for a legacy
+    /// publisher's answer).
+    pub push_nack_delay_ms: u64,
     /// NACKs sent for one missing packet before it is given up.
     pub push_nack_max_tries: u32,
     /// Shortest NACK retry interval; the retry is twice the measured round
@@ -104,6 +108,7 @@ impl Default for Config {
             retransmit_budget_percent: 25,
             retransmit_budget_min_bytes_per_sec: 32_768,
             push_nack_max_missing: 512,
+            push_nack_delay_ms: 10,
             push_nack_max_tries: 3,
             push_nack_retry_min_ms: 20,
             push_tail_wait_ms: 1_000,

@@ -162,7 +162,8 @@ fn nacked(out: &[Sent]) -> Vec<u16> {
 fn a_gap_makes_the_relay_nack_the_publisher_from_its_socket() {
     let (mut h, ssrc, _, _) = setup(Config::default());
     h.ts_data(addr(PUB), ssrc, 10, b"x");
-    let out = h.ts_data(addr(PUB), ssrc, 14, b"x");
+    assert!(nacked(&h.ts_data(addr(PUB), ssrc, 14, b"x")).is_empty(), "not before push_nack_delay_ms");
+    let out = h.advance(Duration::from_millis(10));
     let nack = out.iter().find(|s| s.to == addr(PUB)).expect("a NACK to the publisher");
     assert_eq!(nack.port, Port::Push);
     let (packets, _) = rtprelay_core::packet::rtcp::parse_compound(&nack.data);
@@ -176,13 +177,14 @@ fn a_recovered_packet_is_forwarded_once_and_gives_a_round_trip() {
     let (mut h, ssrc, _, _) = setup(Config::default());
     h.ts_data(addr(PUB), ssrc, 10, b"x");
     h.ts_data(addr(PUB), ssrc, 12, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [11]);
     h.advance(Duration::from_millis(30));
     let out = h.ts_data(addr(PUB), ssrc, 11, b"late");
     assert_eq!(out.len(), 2, "forwarded to both subscribers, once");
     assert!(h.ts_data(addr(PUB), ssrc, 11, b"late").is_empty());
     let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
     assert_eq!((info.recovered, info.lost), (1, 0));
-    assert_eq!(info.rtt_ms, Some(30.0));
+    assert_eq!(info.rtt_ms, Some(30.0), "from the NACK 10 ms after the gap to the arrival");
 }
 
 #[test]
@@ -201,7 +203,7 @@ fn a_publisher_that_answers_none_of_20_nacks_is_no_longer_nacked() {
     let mut nacks = 0;
     for k in 0..40u16 {
         nacks += nacked(&h.ts_data(addr(PUB), ssrc, k * 2, b"x")).len();
-        h.advance(Duration::from_millis(200));
+        nacks += nacked(&h.advance(Duration::from_millis(200))).len();
     }
     assert_eq!(nacks, 20);
     assert_eq!(h.counters().push_legacy_publishers, 1);
@@ -264,8 +266,10 @@ fn the_first_jump_after_a_reauth_is_not_a_gap() {
     let (mut h, ssrc, _, _) = setup(Config::default());
     h.ts_data(addr(PUB), ssrc, 10, b"x");
     h.auth(Port::Push, addr(PUB), "a", "code");
-    assert!(nacked(&h.ts_data(addr(PUB), ssrc, 20, b"x")).is_empty(), "tracking restarts on re-auth (2.2)");
-    assert_eq!(nacked(&h.ts_data(addr(PUB), ssrc, 22, b"x")), [21]);
+    h.ts_data(addr(PUB), ssrc, 20, b"x");
+    assert!(nacked(&h.advance(Duration::from_millis(50))).is_empty(), "tracking restarts on re-auth (2.2)");
+    h.ts_data(addr(PUB), ssrc, 22, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [21]);
 }
 
 /// Found by the simulator: a smoothed round trip with a sub-microsecond
@@ -277,19 +281,35 @@ fn a_push_nack_retry_with_a_fractional_round_trip_fires_and_ends() {
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let (mut h, ssrc, _, _) = setup(Config::default());
+        // Two gaps, each filled 10.001 ms and 10 ms after its NACK.
         for (base, late_us) in [(10u16, 10_001u64), (100, 10_000)] {
             h.ts_data(addr(PUB), ssrc, base, b"x");
             h.ts_data(addr(PUB), ssrc, base + 2, b"x");
+            h.advance(Duration::from_millis(10));
             h.advance(Duration::from_micros(late_us));
             h.ts_data(addr(PUB), ssrc, base + 1, b"x");
             h.advance(Duration::from_millis(20));
         }
-        h.ts_data(addr(PUB), ssrc, 200, b"x");
-        let first = nacked(&h.ts_data(addr(PUB), ssrc, 202, b"x"));
+        // A third gap, never filled: its retries are due 2 × 10.000875 ms apart.
+        h.ts_data(addr(PUB), ssrc, 103, b"x");
+        h.ts_data(addr(PUB), ssrc, 105, b"x");
+        let first = nacked(&h.advance(Duration::from_millis(10)));
         h.advance(Duration::from_millis(200));
         done.send((first, h.counters().push_nacks_sent)).unwrap();
     });
     let (first, nacks) = finished.recv_timeout(Duration::from_secs(10)).expect("handle_timeout returned");
-    assert_eq!(first, [201]);
+    assert_eq!(first, [104]);
     assert!(nacks >= 4, "the last gap was retried: {nacks} NACKs in all");
+}
+
+#[test]
+fn a_packet_reordered_within_the_nack_delay_costs_no_nack_and_is_no_answer() {
+    let (mut h, ssrc, _, _) = setup(Config { push_nack_delay_ms: 10, ..Config::default() });
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.ts_data(addr(PUB), ssrc, 3, b"x");
+    h.advance(Duration::from_millis(5));
+    h.ts_data(addr(PUB), ssrc, 2, b"overtaken");
+    assert!(nacked(&h.advance(Duration::from_millis(100))).is_empty());
+    let c = h.counters();
+    assert_eq!((c.push_nacks_sent, c.push_recovered), (0, 0));
 }

@@ -23,7 +23,10 @@ struct Missing {
     seq: u16,
     /// NACKs sent for it so far.
     tries: u32,
+    /// When the last NACK for it went out (Karn samples).
     last_nack: Instant,
+    /// When to NACK it next, or give it up once out of tries.
+    due_at: Instant,
 }
 
 /// A stop request waiting for its tail (2.5).
@@ -93,14 +96,15 @@ impl Ingress {
     }
 
     /// Records the numbers strictly between `prev` and `seq` as missing
-    /// (once each), keeping at most `max` (the newest).
-    pub(super) fn gap(&mut self, prev: u16, seq: u16, now: Instant, max: usize) {
+    /// (once each), keeping at most `max` (the newest), first NACKed
+    /// `delay` from now (a reordered packet usually arrives before that).
+    pub(super) fn gap(&mut self, prev: u16, seq: u16, now: Instant, delay: Duration, max: usize) {
         let count = seq.wrapping_sub(prev).wrapping_sub(1);
         let skip = usize::from(count).saturating_sub(max) as u16;
         for k in skip..count {
             let seq = prev.wrapping_add(1 + k);
             if !self.missing.iter().any(|m| m.seq == seq) {
-                self.missing.push(Missing { seq, tries: 0, last_nack: now });
+                self.missing.push(Missing { seq, tries: 0, last_nack: now, due_at: now + delay });
             }
         }
         if self.missing.len() > max {
@@ -133,28 +137,26 @@ impl Ingress {
         self.srtt.map_or(INITIAL_RETRY, |rtt| (rtt * 2).max(min))
     }
 
-    /// The numbers to NACK now; abandons those out of tries (returned as
-    /// the second value).
-    /// Due-ness is decided on the same `Instant` arithmetic as
-    /// [`Self::next_deadline`], so a deadline is never "not yet due" at the
-    /// very instant it names (which would reschedule it there for ever).
+    /// The numbers to NACK now (the next try `retry` later); abandons
+    /// those due with no try left (their count is the second value).
+    /// Each entry keeps its own deadline, so due-ness and
+    /// [`Self::next_deadline`] can never disagree about an instant.
     fn due(&mut self, now: Instant, retry: Duration, max_tries: u32) -> (Vec<u16>, u64) {
         let before = self.missing.len();
-        self.missing.retain(|m| m.tries < max_tries || now < m.last_nack + retry);
+        self.missing.retain(|m| m.tries < max_tries || now < m.due_at);
         let abandoned = (before - self.missing.len()) as u64;
         let mut due = Vec::new();
-        for m in &mut self.missing {
-            if m.tries == 0 || (m.tries < max_tries && now >= m.last_nack + retry) {
-                m.tries += 1;
-                m.last_nack = now;
-                due.push(m.seq);
-            }
+        for m in self.missing.iter_mut().filter(|m| now >= m.due_at) {
+            m.tries += 1;
+            m.last_nack = now;
+            m.due_at = now + retry;
+            due.push(m.seq);
         }
         (due, abandoned)
     }
 
-    fn next_deadline(&self, retry: Duration) -> Option<Instant> {
-        self.missing.iter().map(|m| m.last_nack + retry).min()
+    fn next_deadline(&self) -> Option<Instant> {
+        self.missing.iter().map(|m| m.due_at).min()
     }
 }
 
@@ -183,7 +185,7 @@ impl Relay {
             self.send(dest, nack);
         }
         let stream = self.streams.get_mut(idx);
-        let next = stream.ingress.next_deadline(retry);
+        let next = stream.ingress.next_deadline();
         if next != stream.ingress.next_at {
             if let Some(old) = std::mem::replace(&mut stream.ingress.next_at, next) {
                 self.timers.cancel(old, TimerKey::PushNack(idx));
@@ -215,7 +217,7 @@ impl Relay {
         }
         let newest = stream.newest_seq();
         if (last.wrapping_sub(newest) as i16) > 0 {
-            stream.ingress.gap(newest, last.wrapping_add(1), now, max);
+            stream.ingress.gap(newest, last.wrapping_add(1), now, Duration::ZERO, max);
         }
         if stream.ingress.missing.is_empty() {
             return false;
@@ -260,7 +262,7 @@ mod tests {
     fn gaps_are_bounded_and_keep_the_newest() {
         let mut i = Ingress::default();
         let t = Instant::ZERO;
-        i.gap(65530, 4, t, 3);
+        i.gap(65530, 4, t, Duration::ZERO, 3);
         assert_eq!(i.missing.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
@@ -268,7 +270,7 @@ mod tests {
     fn karns_rule_only_samples_packets_nacked_once() {
         let t = Instant::from_millis(1000);
         let mut i = Ingress::default();
-        i.gap(0, 3, t, 10);
+        i.gap(0, 3, t, Duration::ZERO, 10);
         let (due, _) = i.due(t, INITIAL_RETRY, 3);
         assert_eq!(due, [1, 2]);
         let later = t + INITIAL_RETRY;
@@ -285,7 +287,7 @@ mod tests {
     fn a_missing_number_is_abandoned_after_its_tries() {
         let t = Instant::ZERO;
         let mut i = Ingress::default();
-        i.gap(0, 2, t, 10);
+        i.gap(0, 2, t, Duration::ZERO, 10);
         for k in 0..3 {
             assert_eq!(i.due(t + INITIAL_RETRY * k, INITIAL_RETRY, 3), (vec![1], 0));
         }

@@ -15,9 +15,10 @@ use crate::packet::{pt, text};
 use crate::time::Instant;
 use bytes::Bytes;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// The window of the failed-auth limit.
-const AUTH_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// One acknowledged subscriber in a stream's fan-out list.
 pub(super) struct Subscriber {
@@ -234,6 +235,7 @@ impl Relay {
             }
         };
         let max_missing = self.config.push_nack_max_missing;
+        let nack_delay = Duration::from_millis(self.config.push_nack_delay_ms);
         let stream = &mut self.streams.list[idx as usize];
         if stream.publisher != from {
             self.counters.ts_data_wrong_source += 1;
@@ -260,7 +262,7 @@ impl Relay {
                 }
                 let resumed = stream.ingress.take_resumed();
                 if let Some(p) = previous.filter(|&p| !resumed && seq.wrapping_sub(p) as i16 > 1) {
-                    stream.ingress.gap(p, seq, now, max_missing);
+                    stream.ingress.gap(p, seq, now, nack_delay, max_missing);
                     gap = true;
                 }
             }
