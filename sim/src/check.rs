@@ -4,9 +4,13 @@
 //! every step. Any breach ends the run with the seed and step.
 
 use crate::peer::payload_index;
-use crate::scenario::{PeerId, PeerSpec, Scenario};
+use crate::report::Percentiles;
+use crate::scenario::{PeerId, PeerOp, PeerSpec, Scenario};
 use bytes::Bytes;
-use rtprelay_core::packet::{pt, text};
+use rtprelay_core::PullEvent;
+use rtprelay_core::client::reorder::ReorderStats;
+use rtprelay_core::packet::rtcp::{self, RtcpPacket};
+use rtprelay_core::packet::{is_rtcp, pt, text};
 use rtprelay_core::relay::{Counters, StateSizes};
 use rtprelay_core::{Config, Instant, Port, Transmit};
 use std::collections::btree_map::Entry;
@@ -35,9 +39,22 @@ pub enum Invariant {
     /// The relay's counters disagree with what it was seen to send.
     CountersDisagree,
     /// On a lossless network, a packet sent after a subscriber's ack never
-    /// reached it.
+    /// reached it (or, for a pull client, a packet pushed after its first
+    /// delivery was never emitted, outside a relay restart's gap).
     Incomplete,
+    /// A pull client emitted stream data out of sequence order or twice.
+    ClientOrder,
+    /// A pull client emitted data that is not byte for byte a packet the
+    /// publisher pushed.
+    ClientAltered,
+    /// After a relay restart, a pull client that had data got none pushed
+    /// after the restart within [`RESTART_RECOVERY`].
+    NotRecovered,
 }
+
+/// The longest a pull client may go, after a relay restart, without data
+/// pushed after the restart (virtual time).
+pub const RESTART_RECOVERY: Duration = Duration::from_secs(5);
 
 /// A broken invariant, with what was seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +119,54 @@ pub struct Checker {
     network_duplicates: BTreeMap<PeerId, u64>,
     seen_tx_datagrams: u64,
     seen_ts_forwards: u64,
+    /// Retransmissions each pull client asked for and has not had yet:
+    /// (subscriber, stream SSRC, sequence number) → NACKs listing it.
+    requested: BTreeMap<(PeerId, u32, u16), u32>,
+    /// What each pull client emitted, by subscriber.
+    clients: BTreeMap<PeerId, ClientLog>,
+    /// Relay restarts, and when each pull client that had data before a
+    /// restart must have had fresh data again.
+    restarts: Vec<Instant>,
+    recovery_due: BTreeMap<PeerId, Instant>,
+    /// When the last publisher and each subscriber stop (from the ops).
+    stops: BTreeMap<PeerId, Instant>,
+    lossless: bool,
+    /// The first breach found outside a `Result`-returning call.
+    pending: Option<Breach>,
+}
+
+/// What one pull client emitted.
+#[derive(Default)]
+struct ClientLog {
+    /// Data events: (pushed at, emitted at, seq, publisher's index), in
+    /// order.
+    data: Vec<(Instant, Instant, u16, u64)>,
+    stream_stops: u64,
+    other_events: u64,
+    /// When the first data pushed after each restart was emitted.
+    recovered_at: Vec<Instant>,
+}
+
+/// Delivery to one pull client, for the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientDelivery {
+    /// The subscriber.
+    pub peer: PeerId,
+    /// The relay socket it talks to.
+    pub port: Port,
+    /// `PullStreamData` events.
+    pub delivered: u64,
+    /// The client's reorder counters, over every buffer it had.
+    pub stats: ReorderStats,
+    /// `StreamStop` events.
+    pub stream_stops: u64,
+    /// Packets pushed after its first delivery that it never emitted.
+    pub missing: u64,
+    /// From each relay restart to its first data pushed after it.
+    pub recovery: Vec<Duration>,
+    /// Push to `PullStreamData`, for packets pushed after its first
+    /// delivery (join replays are old by design).
+    pub latency: Option<Percentiles>,
 }
 
 impl Checker {
@@ -123,22 +188,43 @@ impl Checker {
             network_duplicates: BTreeMap::new(),
             seen_tx_datagrams: 0,
             seen_ts_forwards: 0,
+            requested: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            restarts: Vec::new(),
+            recovery_due: BTreeMap::new(),
+            stops: scenario
+                .ops
+                .iter()
+                .filter(|op| op.action == PeerOp::Stop)
+                .map(|op| (op.peer, scenario.at(op.at)))
+                .collect(),
+            lossless: scenario.link.is_lossless(),
+            pending: None,
         }
     }
 
+    /// A legacy or pull-client subscriber.
     fn is_subscriber(&self, peer: PeerId) -> bool {
+        matches!(self.peers.get(peer), Some(PeerSpec::Subscriber(_) | PeerSpec::ClientSubscriber(_)))
+    }
+
+    fn is_legacy_subscriber(&self, peer: PeerId) -> bool {
         matches!(self.peers.get(peer), Some(PeerSpec::Subscriber(_)))
     }
 
+    fn is_client_subscriber(&self, peer: PeerId) -> bool {
+        matches!(self.peers.get(peer), Some(PeerSpec::ClientSubscriber(_)))
+    }
+
     /// A peer put a datagram on the wire (before the network had its way).
+    /// A push client's retransmission keeps the packet's first send time.
     pub fn on_peer_send(&mut self, now: Instant, peer: PeerId, data: &Bytes) {
-        let is_publisher = matches!(self.peers.get(peer), Some(PeerSpec::Publisher(_)));
-        if is_publisher
+        if self.peers.get(peer).is_some_and(PeerSpec::is_publisher)
             && data.get(1) == Some(&pt::TS_DATA)
             && let Some(index) = payload_index(data)
         {
             let from = self.peers[peer].addr();
-            self.sent.insert(index, Sent { bytes: data.clone(), at: now, from });
+            self.sent.entry(index).or_insert(Sent { bytes: data.clone(), at: now, from });
         }
     }
 
@@ -146,6 +232,10 @@ impl Checker {
     pub fn on_relay_receive(&mut self, now: Instant, port: Port, from: SocketAddr, data: &[u8]) {
         self.last_port.insert(from, port);
         let Some(&peer) = self.addrs.get(&from) else { return };
+        if self.is_client_subscriber(peer) && is_rtcp(data) {
+            self.on_client_rtcp(peer, data);
+            return;
+        }
         if !self.is_subscriber(peer) || data.first() != Some(&0x80) {
             return;
         }
@@ -238,14 +328,123 @@ impl Checker {
             return breach(Invariant::Altered, format!("TS_DATA #{index} to {dest} differs from what was sent"));
         }
         if !self.forwarded.insert((peer, index)) {
-            return breach(Invariant::DuplicateForward, format!("TS_DATA #{index} of {live_id} to {dest} again"));
+            // A second copy is legitimate only as the answer to that
+            // subscriber's own NACK (legacy subscribers never send one).
+            let sequence = u16::from_be_bytes([data[2], data[3]]);
+            match self.requested.get_mut(&(peer, ssrc, sequence)) {
+                Some(asked) if *asked > 0 => *asked -= 1,
+                _ => {
+                    return breach(
+                        Invariant::DuplicateForward,
+                        format!("TS_DATA #{index} of {live_id} to {dest} again, not NACKed"),
+                    );
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// RTCP from a pull client: the NACKed packets may be sent to it again.
+    fn on_client_rtcp(&mut self, peer: PeerId, data: &[u8]) {
+        for packet in rtcp::parse_compound(data).0 {
+            if let RtcpPacket::Nack(nack) = packet {
+                for sequence in nack.sequences() {
+                    *self.requested.entry((peer, nack.media_ssrc, sequence)).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// The relay process restarted: its counters start again, and it knows
+    /// no stream, SSRC or acknowledgement.
+    pub fn on_relay_restart(&mut self, now: Instant) {
+        self.seen_tx_datagrams = 0;
+        self.seen_ts_forwards = 0;
+        self.acked.clear();
+        self.ssrc_of.clear();
+        self.stream_of.clear();
+        self.requested.clear();
+        self.restarts.push(now);
+        let due = now + RESTART_RECOVERY;
+        // Only where both ends keep running long enough to show it.
+        let publishers_run = self
+            .peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_publisher())
+            .all(|(i, _)| self.stops.get(&i).is_some_and(|&stop| stop > due));
+        for (&peer, log) in &self.clients {
+            let runs = self.stops.get(&peer).is_some_and(|&stop| stop > due);
+            if publishers_run && runs && !log.data.is_empty() {
+                self.recovery_due.insert(peer, due);
+            }
+        }
+    }
+
+    /// An event a pull client emitted at `now`. Data must come in sequence
+    /// order, once, byte for byte as pushed; on a lossless network with no
+    /// restart in between, with no gap.
+    pub fn on_client_event(&mut self, now: Instant, peer: PeerId, event: &PullEvent) {
+        if self.pending.is_none()
+            && let Err(b) = self.client_event(now, peer, event)
+        {
+            self.pending = Some(b);
+        }
+    }
+
+    fn client_event(&mut self, now: Instant, peer: PeerId, event: &PullEvent) -> Result<(), Breach> {
+        let log = self.clients.entry(peer).or_default();
+        let PullEvent::PullStreamData { live_id, seq, data } = event else {
+            match event {
+                PullEvent::StreamStop { .. } => log.stream_stops += 1,
+                _ => log.other_events += 1,
+            }
+            return Ok(());
+        };
+        let index = data.get(..8).map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")));
+        let Some((index, sent)) = index.and_then(|i| Some((i, self.sent.get(&i)?))) else {
+            return breach(
+                Invariant::ClientAltered,
+                format!("subscriber {peer}: {live_id} seq {seq} was never pushed"),
+            );
+        };
+        if sent.bytes.get(12..) != Some(&data[..]) {
+            return breach(
+                Invariant::ClientAltered,
+                format!("subscriber {peer}: {live_id} seq {seq} (#{index}) differs from what was pushed"),
+            );
+        }
+        if let Some(&(last_pushed, _, last_seq, last_index)) = log.data.last() {
+            let step = seq.wrapping_sub(last_seq);
+            if step == 0 || step >= 0x8000 || index <= last_index {
+                return breach(
+                    Invariant::ClientOrder,
+                    format!(
+                        "subscriber {peer}: {live_id} seq {seq} (#{index}) emitted after seq {last_seq} (#{last_index})"
+                    ),
+                );
+            }
+            // Packets pushed after it may have died with the relay.
+            let restarted = self.restarts.iter().any(|&r| r > last_pushed && r <= now);
+            if self.lossless && index != last_index + 1 && !restarted {
+                return breach(
+                    Invariant::Incomplete,
+                    format!("subscriber {peer}: {live_id} #{index} emitted right after #{last_index} (lossless)"),
+                );
+            }
+        }
+        let after_restart = self.restarts.last().is_some_and(|&r| sent.at >= r);
+        if after_restart && log.recovered_at.len() < self.restarts.len() {
+            log.recovered_at.push(now);
+            self.recovery_due.remove(&peer);
+        }
+        log.data.push((sent.at, now, *seq, index));
         Ok(())
     }
 
     /// A peer receives a datagram from the relay.
     pub fn on_peer_receive(&mut self, now: Instant, peer: PeerId, data: &[u8]) {
-        if !self.is_subscriber(peer) || data.get(1) != Some(&pt::TS_DATA) {
+        if !self.is_legacy_subscriber(peer) || data.get(1) != Some(&pt::TS_DATA) {
             return;
         }
         if let Some(index) = payload_index(data) {
@@ -258,8 +457,23 @@ impl Checker {
         }
     }
 
-    /// After every step, with the relay fully drained.
-    pub fn after_step(&self, sizes: StateSizes, counters: &Counters) -> Result<(), Breach> {
+    /// After every step, with the relay fully drained; `now` is the step's
+    /// time.
+    pub fn after_step(&self, now: Instant, sizes: StateSizes, counters: &Counters) -> Result<(), Breach> {
+        if let Some(b) = &self.pending {
+            return Err(b.clone());
+        }
+        if let Some((peer, due)) = self.recovery_due.iter().find(|(_, due)| **due < now) {
+            let restart = *self.restarts.last().expect("a restart set the deadline");
+            return breach(
+                Invariant::NotRecovered,
+                format!(
+                    "subscriber {peer}: no data pushed after the relay restart (at {:?}) by {:?} later",
+                    restart,
+                    *due - restart
+                ),
+            );
+        }
         let c = &self.config;
         let ids = counters.client_ids_issued as usize;
         let bounds = [
@@ -313,6 +527,7 @@ impl Checker {
         let mut out = Vec::new();
         for (peer, spec) in self.peers.iter().enumerate() {
             let PeerSpec::Subscriber(sub) = spec else { continue };
+            debug_assert!(self.is_legacy_subscriber(peer));
             let mut d = Delivery {
                 peer,
                 port: sub.port,
@@ -373,6 +588,93 @@ impl Checker {
         Ok(())
     }
 
+    /// On a lossless network every packet pushed after a pull client's
+    /// first delivery must have been emitted, except those lost in a relay
+    /// restart's gap (pushed between the last data emitted before the
+    /// restart and the first after it), and a pull client that ran while
+    /// data was pushed must have had some. The restart deadlines are
+    /// checked whatever the network.
+    pub fn check_clients_complete(&self, lossless: bool) -> Result<(), Breach> {
+        if let Some(b) = &self.pending {
+            return Err(b.clone());
+        }
+        if let Some((peer, _)) = self.recovery_due.first_key_value() {
+            return breach(Invariant::NotRecovered, format!("subscriber {peer}: no data pushed after the restart"));
+        }
+        if !lossless {
+            return Ok(());
+        }
+        for peer in (0..self.peers.len()).filter(|&p| self.is_client_subscriber(p)) {
+            let missing = self.client_missing(peer);
+            if let Some(first) = missing.first() {
+                return breach(
+                    Invariant::Incomplete,
+                    format!(
+                        "subscriber {peer}: {} packet(s) pushed after its first delivery never emitted (first #{first})",
+                        missing.len()
+                    ),
+                );
+            }
+            let empty = self.clients.get(&peer).is_none_or(|log| log.data.is_empty());
+            if empty && !self.sent.is_empty() {
+                return breach(Invariant::Incomplete, format!("subscriber {peer}: no data emitted at all"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Indices pushed after `peer`'s first emitted one that it never
+    /// emitted, outside restart gaps.
+    fn client_missing(&self, peer: PeerId) -> Vec<u64> {
+        let Some(log) = self.clients.get(&peer).filter(|log| !log.data.is_empty()) else { return Vec::new() };
+        let mut missing = Vec::new();
+        for pair in log.data.windows(2) {
+            let ((a_pushed, _, _, a), (_, b_at, _, b)) = (pair[0], pair[1]);
+            if !self.restarts.iter().any(|&r| r > a_pushed && r <= b_at) {
+                missing.extend(a + 1..b);
+            }
+        }
+        let (last_pushed, _, _, last) = *log.data.last().expect("not empty");
+        // A restart after the last emitted packet was pushed excuses the
+        // tail (the client had no chance to recover, or NotRecovered says so).
+        if !self.restarts.iter().any(|&r| r > last_pushed) {
+            missing.extend(self.sent.range(last + 1..).map(|(i, _)| *i));
+        }
+        missing
+    }
+
+    /// Delivery per pull client, in peer order; `stats` gives each one's
+    /// reorder counters.
+    pub fn client_deliveries(&self, stats: impl Fn(PeerId) -> Option<ReorderStats>) -> Vec<ClientDelivery> {
+        let mut out = Vec::new();
+        for (peer, spec) in self.peers.iter().enumerate() {
+            let PeerSpec::ClientSubscriber(sub) = spec else { continue };
+            let empty = ClientLog::default();
+            let log = self.clients.get(&peer).unwrap_or(&empty);
+            let first = log.data.first().map(|d| d.1);
+            let mut latencies: Vec<Duration> = log
+                .data
+                .iter()
+                .filter_map(|&(_, at, _, index)| {
+                    let sent = self.sent.get(&index)?;
+                    first.is_some_and(|f| sent.at >= f).then(|| at - sent.at)
+                })
+                .collect();
+            latencies.sort();
+            out.push(ClientDelivery {
+                peer,
+                port: sub.port,
+                delivered: log.data.len() as u64,
+                stats: stats(peer).unwrap_or_default(),
+                stream_stops: log.stream_stops,
+                missing: self.client_missing(peer).len() as u64,
+                recovery: log.recovered_at.iter().zip(&self.restarts).map(|(&at, &r)| at - r).collect(),
+                latency: Percentiles::of_sorted(&latencies),
+            });
+        }
+        out
+    }
+
     /// Publisher-to-subscriber latency of the first arrival of every packet
     /// sent after the subscriber's ack, sorted. (Packets replayed from
     /// history on join are older by design and would skew the tail.)
@@ -403,6 +705,9 @@ impl fmt::Display for Invariant {
             Invariant::StateBounds => "relay state beyond its bounds",
             Invariant::CountersDisagree => "relay counters disagree with what it sent",
             Invariant::Incomplete => "lossless run with undelivered packets",
+            Invariant::ClientOrder => "pull client data out of sequence order or duplicated",
+            Invariant::ClientAltered => "pull client data other than what was pushed",
+            Invariant::NotRecovered => "pull client without fresh data after a relay restart",
         })
     }
 }

@@ -55,6 +55,14 @@ struct Cli {
     /// Runs this many seeds from --seed on and stops at the first failure.
     #[arg(long)]
     sweep: Option<u64>,
+    /// Peers run the real push and pull clients instead of the scripted
+    /// legacy ones.
+    #[arg(long)]
+    clients: bool,
+    /// Restarts the relay this many seconds after the start (a fresh
+    /// process: all state lost; clients recover, legacy peers do not).
+    #[arg(long)]
+    restart_at_secs: Option<f64>,
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -77,6 +85,8 @@ impl Cli {
             delay: Duration::from_millis(self.delay_ms),
             jitter: Duration::from_millis(self.jitter_ms),
             duration: Duration::from_secs(self.duration_secs),
+            clients: self.clients,
+            restart_at: self.restart_at_secs.map(Duration::from_secs_f64),
         }
     }
 
@@ -106,6 +116,12 @@ impl Cli {
             if value != default {
                 cmd.push_str(&format!(" --{flag} {value}"));
             }
+        }
+        if self.clients {
+            cmd.push_str(" --clients");
+        }
+        if let Some(at) = self.restart_at_secs {
+            cmd.push_str(&format!(" --restart-at-secs {at}"));
         }
         cmd
     }
@@ -161,6 +177,7 @@ fn main() -> ExitCode {
                 Ok(report) => {
                     sent += report.sent;
                     delivered += report.deliveries.iter().map(|d| d.delivered).sum::<u64>();
+                    delivered += report.clients.iter().map(|c| c.delivered).sum::<u64>();
                 }
                 Err(violation) => return fail(&cli, seed, &format!("sweep: seed {seed} failed\n{violation}")),
             },

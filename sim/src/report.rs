@@ -1,7 +1,7 @@
 //! What a run did, for people: traffic, delivery per subscriber, relay
 //! drop counters, network faults and latency percentiles.
 
-use crate::check::Delivery;
+use crate::check::{ClientDelivery, Delivery};
 use crate::net::LinkStats;
 use crate::scenario::Scenario;
 use rtprelay_core::Instant;
@@ -54,6 +54,10 @@ pub struct Report {
     pub counters: Counters,
     /// Latency of the packets sent after each subscriber's ack.
     pub latency: Option<Percentiles>,
+    /// Delivery per pull-client subscriber.
+    pub clients: Vec<ClientDelivery>,
+    /// Relay restarts (the counters above are the last relay's).
+    pub restarts: u64,
     /// The origin, to show ack times relative to it.
     pub origin: Instant,
 }
@@ -115,19 +119,57 @@ impl fmt::Display for Report {
                 d.network_duplicates
             )?;
         }
+        for c in &self.clients {
+            let s = &c.stats;
+            writeln!(
+                f,
+                "client sub {} ({:?} port): delivered {}, lost {}, late {}, duplicate {}, recovered {} \
+                 ({} NACKed), {} stream stops, {} missing after the first delivery",
+                c.peer,
+                c.port,
+                c.delivered,
+                s.lost,
+                s.late,
+                s.duplicate,
+                s.recovered,
+                s.nacked,
+                c.stream_stops,
+                c.missing
+            )?;
+            let recovery: Vec<String> = c.recovery.iter().map(|d| ms(*d)).collect();
+            if !recovery.is_empty() {
+                writeln!(f, "           data again {} after the relay restart", recovery.join(", "))?;
+            }
+            match c.latency {
+                Some(p) => writeln!(
+                    f,
+                    "           latency push→PullStreamData p50 {} p90 {} p99 {} max {}",
+                    ms(p.p50),
+                    ms(p.p90),
+                    ms(p.p99),
+                    ms(p.max)
+                )?,
+                None => writeln!(f, "           no data emitted")?,
+            }
+        }
+        if self.restarts > 0 {
+            writeln!(f, "restarts   {} relay restart(s); relay counters below are since the last", self.restarts)?;
+        }
         writeln!(
             f,
             "relay      {} forwarded, {} replayed on join, {} NACKs to the publisher, {} PULL_RSP resent, \
-             {} gave up, {} PULL_REQ_LOST, {} heartbeat timeouts",
+             {} gave up, {} PULL_REQ_LOST, {} heartbeat timeouts, {} retransmitted",
             c.ts_data_forwarded,
             c.join_replayed,
             c.push_nacks_sent,
             c.pull_rsp_resent,
             c.pull_rsp_gave_up,
             c.pull_req_lost,
-            c.client_heartbeat_timeout
+            c.client_heartbeat_timeout,
+            c.retransmitted
         )?;
         match self.latency {
+            _ if self.deliveries.is_empty() => {}
             Some(p) => writeln!(
                 f,
                 "latency    p50 {} p90 {} p99 {} max {} (packets sent after the ack)",

@@ -4,7 +4,8 @@
 //! one can be shrunk by dropping ops.
 
 use crate::net::{GilbertElliott, LinkConfig};
-use crate::seed::{Seeds, SimRng};
+use crate::seed::{Seeds, SimRng, SplitMix64};
+use rtprelay_core::client::push::TS_PACKET_LEN;
 use rtprelay_core::{Config, Instant, Port};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -72,6 +73,39 @@ pub struct IntruderSpec {
     pub sniffs: PeerId,
 }
 
+/// A publisher running the real [`rtprelay_core::PushClient`]: auth, then
+/// one whole-TS-packet push per tick, then close.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientPublisherSpec {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The relay socket it talks to.
+    pub port: Port,
+    /// The stream it publishes.
+    pub live_id: String,
+    /// The stream's code.
+    pub live_code: String,
+    /// Gap between two pushes.
+    pub packet_interval: Duration,
+    /// TS packets per push (each push makes one `TS_DATA`).
+    pub ts_packets: usize,
+    /// The client's own seed (its initial sequence number).
+    pub seed: [u8; 32],
+}
+
+/// A subscriber running the real [`rtprelay_core::PullClient`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSubscriberSpec {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The relay socket it talks to.
+    pub port: Port,
+    /// The ids it pulls, in request order.
+    pub live_ids: Vec<String>,
+    /// The client's own seed.
+    pub seed: [u8; 32],
+}
+
 /// One peer of the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PeerSpec {
@@ -81,6 +115,10 @@ pub enum PeerSpec {
     Subscriber(SubscriberSpec),
     /// An attacker.
     Intruder(IntruderSpec),
+    /// A publisher running the push client.
+    ClientPublisher(ClientPublisherSpec),
+    /// A subscriber running the pull client.
+    ClientSubscriber(ClientSubscriberSpec),
 }
 
 impl PeerSpec {
@@ -90,6 +128,8 @@ impl PeerSpec {
             PeerSpec::Publisher(p) => p.addr,
             PeerSpec::Subscriber(s) => s.addr,
             PeerSpec::Intruder(i) => i.addr,
+            PeerSpec::ClientPublisher(p) => p.addr,
+            PeerSpec::ClientSubscriber(s) => s.addr,
         }
     }
 
@@ -99,7 +139,14 @@ impl PeerSpec {
             PeerSpec::Publisher(p) => p.port,
             PeerSpec::Subscriber(s) => s.port,
             PeerSpec::Intruder(i) => i.port,
+            PeerSpec::ClientPublisher(p) => p.port,
+            PeerSpec::ClientSubscriber(s) => s.port,
         }
+    }
+
+    /// Whether the peer publishes (legacy or client).
+    pub fn is_publisher(&self) -> bool {
+        matches!(self, PeerSpec::Publisher(_) | PeerSpec::ClientPublisher(_))
     }
 }
 
@@ -123,6 +170,18 @@ pub struct Op {
     pub action: PeerOp,
 }
 
+/// A fault of the run as a whole (not of one peer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The relay process restarts at `at` after the origin: a fresh
+    /// [`rtprelay_core::Relay`] (new seed derived from the scenario's, same
+    /// credentials, same sockets) replaces it, and all its state is gone.
+    RestartRelay {
+        /// When, from the run's origin.
+        at: Duration,
+    },
+}
+
 /// The knobs of a generated run (the command-line flags).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -142,6 +201,11 @@ pub struct Options {
     pub jitter: Duration,
     /// How long the publisher streams.
     pub duration: Duration,
+    /// Peers run the real push and pull clients instead of the scripted
+    /// legacy ones.
+    pub clients: bool,
+    /// Restart the relay this long after the origin.
+    pub restart_at: Option<Duration>,
 }
 
 impl Default for Options {
@@ -156,6 +220,8 @@ impl Default for Options {
             delay: link.delay,
             jitter: link.jitter,
             duration: Duration::from_secs(30),
+            clients: false,
+            restart_at: None,
         }
     }
 }
@@ -196,12 +262,40 @@ pub struct Scenario {
     pub peers: Vec<PeerSpec>,
     /// The workload, in time order.
     pub ops: Vec<Op>,
+    /// Faults of the whole run (relay restarts).
+    pub faults: Vec<Fault>,
 }
 
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
 
 fn peer_addr(last_octet: u8, rng: &mut SimRng) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, last_octet], 10_000 + rng.below(50_000) as u16))
+}
+
+/// Mixed into the run's seed for the clients' own seeds.
+const CLIENT_SEED_SALT: u64 = 0xC11E_2757_5EED_0001;
+
+/// The client-library counterpart of a scripted legacy peer: same address,
+/// socket, stream and rate (intruders stay as they are).
+fn to_client(peer: &PeerSpec, seed: [u8; 32]) -> PeerSpec {
+    match peer {
+        PeerSpec::Publisher(p) => PeerSpec::ClientPublisher(ClientPublisherSpec {
+            addr: p.addr,
+            port: p.port,
+            live_id: p.live_id.clone(),
+            live_code: p.live_code.clone(),
+            packet_interval: p.packet_interval,
+            ts_packets: (p.payload_len / TS_PACKET_LEN).clamp(1, 7),
+            seed,
+        }),
+        PeerSpec::Subscriber(s) => PeerSpec::ClientSubscriber(ClientSubscriberSpec {
+            addr: s.addr,
+            port: s.port,
+            live_ids: s.live_ids.clone(),
+            seed,
+        }),
+        other => other.clone(),
+    }
 }
 
 fn millis_up_to(rng: &mut SimRng, max: u64) -> Duration {
@@ -268,6 +362,13 @@ impl Scenario {
         let mut peers = vec![PeerSpec::Publisher(publisher)];
         peers.extend(subscribers.into_iter().map(PeerSpec::Subscriber));
         peers.push(PeerSpec::Intruder(intruder));
+        if options.clients {
+            // Derived apart from `rng`, so legacy runs draw exactly as before.
+            let mut client_seeds = SplitMix64::new(options.seed ^ CLIENT_SEED_SALT);
+            for peer in &mut peers {
+                *peer = to_client(peer, client_seeds.next_seed32());
+            }
+        }
         Scenario {
             seed: options.seed,
             origin: Instant::from_micros(1_000_000 + rng.below(1_000_000_000)),
@@ -278,6 +379,7 @@ impl Scenario {
             credentials: vec![CredentialSpec { live_id, live_code, salt }],
             peers,
             ops,
+            faults: options.restart_at.map(|at| Fault::RestartRelay { at }).into_iter().collect(),
         }
     }
 

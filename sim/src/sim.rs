@@ -7,8 +7,8 @@ use crate::net::{Direction, Network};
 use crate::peer::{self, Action, Peer};
 use crate::queue::EventQueue;
 use crate::report::{Percentiles, Report};
-use crate::scenario::{PeerId, PeerOp, PeerSpec, Scenario};
-use crate::seed::Seeds;
+use crate::scenario::{Fault, PeerId, PeerOp, PeerSpec, Scenario};
+use crate::seed::{Seeds, SplitMix64};
 use crate::trace::Trace;
 use bytes::Bytes;
 use rtprelay_core::relay::{Counters, StateSizes};
@@ -38,6 +38,9 @@ pub trait RelayUnderTest {
     fn counters(&self) -> &Counters;
     /// See [`Relay::state_sizes`].
     fn state_sizes(&self) -> StateSizes;
+    /// The relay process restarted: `relay` replaces the one inside (a
+    /// wrapper keeps its planted bug).
+    fn restart(&mut self, relay: Relay);
 }
 
 impl RelayUnderTest for Relay {
@@ -62,16 +65,33 @@ impl RelayUnderTest for Relay {
     fn state_sizes(&self) -> StateSizes {
         Relay::state_sizes(self)
     }
+    fn restart(&mut self, relay: Relay) {
+        *self = relay;
+    }
 }
 
 /// The relay a scenario starts with: seeded from the run's seed, its wall
 /// clock at the scenario's, its credentials added.
 pub fn build_relay(scenario: &Scenario) -> Relay {
+    relay_with_seed(scenario, Seeds::derive(scenario.seed).relay, scenario.origin)
+}
+
+/// The relay after restart number `restart` (from 1) at `now`: a new seed
+/// derived from the run's, the same configuration and credentials.
+pub fn restarted_relay(scenario: &Scenario, restart: u64, now: Instant) -> Relay {
+    let mut seeds = SplitMix64::new(scenario.seed ^ restart.wrapping_mul(RESTART_SEED_STEP));
+    relay_with_seed(scenario, seeds.next_seed32(), now)
+}
+
+/// Mixed into the run's seed for each restarted relay's seed.
+const RESTART_SEED_STEP: u64 = 0x5EED_0F_2E57_A27;
+
+fn relay_with_seed(scenario: &Scenario, seed: [u8; 32], now: Instant) -> Relay {
     let clock = WallClock::new(scenario.origin, scenario.unix_millis_at_origin);
-    let mut relay = Relay::new(Arc::new(scenario.relay.clone()), Seeds::derive(scenario.seed).relay, clock);
+    let mut relay = Relay::new(Arc::new(scenario.relay.clone()), seed, clock);
     for c in &scenario.credentials {
         let credential = Credential::new(c.live_id.clone(), &c.live_code, c.salt);
-        if let Err(e) = relay.handle_command(scenario.origin, Command::AddCredential(credential)) {
+        if let Err(e) = relay.handle_command(now, Command::AddCredential(credential)) {
             panic!("scenario credential {} refused: {e}", c.live_id);
         }
         while relay.poll_event().is_some() {}
@@ -121,6 +141,7 @@ enum Event {
     Wake { peer: PeerId, token: u32 },
     RelayTimeout,
     Op { peer: PeerId, action: PeerOp },
+    Fault(Fault),
 }
 
 /// One simulated universe.
@@ -136,6 +157,8 @@ pub struct Sim<R: RelayUnderTest = Relay> {
     now: Instant,
     /// The relay deadline already queued.
     relay_wake: Option<Instant>,
+    /// Relay restarts so far.
+    restarts: u64,
     actions: Vec<Action>,
     /// Prints every step for a human when set.
     log: bool,
@@ -159,6 +182,10 @@ impl<R: RelayUnderTest> Sim<R> {
         for op in &scenario.ops {
             queue.push(scenario.at(op.at), Event::Op { peer: op.peer, action: op.action });
         }
+        for &fault in &scenario.faults {
+            let Fault::RestartRelay { at } = fault;
+            queue.push(scenario.at(at), Event::Fault(fault));
+        }
         Sim {
             checker: Checker::new(&scenario),
             now: scenario.origin,
@@ -170,6 +197,7 @@ impl<R: RelayUnderTest> Sim<R> {
             trace: Trace::default(),
             step: 0,
             relay_wake: None,
+            restarts: 0,
             actions: Vec::new(),
             log: false,
         }
@@ -199,6 +227,7 @@ impl<R: RelayUnderTest> Sim<R> {
         if self.scenario.link.is_lossless() {
             self.checker.check_complete().map_err(|b| self.violation(b))?;
         }
+        self.checker.check_clients_complete(self.scenario.link.is_lossless()).map_err(|b| self.violation(b))?;
         Ok(self.report())
     }
 
@@ -233,6 +262,7 @@ impl<R: RelayUnderTest> Sim<R> {
                 self.checker.on_peer_receive(now, peer, &data);
                 self.peers[peer].on_datagram(now, &data, &mut self.actions);
                 self.apply(peer);
+                self.observe(peer);
                 let spies: Vec<PeerId> = (0..self.scenario.peers.len())
                     .filter(|&i| matches!(&self.scenario.peers[i], PeerSpec::Intruder(s) if s.sniffs == peer))
                     .collect();
@@ -244,6 +274,7 @@ impl<R: RelayUnderTest> Sim<R> {
                 self.record(b"wake", &[&peer.to_le_bytes(), &token.to_le_bytes()]);
                 self.peers[peer].on_wake(now, token, &mut self.actions);
                 self.apply(peer);
+                self.observe(peer);
             }
             Event::RelayTimeout => {
                 if self.relay.poll_timeout().is_some_and(|t| t <= now) {
@@ -258,7 +289,22 @@ impl<R: RelayUnderTest> Sim<R> {
                     PeerOp::Stop => self.peers[peer].stop(now, &mut self.actions),
                 }
                 self.apply(peer);
+                self.observe(peer);
             }
+            Event::Fault(Fault::RestartRelay { .. }) => {
+                self.restarts += 1;
+                self.record(b"restart", &[&self.restarts.to_le_bytes()]);
+                self.relay.restart(restarted_relay(&self.scenario, self.restarts, now));
+                self.relay_wake = None;
+                self.checker.on_relay_restart(now);
+            }
+        }
+    }
+
+    /// Hands the checker what a client peer reported.
+    fn observe(&mut self, peer: PeerId) {
+        for (at, event) in self.peers[peer].new_events() {
+            self.checker.on_client_event(*at, peer, event);
         }
     }
 
@@ -303,7 +349,7 @@ impl<R: RelayUnderTest> Sim<R> {
             self.relay_wake = Some(at);
             self.queue.push(at.max(self.now), Event::RelayTimeout);
         }
-        self.checker.after_step(self.relay.state_sizes(), self.relay.counters())
+        self.checker.after_step(self.now, self.relay.state_sizes(), self.relay.counters())
     }
 
     fn report(&self) -> Report {
@@ -318,6 +364,8 @@ impl<R: RelayUnderTest> Sim<R> {
             network: self.network.stats(),
             counters: self.relay.counters().clone(),
             latency: Percentiles::of_sorted(&self.checker.latencies()),
+            clients: self.checker.client_deliveries(|peer| self.peers[peer].reorder_stats()),
+            restarts: self.restarts,
             origin: self.scenario.origin,
         }
     }

@@ -146,6 +146,9 @@ impl RelayUnderTest for Canary {
     fn state_sizes(&self) -> StateSizes {
         self.relay.state_sizes()
     }
+    fn restart(&mut self, relay: Relay) {
+        self.relay = relay;
+    }
 }
 
 fn is_ts_data(t: &Transmit) -> bool {

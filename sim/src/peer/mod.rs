@@ -1,19 +1,24 @@
-//! Scripted peers: legacy endpoints written from PROTOCOL.md §1, driven by
-//! the simulator like the relay (event in, actions out), so later real
-//! client state machines can take their place.
+//! Simulated peers, driven by the simulator like the relay (event in,
+//! actions out): scripted legacy endpoints written from PROTOCOL.md §1, and
+//! wrappers around the real push and pull clients of the core.
 
+mod client_publisher;
+mod client_subscriber;
 mod intruder;
 mod publisher;
 mod subscriber;
 
+pub use client_publisher::ClientPublisher;
+pub use client_subscriber::ClientSubscriber;
 pub use intruder::Intruder;
 pub use publisher::{Publisher, payload_index, ts_data_payload};
 pub use subscriber::Subscriber;
 
 use crate::scenario::PeerSpec;
 use bytes::Bytes;
+use rtprelay_core::client::reorder::ReorderStats;
 use rtprelay_core::packet::rtp::Header;
-use rtprelay_core::{Instant, WallClock};
+use rtprelay_core::{Instant, PullEvent, WallClock};
 
 /// What a peer asks the simulator to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +46,46 @@ pub trait Peer {
     fn on_wake(&mut self, now: Instant, token: u32, out: &mut Vec<Action>);
     /// A copy of a datagram the peer it spies on received (attackers only).
     fn on_sniffed(&mut self, _data: &[u8]) {}
+    /// The client events emitted since the last call, with their times
+    /// (pull-client subscribers only).
+    fn new_events(&mut self) -> &[(Instant, PullEvent)] {
+        &[]
+    }
+    /// The reorder counters summed over every buffer the client had
+    /// (pull-client subscribers only).
+    fn reorder_stats(&self) -> Option<ReorderStats> {
+        None
+    }
+}
+
+/// Maps a client's `poll_timeout` to wakes: one wake per new deadline,
+/// and `handle_timeout` only when a wake finds the deadline due.
+#[derive(Debug, Default)]
+pub(crate) struct ClientTimer {
+    scheduled: Option<Instant>,
+}
+
+impl ClientTimer {
+    /// The wake token of a client's own timer.
+    pub(crate) const TOKEN: u32 = 0;
+
+    /// Asks for a wake at `deadline` unless one is already pending for it.
+    pub(crate) fn schedule(&mut self, deadline: Option<Instant>, out: &mut Vec<Action>) {
+        if let Some(at) = deadline
+            && self.scheduled != Some(at)
+        {
+            self.scheduled = Some(at);
+            out.push(Action::Wake { at, token: Self::TOKEN });
+        }
+    }
+
+    /// A wake fired at `now`: whether the client's `deadline` is due.
+    pub(crate) fn fired(&mut self, now: Instant, deadline: Option<Instant>) -> bool {
+        if self.scheduled.is_some_and(|at| at <= now) {
+            self.scheduled = None;
+        }
+        deadline.is_some_and(|at| at <= now)
+    }
 }
 
 /// Builds the peer a spec describes.
@@ -49,6 +94,8 @@ pub fn build(spec: &PeerSpec, clock: WallClock) -> Box<dyn Peer> {
         PeerSpec::Publisher(p) => Box::new(Publisher::new(p.clone(), clock)),
         PeerSpec::Subscriber(s) => Box::new(Subscriber::new(s.clone())),
         PeerSpec::Intruder(i) => Box::new(Intruder::new(i.clone())),
+        PeerSpec::ClientPublisher(p) => Box::new(ClientPublisher::new(p.clone(), clock)),
+        PeerSpec::ClientSubscriber(s) => Box::new(ClientSubscriber::new(s.clone(), clock)),
     }
 }
 
