@@ -84,7 +84,7 @@ pub fn restarted_relay(scenario: &Scenario, restart: u64, now: Instant) -> Relay
 }
 
 /// Mixed into the run's seed for each restarted relay's seed.
-const RESTART_SEED_STEP: u64 = 0x5EED_0F_2E57_A27;
+const RESTART_SEED_STEP: u64 = 0x5EED_0F2E_57A2_7001;
 
 fn relay_with_seed(scenario: &Scenario, seed: [u8; 32], now: Instant) -> Relay {
     let clock = WallClock::new(scenario.origin, scenario.unix_millis_at_origin);
@@ -201,6 +201,20 @@ impl<R: RelayUnderTest> Sim<R> {
             actions: Vec::new(),
             log: false,
         }
+    }
+
+    /// Replaces peer `peer` by what `wrap` makes of it (a test wrapper
+    /// around a real client: a planted bug the checker must catch).
+    pub fn with_peer(mut self, peer: PeerId, wrap: impl FnOnce(Box<dyn Peer>) -> Box<dyn Peer>) -> Self {
+        let placeholder: Box<dyn Peer> = Box::new(peer::Intruder::new(crate::scenario::IntruderSpec {
+            addr: self.scenario.peers[peer].addr(),
+            port: self.scenario.peers[peer].port(),
+            interval: Duration::from_secs(1),
+            sniffs: peer,
+        }));
+        let inner = std::mem::replace(&mut self.peers[peer], placeholder);
+        self.peers[peer] = wrap(inner);
+        self
     }
 
     /// Prints every trace record to standard output as the run goes (for

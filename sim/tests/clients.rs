@@ -1,0 +1,288 @@
+//! The real push and pull clients against the relay core in the
+//! simulator: complete delivery on a lossless network, recovery from a
+//! relay restart, loss recovery by NACK, determinism, and a planted bug
+//! the client invariants must catch.
+
+use bytes::Bytes;
+use rtprelay_core::packet::pt;
+use rtprelay_core::relay::{Counters, StateSizes};
+use rtprelay_core::{Instant, Port, PullEvent, Relay, RelayEvent, Transmit};
+use rtprelay_sim::check::RESTART_RECOVERY;
+use rtprelay_sim::peer::{Action, Peer};
+use rtprelay_sim::scenario::PeerSpec;
+use rtprelay_sim::{Invariant, Options, RelayUnderTest, Report, Scenario, Sim, Violation, run};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn clients(seed: u64, secs: u64) -> Options {
+    Options { seed, duration: Duration::from_secs(secs), clients: true, ..Options::default() }
+}
+
+fn expect_ok(result: Result<Report, Violation>) -> Report {
+    result.unwrap_or_else(|v| panic!("{v}"))
+}
+
+#[test]
+fn client_scenarios_use_client_peers_and_legacy_ones_stay_legacy() {
+    let s = Scenario::generate(&clients(3, 10));
+    assert!(matches!(s.peers[0], PeerSpec::ClientPublisher(_)));
+    assert!(s.peers.iter().filter(|p| matches!(p, PeerSpec::ClientSubscriber(_))).count() == 2);
+    let legacy = Scenario::generate(&Options { clients: false, ..clients(3, 10) });
+    assert!(legacy.peers.iter().all(|p| !matches!(p, PeerSpec::ClientPublisher(_) | PeerSpec::ClientSubscriber(_))));
+    assert_eq!(legacy.ops, s.ops, "same workload, same addresses");
+    assert_eq!(
+        legacy.peers.iter().map(PeerSpec::addr).collect::<Vec<_>>(),
+        s.peers.iter().map(PeerSpec::addr).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn lossless_client_runs_deliver_everything() {
+    for seed in 0..4 {
+        let report = expect_ok(run(&clients(seed, 10)));
+        assert!(report.sent > 400, "seed {seed}: {report}");
+        assert_eq!(report.clients.len(), 2);
+        for c in &report.clients {
+            assert!(c.delivered > 300, "seed {seed}: {report}");
+            assert_eq!(c.missing, 0, "seed {seed}: {report}");
+            assert_eq!((c.stats.lost, c.stats.late, c.stats.duplicate), (0, 0, 0), "seed {seed}: {report}");
+            assert_eq!(c.stream_stops, 1, "seed {seed}: the stop reached the client: {report}");
+        }
+        assert!(report.counters.ts_data_wrong_source > 0, "seed {seed}: the intruder was refused");
+    }
+}
+
+#[test]
+fn clients_recover_from_a_relay_restart_mid_stream() {
+    for seed in [3, 11] {
+        let opts = Options { restart_at: Some(Duration::from_secs(6)), ..clients(seed, 14) };
+        let report = expect_ok(run(&opts));
+        assert_eq!(report.restarts, 1);
+        for c in &report.clients {
+            assert_eq!(c.recovery.len(), 1, "seed {seed}: data again after the restart: {report}");
+            assert!(c.recovery[0] <= RESTART_RECOVERY, "seed {seed}: {report}");
+            assert_eq!(c.missing, 0, "seed {seed}: everything after recovery arrived: {report}");
+        }
+        // The relay after the restart granted a new SSRC and forwarded data.
+        assert!(report.counters.ts_data_forwarded > 300, "seed {seed}: {report}");
+        assert!(report.counters.ts_data_unknown_ssrc > 0, "seed {seed}: old-SSRC data was refused: {report}");
+    }
+}
+
+#[test]
+fn a_lossy_client_run_recovers_packets_by_nack() {
+    let lossy = |clients| Options { loss: 0.05, clients, ..self::clients(2, 15) };
+    let report = expect_ok(run(&lossy(true)));
+    assert!(report.network.lost > 100, "{report}");
+    let legacy = expect_ok(run(&lossy(false)));
+    let legacy_share = |d: &rtprelay_sim::check::Delivery| d.delivered_expected as f64 / d.expected as f64;
+    for (c, l) in report.clients.iter().zip(&legacy.deliveries) {
+        assert!(c.stats.recovered > 20, "{report}");
+        let expected = c.delivered + c.missing;
+        let share = c.delivered as f64 / expected as f64;
+        assert!(share >= 0.99, "{share}: {report}");
+        assert!(share > legacy_share(l), "NACKs beat no NACKs: {share} vs {}:\n{report}\n{legacy}", legacy_share(l));
+    }
+}
+
+#[test]
+fn a_client_run_replays_the_same_trace() {
+    for opts in [
+        Options { loss: 0.05, duplicate: 0.01, reorder: 0.02, ..clients(42, 8) },
+        Options { restart_at: Some(Duration::from_secs(4)), loss: 0.02, ..clients(7, 8) },
+    ] {
+        let first = run(&opts);
+        assert_eq!(first, run(&opts), "a seed must replay exactly (report or violation)");
+        assert_ne!(first.map(|r| r.trace_hash), run(&Options { seed: opts.seed + 1, ..opts }).map(|r| r.trace_hash));
+    }
+}
+
+/// Client events with their times, as a peer reports them.
+type Events = Vec<(Instant, PullEvent)>;
+
+/// A pull-client subscriber with a planted bug: its events pass through
+/// `mangle` before the checker sees them.
+struct Mangled {
+    inner: Box<dyn Peer>,
+    buffer: Events,
+    mangle: Box<dyn FnMut(&mut Events)>,
+}
+
+impl Peer for Mangled {
+    fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.inner.start(now, out);
+    }
+    fn stop(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.inner.stop(now, out);
+    }
+    fn on_datagram(&mut self, now: Instant, data: &[u8], out: &mut Vec<Action>) {
+        self.inner.on_datagram(now, data, out);
+    }
+    fn on_wake(&mut self, now: Instant, token: u32, out: &mut Vec<Action>) {
+        self.inner.on_wake(now, token, out);
+    }
+    fn new_events(&mut self) -> &[(Instant, PullEvent)] {
+        self.buffer = self.inner.new_events().to_vec();
+        (self.mangle)(&mut self.buffer);
+        &self.buffer
+    }
+}
+
+fn mangled(
+    mangle: impl FnMut(&mut Vec<(Instant, PullEvent)>) + 'static,
+) -> impl FnOnce(Box<dyn Peer>) -> Box<dyn Peer> {
+    move |inner| Box::new(Mangled { inner, buffer: Vec::new(), mangle: Box::new(mangle) })
+}
+
+fn is_data(e: &(Instant, PullEvent)) -> bool {
+    matches!(e.1, PullEvent::PullStreamData { .. })
+}
+
+fn expect_violation(result: Result<Report, Violation>, invariant: Invariant) {
+    match result {
+        Ok(report) => panic!("the planted bug went unnoticed:\n{report}"),
+        Err(v) => assert_eq!(v.invariant(), invariant, "{v}"),
+    }
+}
+
+#[test]
+fn canary_client_data_out_of_order_is_caught() {
+    // The 50th data event is held back and emitted after the 51st (on a
+    // lossy network, so the gap it leaves is no breach by itself).
+    let (mut seen, mut held) = (0, None);
+    let sim = Sim::new(Scenario::generate(&Options { loss: 0.01, ..clients(5, 5) })).with_peer(
+        1,
+        mangled(move |events: &mut Events| {
+            let mut out = Vec::new();
+            for e in events.drain(..) {
+                if is_data(&e) {
+                    seen += 1;
+                    if seen == 50 {
+                        held = Some(e);
+                        continue;
+                    }
+                }
+                out.push(e);
+                if seen == 51 {
+                    out.extend(held.take());
+                }
+            }
+            *events = out;
+        }),
+    );
+    expect_violation(sim.run(), Invariant::ClientOrder);
+}
+
+#[test]
+fn canary_client_data_emitted_twice_is_caught() {
+    let mut seen = 0;
+    let sim = Sim::new(Scenario::generate(&clients(6, 5))).with_peer(
+        2,
+        mangled(move |events| {
+            if let Some(e) = events.iter().find(|e| is_data(e)).cloned() {
+                seen += 1;
+                if seen == 30 {
+                    events.push(e);
+                }
+            }
+        }),
+    );
+    expect_violation(sim.run(), Invariant::ClientOrder);
+}
+
+#[test]
+fn canary_corrupted_client_data_is_caught() {
+    let mut seen = 0;
+    let sim = Sim::new(Scenario::generate(&clients(7, 5))).with_peer(
+        1,
+        mangled(move |events| {
+            for e in events.iter_mut() {
+                if let PullEvent::PullStreamData { data, .. } = &mut e.1 {
+                    seen += 1;
+                    if seen == 40 {
+                        let mut bytes = data.to_vec();
+                        bytes[100] ^= 0x40;
+                        *data = Bytes::from(bytes);
+                    }
+                }
+            }
+        }),
+    );
+    expect_violation(sim.run(), Invariant::ClientAltered);
+}
+
+#[test]
+fn canary_a_dropped_client_packet_is_caught_on_a_lossless_network() {
+    let mut seen = 0;
+    let sim = Sim::new(Scenario::generate(&clients(8, 5))).with_peer(
+        2,
+        mangled(move |events| {
+            events.retain(|e| {
+                seen += u32::from(is_data(e));
+                !(is_data(e) && seen == 60)
+            })
+        }),
+    );
+    expect_violation(sim.run(), Invariant::Incomplete);
+}
+
+/// A relay that sends one `TS_DATA` to a pull client twice, after the
+/// client's first NACK, with a sequence number it did not ask for: the
+/// NACK allowance must not cover it.
+#[test]
+fn canary_an_unrequested_second_copy_to_a_nacking_client_is_caught() {
+    struct Doubler {
+        relay: Relay,
+        victim: SocketAddr,
+        nacked: bool,
+        done: bool,
+        extra: VecDeque<Transmit>,
+    }
+    impl RelayUnderTest for Doubler {
+        fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
+            self.nacked |= from == self.victim && rtprelay_core::packet::is_rtcp(&data);
+            self.relay.handle_datagram(now, port, from, data);
+        }
+        fn handle_timeout(&mut self, now: Instant) {
+            self.relay.handle_timeout(now);
+        }
+        fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
+            if let Some(t) = self.extra.pop_front() {
+                return Some(t);
+            }
+            let t = self.relay.poll_transmit(max_segments)?;
+            let data = t.destination == self.victim && t.segments.iter().any(|s| s.get(1) == Some(&pt::TS_DATA));
+            if self.nacked && !self.done && data {
+                self.done = true;
+                self.extra.push_back(t.clone());
+            }
+            Some(t)
+        }
+        fn poll_event(&mut self) -> Option<RelayEvent> {
+            self.relay.poll_event()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.relay.poll_timeout()
+        }
+        fn counters(&self) -> &Counters {
+            self.relay.counters()
+        }
+        fn state_sizes(&self) -> StateSizes {
+            self.relay.state_sizes()
+        }
+        fn restart(&mut self, relay: Relay) {
+            self.relay = relay;
+        }
+    }
+    let scenario = Scenario::generate(&Options { loss: 0.05, ..clients(2, 10) });
+    let victim = scenario.peers[1].addr();
+    let sim = Sim::with_relay(scenario, |relay| Doubler {
+        relay,
+        victim,
+        nacked: false,
+        done: false,
+        extra: VecDeque::new(),
+    });
+    expect_violation(sim.run(), Invariant::DuplicateForward);
+}
