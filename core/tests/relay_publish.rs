@@ -304,3 +304,18 @@ fn a_reauth_from_a_new_address_restarts_sequence_tracking() {
     h.auth(Port::Push, addr(PUB + 1), "live1", "code1");
     assert_eq!(of(&h.ts_data(addr(PUB + 1), ssrc, 10, b"x"), pt::TS_DATA).len(), 1, "a new publisher's own 10");
 }
+
+/// Found by the simulator: a late packet forwarded just before the stop
+/// lowered the number `STREAM_STOPPED` announced, so a client stopped
+/// waiting before the real last packet arrived.
+#[test]
+fn stream_stopped_announces_the_highest_sequence_forwarded_not_the_latest() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    for seq in [65534u16, 0, 65535] {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    assert_eq!(of(&out, pt::STREAM_STOPPED)[0].header().sequence, 0, "0 follows 65535");
+}

@@ -222,7 +222,7 @@ fn a_stop_marked_m1_waits_for_the_missing_tail_then_answers() {
     assert_eq!(of(&out, pt::STOP_PUSH_RSP).len(), 1);
     let stopped = of(&out, pt::STREAM_STOPPED);
     assert_eq!(stopped.len(), 2);
-    assert_eq!(stopped[0].header().sequence, 2, "the last sequence number forwarded");
+    assert_eq!(stopped[0].header().sequence, 3, "the highest sequence number forwarded");
 }
 
 #[test]

@@ -110,7 +110,6 @@ fn push_nack_retry_with_a_fractional_rtt_terminates() {
 /// `cargo run -p rtprelay-sim -- --clients --sweep 1000 --reorder 0.2
 /// --dup 0.05` (seed 11).
 #[test]
-#[ignore = "core bug: STREAM_STOPPED tail sequence goes backwards after a recovered packet (relay/publish.rs last_forwarded)"]
 fn stream_stopped_announces_the_highest_sequence_forwarded() {
     let options = Options { seed: 11, duplicate: 0.05, reorder: 0.2, clients: true, ..Options::default() };
     if let Err(violation) = Sim::new(Scenario::generate(&options)).run() {

@@ -53,8 +53,9 @@ pub(super) struct Stream {
     /// The scheduled idle check, while live.
     idle_at: Option<Instant>,
     pub(super) seq: SeqTracker,
-    /// The last sequence number forwarded (for `STREAM_STOPPED`, 2.5).
-    last_forwarded: u16,
+    /// The highest sequence number forwarded in this run, in sequence
+    /// order (for `STREAM_STOPPED`, 2.5): a late packet does not lower it.
+    newest_forwarded: Option<u16>,
     pub(super) history: History,
     pub(super) ingress: Ingress,
     pub(super) subscribers: Vec<Subscriber>,
@@ -73,7 +74,7 @@ pub(super) struct Streams {
 impl Stream {
     /// The newest sequence number received, for walking the history.
     pub(super) fn newest_seq(&self) -> u16 {
-        self.seq.highest().unwrap_or(self.last_forwarded)
+        self.seq.highest().or(self.newest_forwarded).unwrap_or(0)
     }
 }
 
@@ -124,7 +125,7 @@ impl Streams {
             last_activity: now,
             idle_at: None,
             seq: SeqTracker::new(),
-            last_forwarded: 0,
+            newest_forwarded: None,
             history: history(),
             ingress: Ingress::default(),
             subscribers: Vec::new(),
@@ -175,6 +176,7 @@ impl Relay {
         if stream.publisher != from || went_live {
             stream.ingress.new_publisher();
             stream.seq.reset();
+            stream.newest_forwarded = None;
         }
         stream.ingress.reauthenticated();
         stream.publisher = from;
@@ -247,6 +249,7 @@ impl Relay {
         let seq = header.sequence;
         let previous = stream.seq.highest();
         let mut gap = false;
+        let mut restarted = false;
         match stream.seq.observe(seq) {
             Verdict::Duplicate => {
                 self.counters.ts_data_duplicate += 1;
@@ -255,6 +258,7 @@ impl Relay {
             Verdict::Restart => {
                 stream.history.clear();
                 stream.ingress.clear_missing();
+                restarted = true;
             }
             Verdict::New => {
                 if stream.ingress.arrived(seq, now) {
@@ -267,7 +271,9 @@ impl Relay {
                 }
             }
         }
-        stream.last_forwarded = seq;
+        if restarted || stream.newest_forwarded.is_none_or(|n| seq.wrapping_sub(n) as i16 > 0) {
+            stream.newest_forwarded = Some(seq);
+        }
         stream.history.insert(seq, now, data.clone());
         let len = data.len() as u64;
         stream.packets_in += 1;
@@ -338,7 +344,7 @@ impl Relay {
         }
         let live_id = stream.live_id.clone();
         let stopped = Header {
-            sequence: stream.last_forwarded,
+            sequence: stream.newest_forwarded.unwrap_or(0),
             timestamp: self.timestamp(now),
             ..Header::new(pt::STREAM_STOPPED)
         }
