@@ -4,23 +4,22 @@
 //! the client invariants must catch.
 
 use bytes::Bytes;
+use rtprelay_core::packet::is_rtcp;
 use rtprelay_core::packet::pt;
-use rtprelay_core::relay::{Counters, StateSizes};
-use rtprelay_core::{Instant, Port, PullEvent, Relay, RelayEvent, Transmit};
+use rtprelay_core::{Instant, PullEvent};
 use rtprelay_sim::check::RESTART_RECOVERY;
 use rtprelay_sim::peer::{Action, Peer};
 use rtprelay_sim::scenario::PeerSpec;
-use rtprelay_sim::{Invariant, Options, RelayUnderTest, Report, Scenario, Sim, Violation, run};
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+use rtprelay_sim::{Invariant, Options, Scenario, Sim, run};
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
+
+mod support;
+use support::{Canary, expect_ok, expect_violation};
 
 fn clients(seed: u64, secs: u64) -> Options {
     Options { seed, duration: Duration::from_secs(secs), clients: true, ..Options::default() }
-}
-
-fn expect_ok(result: Result<Report, Violation>) -> Report {
-    result.unwrap_or_else(|v| panic!("{v}"))
 }
 
 #[test]
@@ -139,13 +138,6 @@ fn is_data(e: &(Instant, PullEvent)) -> bool {
     matches!(e.1, PullEvent::PullStreamData { .. })
 }
 
-fn expect_violation(result: Result<Report, Violation>, invariant: Invariant) {
-    match result {
-        Ok(report) => panic!("the planted bug went unnoticed:\n{report}"),
-        Err(v) => assert_eq!(v.invariant(), invariant, "{v}"),
-    }
-}
-
 #[test]
 fn canary_client_data_out_of_order_is_caught() {
     // The 50th data event is held back and emitted after the 51st (on a
@@ -232,57 +224,23 @@ fn canary_a_dropped_client_packet_is_caught_on_a_lossless_network() {
 /// NACK allowance must not cover it.
 #[test]
 fn canary_an_unrequested_second_copy_to_a_nacking_client_is_caught() {
-    struct Doubler {
-        relay: Relay,
-        victim: SocketAddr,
-        nacked: bool,
-        done: bool,
-        extra: VecDeque<Transmit>,
-    }
-    impl RelayUnderTest for Doubler {
-        fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
-            self.nacked |= from == self.victim && rtprelay_core::packet::is_rtcp(&data);
-            self.relay.handle_datagram(now, port, from, data);
-        }
-        fn handle_timeout(&mut self, now: Instant) {
-            self.relay.handle_timeout(now);
-        }
-        fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
-            if let Some(t) = self.extra.pop_front() {
-                return Some(t);
-            }
-            let t = self.relay.poll_transmit(max_segments)?;
-            let data = t.destination == self.victim && t.segments.iter().any(|s| s.get(1) == Some(&pt::TS_DATA));
-            if self.nacked && !self.done && data {
-                self.done = true;
-                self.extra.push_back(t.clone());
-            }
-            Some(t)
-        }
-        fn poll_event(&mut self) -> Option<RelayEvent> {
-            self.relay.poll_event()
-        }
-        fn poll_timeout(&self) -> Option<Instant> {
-            self.relay.poll_timeout()
-        }
-        fn counters(&self) -> &Counters {
-            self.relay.counters()
-        }
-        fn state_sizes(&self) -> StateSizes {
-            self.relay.state_sizes()
-        }
-        fn restart(&mut self, relay: Relay) {
-            self.relay = relay;
-        }
-    }
     let scenario = Scenario::generate(&Options { loss: 0.05, ..clients(2, 10) });
     let victim = scenario.peers[1].addr();
-    let sim = Sim::with_relay(scenario, |relay| Doubler {
-        relay,
-        victim,
-        nacked: false,
-        done: false,
-        extra: VecDeque::new(),
+    let nacked = Rc::new(Cell::new(false));
+    let done = Cell::new(false);
+    let saw_nack = Rc::clone(&nacked);
+    let sim = Sim::with_relay(scenario, move |relay| {
+        Canary::new(
+            relay,
+            move |_, from, data, _| saw_nack.set(saw_nack.get() || (from == victim && is_rtcp(data))),
+            move |t, extra| {
+                let data = t.destination == victim && t.segments.iter().any(|s| s.get(1) == Some(&pt::TS_DATA));
+                if nacked.get() && !done.get() && data {
+                    done.set(true);
+                    extra.push_back(t.clone());
+                }
+            },
+        )
     });
     expect_violation(sim.run(), Invariant::DuplicateForward);
 }

@@ -4,14 +4,15 @@
 
 use bytes::Bytes;
 use rtprelay_core::packet::pt;
-use rtprelay_core::relay::{Counters, StateSizes};
-use rtprelay_core::{Instant, Port, Relay, RelayEvent, Transmit};
+use rtprelay_core::{Port, Transmit};
 use rtprelay_sim::net::GilbertElliott;
 use rtprelay_sim::scenario::{PeerOp, PeerSpec};
-use rtprelay_sim::{Invariant, Options, RelayUnderTest, Report, Scenario, Sim, Violation, run};
-use std::collections::VecDeque;
+use rtprelay_sim::{Invariant, Options, Scenario, Sim, run};
 use std::net::SocketAddr;
 use std::time::Duration;
+
+mod support;
+use support::{Canary, expect_ok, expect_violation};
 
 fn options(seed: u64, secs: u64) -> Options {
     Options { seed, duration: Duration::from_secs(secs), ..Options::default() }
@@ -24,10 +25,6 @@ fn lossy(seed: u64) -> Options {
         reorder: 0.05,
         ..options(seed, 20)
     }
-}
-
-fn expect_ok(result: Result<Report, Violation>) -> Report {
-    result.unwrap_or_else(|v| panic!("{v}"))
 }
 
 #[test]
@@ -87,84 +84,8 @@ fn different_seeds_give_different_traces() {
     assert_ne!(a.trace_hash, lossy_a.trace_hash, "the network model is part of the universe");
 }
 
-/// Sees each datagram handed to the relay; may queue extra transmits.
-type Plant = Box<dyn FnMut(Port, SocketAddr, &Bytes, &mut VecDeque<Transmit>)>;
-/// May rewrite each real transmit, or queue extra ones after it.
-type Mangle = Box<dyn FnMut(&mut Transmit, &mut VecDeque<Transmit>)>;
-
-/// A relay with a planted bug: `plant` sees each datagram the relay is
-/// handed and may queue extra transmits; `mangle` may rewrite each real one.
-struct Canary {
-    relay: Relay,
-    extra: VecDeque<Transmit>,
-    plant: Plant,
-    mangle: Mangle,
-}
-
-impl Canary {
-    fn planting(
-        plant: impl FnMut(Port, SocketAddr, &Bytes, &mut VecDeque<Transmit>) + 'static,
-    ) -> impl FnOnce(Relay) -> Canary {
-        move |relay| Canary { relay, extra: VecDeque::new(), plant: Box::new(plant), mangle: Box::new(|_, _| {}) }
-    }
-
-    fn mangling(mangle: impl FnMut(&mut Transmit, &mut VecDeque<Transmit>) + 'static) -> impl FnOnce(Relay) -> Canary {
-        move |relay| Canary {
-            relay,
-            extra: VecDeque::new(),
-            plant: Box::new(|_, _, _, _| {}),
-            mangle: Box::new(mangle),
-        }
-    }
-}
-
-impl RelayUnderTest for Canary {
-    fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
-        (self.plant)(port, from, &data, &mut self.extra);
-        self.relay.handle_datagram(now, port, from, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        self.relay.handle_timeout(now);
-    }
-    fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
-        if let Some(t) = self.extra.pop_front() {
-            return Some(t);
-        }
-        let mut t = self.relay.poll_transmit(max_segments)?;
-        (self.mangle)(&mut t, &mut self.extra);
-        Some(t)
-    }
-    fn poll_event(&mut self) -> Option<RelayEvent> {
-        self.relay.poll_event()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.relay.poll_timeout()
-    }
-    fn counters(&self) -> &Counters {
-        self.relay.counters()
-    }
-    fn state_sizes(&self) -> StateSizes {
-        self.relay.state_sizes()
-    }
-    fn restart(&mut self, relay: Relay) {
-        self.relay = relay;
-    }
-}
-
 fn is_ts_data(t: &Transmit) -> bool {
     t.segments.iter().any(|s| s.get(1) == Some(&pt::TS_DATA))
-}
-
-fn expect_violation(result: Result<Report, Violation>, invariant: Invariant) -> Violation {
-    match result {
-        Ok(report) => panic!("the planted bug went unnoticed:\n{report}"),
-        Err(v) => {
-            assert_eq!(v.invariant(), invariant, "{v}");
-            assert!(v.to_string().contains(&format!("seed {}", v.seed)), "{v}");
-            assert!(v.step > 0);
-            v
-        }
-    }
 }
 
 #[test]
