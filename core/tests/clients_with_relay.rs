@@ -232,7 +232,16 @@ fn a_publisher_and_two_subscribers_end_to_end() {
         net.push(&data);
         net.run_for(Duration::from_millis(4));
     }
-    net.run_for(Duration::from_millis(500));
+    net.run_for(Duration::from_millis(1_500));
+    // Each subscriber's receiver reports reached the relay (2.3).
+    let Ok(rtprelay_core::Reply::Clients(clients)) = net.relay.handle_command(net.now, Command::ListClients) else {
+        panic!("clients")
+    };
+    for client in &clients {
+        let sub = &client.subscriptions[0];
+        assert_eq!((sub.reported_loss, sub.reported_lost_total), (Some(0.0), Some(0)), "{client:?}");
+        assert!(sub.reported_jitter.is_some());
+    }
     net.publisher.close(net.now);
     net.drain_publisher();
     net.run_for(Duration::from_secs(1));

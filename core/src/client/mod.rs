@@ -50,6 +50,7 @@ mod history;
 mod outbox;
 pub mod pull;
 pub mod push;
+mod reception;
 pub mod reorder;
 mod rtt;
 

@@ -8,6 +8,7 @@
 
 use super::backoff::Backoff;
 use super::outbox::Outbox;
+use super::reception::Reception;
 use super::reorder::{ReorderBuffer, ReorderConfig, ReorderStats};
 use super::{ClientError, check_live_id, control, earliest};
 use crate::ids::{Map, Rng};
@@ -45,6 +46,9 @@ pub struct PullConfig {
     pub close_timeout_ms: u64,
     /// Datagrams queued for the driver; beyond it the oldest is dropped.
     pub max_queued_datagrams: usize,
+    /// Send an RTCP Receiver Report (loss and jitter of each stream) with
+    /// every heartbeat (2.3), so the relay's API shows them. On.
+    pub receiver_reports: bool,
     /// The reorder buffer and its NACKs (PROTOCOL.md 2.4); its window also
     /// bounds the wait for a stopped stream's tail.
     pub reorder: ReorderConfig,
@@ -61,6 +65,7 @@ impl Default for PullConfig {
             close_retry_ms: 250,
             close_timeout_ms: 2_000,
             max_queued_datagrams: 4_096,
+            receiver_reports: true,
             reorder: ReorderConfig::default(),
         }
     }
@@ -124,6 +129,8 @@ pub struct PullCounters {
     pub unknown_ssrc: u64,
     /// NACK datagrams sent.
     pub nacks_sent: u64,
+    /// Receiver reports sent.
+    pub receiver_reports: u64,
     /// Pull requests sent (first tries and resends).
     pub pull_requests: u64,
     /// Times the relay did not know the client id (`CLIENT_UNKNOWN`).
@@ -162,6 +169,8 @@ struct PullStream {
     live_id: String,
     answer: Answer,
     buffer: ReorderBuffer,
+    /// What the next receiver report says about it.
+    reception: Reception,
     /// `STREAM_STOPPED` arrived: the last sequence number and how long to
     /// wait for the packets up to it.
     stopping: Option<(u16, Instant)>,
@@ -286,6 +295,7 @@ impl PullClient {
                     live_id: id.to_owned(),
                     answer: Answer::Pending,
                     buffer: ReorderBuffer::new(&self.config.reorder),
+                    reception: Reception::default(),
                     stopping: None,
                     stopped: false,
                 },
@@ -466,6 +476,23 @@ impl PullClient {
         }
     }
 
+    /// An RTCP Receiver Report with a block for each live stream that
+    /// received data (2.3), sent with each heartbeat.
+    fn send_receiver_report(&mut self, id: u32) {
+        let blocks: Vec<_> = self
+            .streams
+            .iter_mut()
+            .filter_map(|s| match s.answer {
+                Answer::Live(ssrc) => s.reception.report(ssrc, s.buffer.stats()),
+                _ => None,
+            })
+            .collect();
+        if !blocks.is_empty() {
+            self.counters.receiver_reports += 1;
+            self.send(rtcp::ReceiverReport { sender_ssrc: id, blocks }.encode());
+        }
+    }
+
     /// `SSRC_ACK` datagrams (1.4.5): `id;id`, split between ids so each
     /// datagram stands alone, the challenge echoed in the timestamp.
     fn send_acks(&mut self, id: u32, challenge: u32, ids: &[String]) {
@@ -491,6 +518,8 @@ impl PullClient {
             self.counters.unknown_ssrc += 1;
             return;
         };
+        let arrival = self.clock.rtp_timestamp(now);
+        self.streams[i].reception.on_packet(header.sequence, header.timestamp, arrival);
         self.streams[i].buffer.insert(now, header.sequence, payload);
         self.service(now, i);
         self.remove_stopped();
@@ -579,6 +608,9 @@ impl PullClient {
                 *heartbeat_at = now + ms(self.config.heartbeat_interval_ms);
                 let id = *id;
                 self.send_control(now, pt::HEARTBEAT, id);
+                if self.config.receiver_reports {
+                    self.send_receiver_report(id);
+                }
             }
             _ => {}
         }
