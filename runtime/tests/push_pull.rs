@@ -205,3 +205,15 @@ fn metric(server: &Server, name: &str) -> u64 {
     let text = http("GET", &server.url("/metrics"), None, &[]).body;
     text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0)
 }
+
+#[test]
+fn pull_exits_1_when_no_relay_answers() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap(); // bound, never answers
+    let mut cmd = Command::new(binary());
+    cmd.args(["pull", "--server", &silent.local_addr().unwrap().to_string(), "--live-id", "cam1", "-o", "-"]);
+    let started = Instant::now();
+    let (status, _, stderr) = run(cmd);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no answer from a relay"), "{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(5), "it waited its 5 s first");
+}

@@ -67,6 +67,13 @@ impl PullStreamClient {
         self.handle.call(|c, now| c.close(now)).await;
     }
 
+    /// Waits, at most `within`, for [`PullEvent::PullStreamReady`] (the
+    /// relay issued a client id); returns whether it came. Call it first:
+    /// nothing comes before that event.
+    pub async fn wait_ready(&mut self, within: Duration) -> bool {
+        self.handle.wait_for(within, |e| *e == PullEvent::PullStreamReady).await.is_some()
+    }
+
     /// Closes and waits, at most `within`, for [`PullEvent::CloseSuccess`]
     /// (events before it are dropped); returns whether it came.
     pub async fn close_and_wait(&mut self, within: Duration) -> bool {

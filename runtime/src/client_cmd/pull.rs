@@ -10,6 +10,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// The placeholder that names one output file per stream.
 const LIVE_ID_PLACEHOLDER: &str = "{liveId}";
+/// How long the relay has to issue a client id: a stream that is not
+/// live is waited for, a relay that does not answer is not.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `close` may take before the command exits anyway.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -41,6 +44,9 @@ pub async fn run(args: PullArgs) -> Result<(), Failure> {
     let (relay, local) = resolve(&args.server).await?;
     let mut client = PullStreamClient::bind(local, relay, PullConfig::default()).await?;
     client.pull(&ids).await.map_err(|e| Failure::usage(e.to_string()))?;
+    if !client.wait_ready(READY_TIMEOUT).await {
+        return Err(Failure::runtime(format!("no answer from a relay at {relay} within {READY_TIMEOUT:?}")));
+    }
     let mut status = StatusLine::new(&format!("pull {}", ids.join(",")));
     let result = receive(&mut client, &args, &ids, &mut status).await;
     status.finish();
