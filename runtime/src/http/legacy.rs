@@ -1,15 +1,16 @@
-//! The signed-envelope compatibility routes (PROTOCOL.md §3.2): always
-//! HTTP 200 with `{"errCode", "msg"}` bodies, legacy codes for errors, no
-//! bearer token.
+//! The compatibility routes (PROTOCOL.md §3.2): always HTTP 200 with
+//! `{"errCode", "msg"}` bodies, legacy codes for errors, no bearer token.
+//! Stream lists show SSRCs signed, as the legacy Java components read them.
 
 use super::Shared;
 use crate::envelope::{self, Envelope, EnvelopeError};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use rtprelay_core::{Command, CommandError};
+use axum::extract::{Query, State};
+use rtprelay_core::{Command, CommandError, Reply};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `errCode` of `stopStream` for a stream that is not live.
@@ -64,4 +65,43 @@ pub async fn stop_stream(State(state): State<Shared>, body: Bytes) -> Json<Value
         }
         Err(gone) => legacy_error(INTERNAL, &gone.to_string()),
     }
+}
+
+/// A list, or JSON `null` when empty (the legacy components expect that).
+fn list_or_null(items: Vec<Value>) -> Value {
+    if items.is_empty() { Value::Null } else { Value::Array(items) }
+}
+
+/// `GET .../stream/getAllStream`: the live streams with their SSRCs.
+pub async fn get_all_stream(State(state): State<Shared>) -> Json<Value> {
+    match state.relay.run(Command::ListStreams).await {
+        Ok(Ok(Reply::Streams(streams))) => {
+            let infos = streams
+                .iter()
+                .filter(|s| s.live)
+                .filter_map(|s| s.ssrc.map(|ssrc| json!({"liveId": s.live_id, "ssrc": ssrc as i32})))
+                .collect();
+            Json(json!({"infos": list_or_null(infos), "errCode": 0, "msg": "ok"}))
+        }
+        Ok(_) => legacy_error(INTERNAL, "unexpected reply"),
+        Err(gone) => legacy_error(INTERNAL, &gone.to_string()),
+    }
+}
+
+/// `GET .../stream/getSubscribers?liveId=ID`: where a stream's data goes;
+/// `null` for an unknown stream or none.
+pub async fn get_subscribers(State(state): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Json<Value> {
+    let Some(live_id) = query.get("liveId").cloned() else {
+        return Json(json!({"subscribers": Value::Null, "errCode": 0, "msg": "ok"}));
+    };
+    let subscribers = match state.relay.run(Command::GetStream { live_id }).await {
+        Ok(Ok(Reply::Stream(s))) => s
+            .subscriber_list
+            .iter()
+            .map(|sub| json!({"host": sub.address.ip().to_string(), "port": sub.address.port()}))
+            .collect(),
+        Ok(_) => Vec::new(),
+        Err(gone) => return legacy_error(INTERNAL, &gone.to_string()),
+    };
+    Json(json!({"subscribers": list_or_null(subscribers), "errCode": 0, "msg": "ok"}))
 }

@@ -53,7 +53,9 @@ pub fn router(state: Shared) -> Router {
         .layer(from_fn_with_state(Arc::clone(&state), guard::require_token));
     let compat = Router::new()
         .route("/api/getLiveInfo", post(legacy::get_live_info))
-        .route("/api/stopStream", post(legacy::stop_stream));
+        .route("/api/stopStream", post(legacy::stop_stream))
+        .route("/stream/getAllStream", get(legacy::get_all_stream))
+        .route("/stream/getSubscribers", get(legacy::get_subscribers));
     let app = Router::new()
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))
