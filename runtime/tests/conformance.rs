@@ -630,6 +630,9 @@ fn delete_revokes_credentials_204_and_404s_when_unknown() {
     publisher.send(server.ready.push, &rtp(pt::AUTH_REQ, false, 0, 0, 0, format!("cam1#{code}").as_bytes()));
     publisher.expect(pt::AUTH_REFUSED);
     assert_error(&http("GET", &server.url("/api/streams/cam1"), None, &[]), 404);
+    let fresh = create_stream(&server, "cam1");
+    assert_ne!(fresh, code);
+    auth(&publisher, server.ready.push, "cam1", &fresh);
 }
 
 #[test]
@@ -870,7 +873,7 @@ fn a_list_that_fills_whole_chunks_ends_with_an_empty_marked_chunk() {
     let (_dir, server) = start(&[]);
     let client = Peer::new();
     let id = register(&client, server.ready.pull);
-    // 738 bytes: "a" * 368 + "#" + "b" * 369 would be invalid ids for streams, but any id may be named.
+    // Exactly 738 bytes, so the last chunk is empty (1.4.2).
     let list = format!("{}#{}", "x".repeat(368), "y".repeat(369));
     assert_eq!(list.len(), 738);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, false, 0, 0, id, list.as_bytes()));
@@ -1697,4 +1700,64 @@ fn pull_of_two_ids_waits_for_the_one_not_live_and_exits_0_when_both_stopped() {
     assert_eq!(support::wait_bounded(&mut child).code(), Some(0));
     assert_eq!(std::fs::read(support::path_in(&dir, "out-a.ts")).unwrap(), pa);
     assert_eq!(std::fs::read(support::path_in(&dir, "out-b.ts")).unwrap(), pb);
+}
+
+#[test]
+fn receiver_reports_become_the_subscribers_loss_and_jitter() {
+    let (_dir, server) = start(&[]);
+    let (publisher, subscriber, ssrc) = live_with_subscriber(&server, "cam1");
+    let id = register(&subscriber, server.ready.pull);
+    publisher.send(server.ready.push, &ts(1, ssrc, b"x"));
+    subscriber.expect(pt::TS_DATA);
+    // RR (RFC 3550 6.4.2): one block, fraction lost 64/256, 10 lost, jitter 900.
+    let mut rr = vec![0x81, 201, 0, 7];
+    rr.extend_from_slice(&id.to_be_bytes());
+    rr.extend_from_slice(&ssrc.to_be_bytes());
+    rr.extend_from_slice(&[64, 0, 0, 10]);
+    for word in [1u32, 900, 0, 0] {
+        rr.extend_from_slice(&word.to_be_bytes());
+    }
+    subscriber.send(server.ready.pull, &rr);
+    support::eventually("the report in /api/clients", || {
+        let body = http("GET", &server.url("/api/clients"), None, &[]).body;
+        body.contains("0.25") && body.contains("900")
+    });
+}
+
+#[test]
+fn an_acked_pull_rsp_is_not_resent() {
+    let (_dir, server) = start(&[("RTPRELAY_PULL_RSP_RESEND_INITIAL_MS", "150")]);
+    let code = create_stream(&server, "cam1");
+    auth(&Peer::new(), server.ready.push, "cam1", &code);
+    let client = Peer::new();
+    let id = register(&client, server.ready.pull);
+    client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
+    client.expect(pt::PULL_RSP);
+    client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, 0, id, b"cam1"));
+    assert!(client.drain(Duration::from_millis(700)).iter().all(|p| p.byte1 != pt::PULL_RSP));
+}
+
+#[test]
+fn stream_counters_count_accepted_packets_only() {
+    let (_dir, server) = start(&[]);
+    let (publisher, _subscriber, ssrc) = live_with_subscriber(&server, "cam1");
+    for seq in 1..=4 {
+        publisher.send(server.ready.push, &ts(seq, ssrc, &[0x47; 188]));
+    }
+    Peer::new().send(server.ready.push, &ts(5, ssrc, &[0x47; 188]));
+    support::eventually("4 packets in", || {
+        let stream = http("GET", &server.url("/api/streams/cam1"), None, &[]).json();
+        let obj = stream.as_object().unwrap().clone();
+        obj.iter().any(|(k, v)| k.to_lowercase().contains("packets") && v.as_u64() == Some(4))
+    });
+}
+
+#[test]
+fn a_public_http_bind_starts_with_a_token_from_the_environment() {
+    let dir = temp_dir();
+    let env = [("RTPRELAY_HTTP_ADDR", "0.0.0.0:0"), ("RTPRELAY_ADMIN_TOKEN", "t0k")];
+    let server = Server::start(dir.path(), &[], &env);
+    let local = format!("http://127.0.0.1:{}/api/streams", server.ready.http.port());
+    assert_eq!(http("GET", &local, None, &[]).status, 401);
+    assert_eq!(http("GET", &local, None, &[("Authorization", "Bearer t0k")]).status, 200);
 }
