@@ -50,6 +50,7 @@ pub fn router(state: Shared) -> Router {
         .route("/clients", get(native::list_clients))
         .route("/openapi.json", get(native::openapi))
         .fallback(native::not_found)
+        .method_not_allowed_fallback(native::method_not_allowed)
         .layer(from_fn_with_state(Arc::clone(&state), guard::require_token));
     let compat = Router::new()
         .route("/api/getLiveInfo", post(legacy::get_live_info))

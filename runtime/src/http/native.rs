@@ -29,6 +29,12 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
 
+/// A known route asked with a method it does not take: 405 in the JSON
+/// error shape.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+}
+
 /// The body of `POST /api/streams`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
