@@ -1838,3 +1838,14 @@ fn metrics_samples_carry_the_name_of_their_type_line() {
         }
     }
 }
+
+#[test]
+fn client_unknown_may_be_sent_again_after_a_second() {
+    let (_dir, server) = start(&[]);
+    let stranger = Peer::new();
+    stranger.send(server.ready.pull, &rtp(pt::HEARTBEAT, false, 0, 0, 4242, b""));
+    stranger.expect(CLIENT_UNKNOWN);
+    std::thread::sleep(Duration::from_millis(1100));
+    stranger.send(server.ready.pull, &rtp(pt::HEARTBEAT, false, 0, 0, 4242, b""));
+    assert_eq!(stranger.expect(CLIENT_UNKNOWN).ssrc, 4242);
+}
