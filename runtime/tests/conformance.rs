@@ -1818,7 +1818,6 @@ fn packets_older_than_the_history_age_are_not_resent() {
 }
 
 #[test]
-#[ignore = "conformance: /metrics is OpenMetrics (TYPE x counter, samples x_total, # EOF) served as text/plain version=0.0.4"]
 fn metrics_samples_carry_the_name_of_their_type_line() {
     // Prometheus text format 0.0.4: a counter or gauge family's samples
     // have exactly the name of its `# TYPE` line (a `_total` suffix makes

@@ -41,7 +41,8 @@ fn create_list_get_stop_delete() {
     let dup = http("POST", &streams, Some(r#"{"liveId": "old"}"#), &[]);
     assert_eq!(dup.status, 409);
     assert_eq!(dup.json()["error"]["code"], "already_exists");
-    for bad in [r#"{"liveId": "a#b"}"#, r#"{"liveId": ""}"#, &format!(r#"{{"liveId": "{}"}}"#, "x".repeat(41))] {
+    let no_id = r#"{"liveCode": "abc"}"#; // not one of the three forms
+    for bad in [r#"{"liveId": "a#b"}"#, r#"{"liveId": ""}"#, &format!(r#"{{"liveId": "{}"}}"#, "x".repeat(41)), no_id] {
         let r = http("POST", &streams, Some(bad), &[]);
         assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("invalid_live_id")), "{bad}");
     }

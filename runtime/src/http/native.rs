@@ -52,6 +52,10 @@ pub async fn create_stream(State(state): State<Shared>, body: Bytes) -> Result<R
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("bad request body: {e}")))?
     };
+    if body.live_id.is_none() && body.live_code.is_some() {
+        // Not one of the three forms: importing a code needs its id.
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_live_id", "a liveCode needs its liveId"));
+    }
     let created = state.credentials.create(body.live_id, body.live_code).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
