@@ -1083,21 +1083,25 @@ fn client_unknown_is_sent_at_most_once_per_second_per_source() {
     assert_eq!(stranger.drain(SHORT).iter().filter(|p| p.byte1 == CLIENT_UNKNOWN).count(), 1);
 }
 
+/// Heartbeats from `new` naming client `id` until the relay answers there
+/// with a `PULL_RSP` (its challenge), waiting `poll` after each.
+fn challenge_at(new: &Peer, to: SocketAddr, id: u32, poll: Duration) -> Rtp {
+    for _ in 0..20 {
+        new.send(to, &rtp(pt::HEARTBEAT, false, 0, 0, id, b""));
+        if let Some(rsp) = new.recv(poll).filter(|p| p.byte1 == pt::PULL_RSP) {
+            return rsp;
+        }
+    }
+    panic!("no PULL_RSP to the new address");
+}
+
 #[test]
 fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed() {
     let (_dir, server) = start(&[]);
     let (publisher, old, ssrc) = live_with_subscriber(&server, "cam1");
     let id = register(&old, server.ready.pull);
     let new = Peer::new();
-    let mut rsp = None;
-    for _ in 0..20 {
-        new.send(server.ready.pull, &rtp(pt::HEARTBEAT, false, 0, 0, id, b""));
-        rsp = new.recv(Duration::from_millis(100)).filter(|p| p.byte1 == pt::PULL_RSP);
-        if rsp.is_some() {
-            break;
-        }
-    }
-    let rsp = rsp.expect("a PULL_RSP to the new address");
+    let rsp = challenge_at(&new, server.ready.pull, id, Duration::from_millis(100));
     assert_eq!(rsp.text(), format!("cam1#{}", ssrc as i32));
     publisher.send(server.ready.push, &ts(1, ssrc, b"before"));
     assert_eq!(old.expect(pt::TS_DATA).payload, b"before");
@@ -1474,15 +1478,7 @@ fn an_expired_challenge_does_not_move_the_client() {
     let (publisher, old, ssrc) = live_with_subscriber(&server, "cam1");
     let id = register(&old, server.ready.pull);
     let new = Peer::new();
-    let mut rsp = None;
-    for _ in 0..20 {
-        new.send(server.ready.pull, &rtp(pt::HEARTBEAT, false, 0, 0, id, b""));
-        rsp = new.recv(Duration::from_millis(50)).filter(|p| p.byte1 == pt::PULL_RSP);
-        if rsp.is_some() {
-            break;
-        }
-    }
-    let rsp = rsp.expect("a PULL_RSP to the new address");
+    let rsp = challenge_at(&new, server.ready.pull, id, Duration::from_millis(50));
     std::thread::sleep(Duration::from_millis(400));
     new.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.timestamp, id, b"cam1"));
     std::thread::sleep(Duration::from_millis(100));
