@@ -180,8 +180,7 @@ fn reauth_moves_the_bound_publisher_address() {
 #[test]
 fn pull_rsp_has_at_most_20_ids_per_packet_and_null_for_streams_not_live() {
     let (_dir, server) = start(&[]);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     let ids: Vec<String> = (0..45).map(|i| format!("s{i:02}")).collect();
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, ids.join("#").as_bytes()));
     let mut entries = pull_rsp_entries(&client, Duration::from_millis(600));
@@ -202,8 +201,7 @@ fn pull_rsp_writes_the_ssrc_as_a_signed_32_bit_decimal() {
         let code = create_stream(&server, &live_id);
         ssrcs.push((live_id.clone(), auth(&publisher, server.ready.push, &live_id, &code)));
     }
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     let list: Vec<&str> = ssrcs.iter().map(|(l, _)| l.as_str()).collect();
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, list.join("#").as_bytes()));
     for (live_id, ssrc) in pull_rsp_entries(&client, SHORT) {
@@ -219,8 +217,7 @@ fn pull_rsp_writes_the_ssrc_as_a_signed_32_bit_decimal() {
 #[test]
 fn an_empty_pull_request_is_answered_hash_null() {
     let (_dir, server) = start(&[]);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b""));
     let rsp = client.expect(pt::PULL_RSP);
     assert_eq!(rsp.text(), "#null");
@@ -232,8 +229,7 @@ fn an_empty_pull_request_is_answered_hash_null() {
 #[test]
 fn pull_req_lost_follows_an_incomplete_request_after_1_s() {
     let (_dir, server) = start(&[]);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     let sent = Instant::now();
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, false, 0, 0, id, b"cam1#ca"));
     let lost = client.expect(PULL_REQ_LOST);
@@ -244,29 +240,39 @@ fn pull_req_lost_follows_an_incomplete_request_after_1_s() {
     assert_eq!(lost.from, server.ready.pull);
 }
 
+/// A new pull client with its id, registered on the pull socket.
+fn registered(server: &Server) -> (Peer, u32) {
+    let client = Peer::new();
+    let id = register(&client, server.ready.pull);
+    (client, id)
+}
+
+/// The ids the relay's `PULL_RSP`s to `client` name, sorted.
+fn answered_ids(client: &Peer) -> Vec<String> {
+    let mut ids: Vec<String> = pull_rsp_entries(client, SHORT).into_iter().map(|(i, _)| i).collect();
+    ids.sort();
+    ids
+}
+
 #[test]
 fn chunks_reassemble_in_any_order_split_inside_an_id() {
     let (_dir, server) = start(&[]);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 2, 0, id, b"ree"));
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, false, 0, 0, id, b"one#t"));
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, false, 1, 0, id, b"wo##th"));
-    let mut ids: Vec<String> = pull_rsp_entries(&client, SHORT).into_iter().map(|(i, _)| i).collect();
-    ids.sort();
+    let ids = answered_ids(&client);
     assert_eq!(ids, ["one", "three", "two"]);
 }
 
 #[test]
 fn a_chunk_index_already_held_starts_a_new_set() {
     let (_dir, server) = start(&[]);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, false, 0, 0, id, b"stale#ol"));
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, false, 0, 0, id, b"fresh#ne"));
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 1, 0, id, b"w"));
-    let mut ids: Vec<String> = pull_rsp_entries(&client, SHORT).into_iter().map(|(i, _)| i).collect();
-    ids.sort();
+    let ids = answered_ids(&client);
     assert_eq!(ids, ["fresh", "new"]);
 }
 
@@ -442,8 +448,7 @@ fn messages_naming_an_unknown_client_id_get_client_unknown() {
 #[test]
 fn a_known_client_id_from_another_address_does_not_count() {
     let (_dir, server) = start(&[]);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     let stranger = Peer::new();
     stranger.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
     assert_eq!(stranger.expect(CLIENT_UNKNOWN).ssrc, id);
@@ -503,8 +508,7 @@ fn stop_pull_unsubscribes_everything_and_forgets_the_client() {
 fn a_stream_going_live_later_gets_an_unprompted_pull_rsp() {
     let (_dir, server) = start(&[]);
     let code = create_stream(&server, "cam1");
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
     assert_eq!(client.expect(pt::PULL_RSP).text(), "cam1#null");
     let publisher = Peer::new();
@@ -871,15 +875,13 @@ fn ts_data(p: &Rtp) -> bool {
 #[test]
 fn a_list_that_fills_whole_chunks_ends_with_an_empty_marked_chunk() {
     let (_dir, server) = start(&[]);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     // Exactly 738 bytes, so the last chunk is empty (1.4.2).
     let list = format!("{}#{}", "x".repeat(368), "y".repeat(369));
     assert_eq!(list.len(), 738);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, false, 0, 0, id, list.as_bytes()));
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 1, 0, id, b""));
-    let mut ids: Vec<String> = pull_rsp_entries(&client, SHORT).into_iter().map(|(i, _)| i).collect();
-    ids.sort();
+    let ids = answered_ids(&client);
     assert_eq!(ids, ["x".repeat(368), "y".repeat(369)]);
     assert!(client.drain(Duration::from_millis(50)).iter().all(|p| p.byte1 != PULL_REQ_LOST));
 }
@@ -887,8 +889,7 @@ fn a_list_that_fills_whole_chunks_ends_with_an_empty_marked_chunk() {
 #[test]
 fn pull_request_text_is_joined_as_bytes_before_decoding_and_ignores_empty_and_duplicate_entries() {
     let (_dir, server) = start(&[]);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     let text = "caf\u{e9}##b#b#";
     let bytes = text.as_bytes();
     let split = text.find('\u{e9}').unwrap() + 1; // inside the two-byte character
@@ -914,8 +915,7 @@ fn an_unacked_pull_rsp_is_resent_three_times_then_given_up() {
     let (_dir, server) = start(&[("RTPRELAY_PULL_RSP_RESEND_INITIAL_MS", "150")]);
     let code = create_stream(&server, "cam1");
     auth(&Peer::new(), server.ready.push, "cam1", &code);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
     // Answer at 0, resends at +150, +450, +1050 ms; none after.
     let rsps = client.drain(Duration::from_millis(1800)).into_iter().filter(|p| p.byte1 == pt::PULL_RSP).count();
@@ -927,8 +927,7 @@ fn a_pull_rsp_with_default_settings_is_resent_after_1_s() {
     let (_dir, server) = start(&[]);
     let code = create_stream(&server, "cam1");
     auth(&Peer::new(), server.ready.push, "cam1", &code);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
     client.expect(pt::PULL_RSP);
     let first = Instant::now();
@@ -946,8 +945,7 @@ fn a_complete_request_replaces_the_list_and_keeps_acks_of_streams_still_listed()
         let code = create_stream(&server, live_id);
         ssrc.push(auth(&publisher, server.ready.push, live_id, &code));
     }
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"a#b"));
     pull_rsp_entries(&client, Duration::from_millis(200));
     client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, 0, id, b"a;b"));
@@ -970,8 +968,7 @@ fn an_ack_split_over_datagrams_is_handled_datagram_by_datagram() {
         let code = create_stream(&server, live_id);
         auth(&publisher, server.ready.push, live_id, &code);
     }
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"a#b"));
     pull_rsp_entries(&client, Duration::from_millis(200));
     client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, 0, id, b"a;"));
@@ -986,8 +983,7 @@ fn an_ack_first_replays_the_packets_since_the_first_pull_rsp() {
     let code = create_stream(&server, "cam1");
     let publisher = Peer::new();
     let ssrc = auth(&publisher, server.ready.push, "cam1", &code);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     publisher.send(server.ready.push, &ts(0, ssrc, b"before the request"));
     std::thread::sleep(Duration::from_millis(50));
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
@@ -1724,8 +1720,7 @@ fn an_acked_pull_rsp_is_not_resent() {
     let (_dir, server) = start(&[("RTPRELAY_PULL_RSP_RESEND_INITIAL_MS", "150")]);
     let code = create_stream(&server, "cam1");
     auth(&Peer::new(), server.ready.push, "cam1", &code);
-    let client = Peer::new();
-    let id = register(&client, server.ready.pull);
+    let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
     client.expect(pt::PULL_RSP);
     client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, 0, id, b"cam1"));
