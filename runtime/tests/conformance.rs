@@ -988,10 +988,7 @@ fn an_ack_first_replays_the_packets_since_the_first_pull_rsp() {
     std::thread::sleep(Duration::from_millis(50));
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
     let rsp = client.expect(pt::PULL_RSP);
-    let sent: Vec<Vec<u8>> = (1..=3).map(|seq| ts(seq, ssrc, &[seq as u8; 10])).collect();
-    for p in &sent {
-        publisher.send(server.ready.push, p);
-    }
+    let sent = publish_numbered(&publisher, &server, ssrc, 3);
     assert!(client.drain(Duration::from_millis(150)).iter().all(|p| !ts_data(p)), "nothing before the ack");
     client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.timestamp, id, b"cam1"));
     let got: Vec<Vec<u8>> = client.drain(SHORT).into_iter().filter(ts_data).map(|p| p.raw).collect();
@@ -1009,15 +1006,22 @@ fn forwarding_continues_across_the_sequence_wrap() {
     assert_eq!(seqs, [65534, 65535, 0, 1]);
 }
 
+/// Publishes `TS_DATA` 1..=`count`, each payload its own number; returns
+/// the datagrams sent.
+fn publish_numbered(publisher: &Peer, server: &Server, ssrc: u32, count: u16) -> Vec<Vec<u8>> {
+    let sent: Vec<Vec<u8>> = (1..=count).map(|seq| ts(seq, ssrc, &[seq as u8; 20])).collect();
+    for p in &sent {
+        publisher.send(server.ready.push, p);
+    }
+    sent
+}
+
 #[test]
 fn a_nack_from_an_acked_subscriber_gets_the_packets_again_unchanged() {
     let (_dir, server) = start(&[]);
     let (publisher, subscriber, ssrc) = live_with_subscriber(&server, "cam1");
     let id = register(&subscriber, server.ready.pull);
-    let sent: Vec<Vec<u8>> = (1..=5).map(|seq| ts(seq, ssrc, &[seq as u8; 20])).collect();
-    for p in &sent {
-        publisher.send(server.ready.push, p);
-    }
+    let sent = publish_numbered(&publisher, &server, ssrc, 5);
     assert_eq!(subscriber.drain(Duration::from_millis(200)).into_iter().filter(ts_data).count(), 5);
     subscriber.send(server.ready.pull, &nack(id, ssrc, 2, 0b10));
     let again: Vec<Vec<u8>> = subscriber.drain(SHORT).into_iter().filter(ts_data).map(|p| p.raw).collect();
@@ -1540,10 +1544,7 @@ fn a_nack_inside_a_compound_rtcp_packet_is_honoured() {
     let (_dir, server) = start(&[]);
     let (publisher, subscriber, ssrc) = live_with_subscriber(&server, "cam1");
     let id = register(&subscriber, server.ready.pull);
-    let sent: Vec<Vec<u8>> = (1..=3).map(|seq| ts(seq, ssrc, &[seq as u8; 20])).collect();
-    for p in &sent {
-        publisher.send(server.ready.push, p);
-    }
+    let sent = publish_numbered(&publisher, &server, ssrc, 3);
     assert_eq!(subscriber.drain(Duration::from_millis(200)).into_iter().filter(ts_data).count(), 3);
     let mut compound = vec![0x80, 201, 0, 1];
     compound.extend_from_slice(&id.to_be_bytes());
