@@ -18,6 +18,7 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 /// How long open HTTP connections may take to finish at shutdown.
@@ -94,15 +95,30 @@ fn init_logging(filter: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() -> Result<(), Failure> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(context("cannot watch SIGTERM"))?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.map_err(context("cannot watch SIGINT"))?,
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM, watched from the moment this is built: built before
+/// the ready line is printed, so a supervisor that stops the relay right
+/// after it starts gets a graceful stop, never the default kill.
+struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl ShutdownSignals {
+    /// Installs the handlers.
+    fn install() -> Result<Self, Failure> {
+        Ok(ShutdownSignals {
+            interrupt: signal(SignalKind::interrupt()).map_err(context("cannot watch SIGINT"))?,
+            terminate: signal(SignalKind::terminate()).map_err(context("cannot watch SIGTERM"))?,
+        })
     }
-    Ok(())
+
+    /// Completes on the first SIGINT or SIGTERM.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }
 
 fn bind_udp(server: &ServerConfig, addr: SocketAddr, port: Port) -> Result<UdpEndpoint, Failure> {
@@ -113,6 +129,8 @@ fn bind_udp(server: &ServerConfig, addr: SocketAddr, port: Port) -> Result<UdpEn
 
 /// The server from start to graceful stop.
 async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Result<(), Failure> {
+    // First of all, so that a stop at any point of the start is graceful.
+    let mut signals = ShutdownSignals::install()?;
     let Settings { server, relay: relay_config } = settings;
     let dir = server.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir)).await??;
@@ -170,7 +188,7 @@ async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Resu
     tracing::info!(push = %ready.push, pull = %ready.pull, http = %ready.http, credentials = stored.len(), "serving");
 
     tokio::select! {
-        r = shutdown_signal() => r?,
+        () = signals.recv() => {}
         r = &mut driver => return Err(match r {
             Ok(Ok(())) => "the packet loop stopped".into(),
             Ok(Err(e)) => format!("packet loop: {e}").into(),
