@@ -88,5 +88,17 @@ mod tests {
         assert!(!c.verify(b""));
         assert_ne!(c.hash, Credential::new("s", "secret", [8; 16]).hash, "salt matters");
         assert!(!format!("{c:?}").contains("hash"), "debug output hides the hash");
+        assert_eq!(format!("{c:?}"), r#"Credential { live_id: "s", .. }"#);
+    }
+
+    /// Every byte of the hash counts: a fold that let two differing bytes
+    /// cancel out (XOR instead of OR) would accept about one wrong code in
+    /// 256.
+    #[test]
+    fn verify_refuses_thousands_of_near_codes() {
+        let c = Credential::new("s", "secret", [7; 16]);
+        for n in 0..4096 {
+            assert!(!c.verify(format!("secret{n}").as_bytes()), "secret{n} accepted");
+        }
     }
 }

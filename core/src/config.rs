@@ -213,5 +213,16 @@ mod tests {
     fn zero_limits_are_refused() {
         let c = Config { max_clients: 0, ..Config::default() };
         assert_eq!(c.validate().unwrap_err().field, "max_clients");
+        assert_eq!(c.validate().unwrap_err().to_string(), "max_clients: must be greater than 0");
+    }
+
+    #[test]
+    fn upper_bounds_are_inclusive() {
+        let at = Config { history_max_packets: 1 << 15, pull_rsp_resends: 16, ..Config::default() };
+        at.validate().unwrap();
+        let history = Config { history_max_packets: (1 << 15) + 1, ..Config::default() };
+        assert_eq!(history.validate().unwrap_err().field, "history_max_packets");
+        let resends = Config { pull_rsp_resends: 17, ..Config::default() };
+        assert_eq!(resends.validate().unwrap_err().field, "pull_rsp_resends");
     }
 }

@@ -51,4 +51,26 @@ mod tests {
         assert_ne!(first, second);
         assert!(is_assignable_id(first) && is_assignable_id(second));
     }
+
+    /// Challenges and ids drawn one after another are not predictable from
+    /// each other (a constant generator would make challenges guessable).
+    #[test]
+    fn draws_differ() {
+        let mut rng = Rng::from_seed([1; 32]);
+        let draws: std::collections::BTreeSet<u32> = (0..64).map(|_| rng.next_u32()).collect();
+        assert_eq!(draws.len(), 64);
+    }
+
+    /// Each map gets its own hash key from the generator, so the network
+    /// cannot precompute colliding keys (a default, fixed key could be).
+    #[test]
+    fn maps_are_keyed_by_the_generator() {
+        use std::hash::BuildHasher;
+        let mut rng = Rng::from_seed([1; 32]);
+        let (a, b) = (rng.map::<u32, ()>(), rng.map::<u32, ()>());
+        let fixed = Map::<u32, ()>::default();
+        let hashes = |m: &Map<u32, ()>| (0..8u32).map(|k| m.hasher().hash_one(k)).collect::<Vec<_>>();
+        assert_ne!(hashes(&a), hashes(&b));
+        assert_ne!(hashes(&a), hashes(&fixed));
+    }
 }

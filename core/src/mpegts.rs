@@ -122,7 +122,9 @@ mod tests {
     #[test]
     fn clock_continues_across_wraparound_and_holds_on_discontinuities() {
         let mut c = MediaClock::default();
-        let near_wrap = PCR_MODULUS - PCR_HZ / 10;
+        // 2^33 base ticks of 300 (ISO/IEC 13818-1), written out rather
+        // than taken from the code under test.
+        let near_wrap = 2_576_980_377_600 - PCR_HZ / 10;
         assert_eq!(c.observe(&pcr_packet(100, near_wrap, false)), Some(Duration::ZERO));
         assert_eq!(c.observe(&pcr_packet(100, PCR_HZ / 10, false)), Some(Duration::from_millis(200)));
         assert_eq!(c.observe(&pcr_packet(101, 0, false)), None, "another PID's PCR is ignored");

@@ -122,4 +122,14 @@ mod tests {
         assert_eq!(earliest(None, Some(b)), Some(b));
         assert_eq!(earliest(None, None), None);
     }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        assert_eq!(
+            ClientError::InvalidLiveId("a#b".into()).to_string(),
+            r#"invalid stream id "a#b": empty or contains '#' or ';'"#
+        );
+        assert_eq!(ClientError::InvalidLiveCode.to_string(), "empty stream code");
+        assert_eq!(ClientError::Closed.to_string(), "the client is closed");
+    }
 }
