@@ -120,6 +120,30 @@ mod tests {
     }
 
     #[test]
+    fn the_extension_uses_all_nine_bits() {
+        let f = read_pcr(&pcr_packet(256, 300 * 5 + 299, false)).unwrap();
+        assert_eq!(f.pcr, 1799);
+    }
+
+    #[test]
+    fn short_packets_are_read_to_their_twelfth_byte_and_never_indexed_past_it() {
+        let full = pcr_packet(256, 42, false);
+        assert_eq!(read_pcr(&full[..12]).map(|f| f.pcr), Some(42), "12 bytes hold the PCR");
+        for len in 0..12 {
+            assert_eq!(read_pcr(&full[..len]), None, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn a_step_of_exactly_the_maximum_is_time_not_a_discontinuity() {
+        let mut c = MediaClock::default();
+        c.observe(&pcr_packet(100, 0, false));
+        assert_eq!(c.observe(&pcr_packet(100, PCR_HZ, false)), Some(Duration::from_secs(1)));
+        assert_eq!(c.observe(&pcr_packet(100, 2 * PCR_HZ + 1, false)), Some(Duration::from_secs(1)), "just over holds");
+        assert_eq!(c.discontinuities, 1);
+    }
+
+    #[test]
     fn clock_continues_across_wraparound_and_holds_on_discontinuities() {
         let mut c = MediaClock::default();
         // 2^33 base ticks of 300 (ISO/IEC 13818-1), written out rather

@@ -37,3 +37,15 @@ impl std::error::Error for ParseError {}
 pub fn is_rtcp(datagram: &[u8]) -> bool {
     matches!(datagram.get(1), Some(192..=223))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ParseError;
+
+    #[test]
+    fn parse_errors_say_what_is_wrong() {
+        assert_eq!(ParseError::TooShort.to_string(), "datagram too short");
+        assert_eq!(ParseError::BadVersion.to_string(), "version is not 2");
+        assert_eq!(ParseError::BadLength.to_string(), "inconsistent length field");
+    }
+}
