@@ -3,7 +3,7 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a different subset
 
 use bytes::Bytes;
-use rtprelay_core::relay::{Counters, StateSizes};
+use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
 use rtprelay_core::{Instant, Port, Relay, RelayEvent, Transmit};
 use rtprelay_sim::{Invariant, RelayUnderTest, Report, Violation};
 use std::collections::VecDeque;
@@ -91,6 +91,9 @@ impl RelayUnderTest for Canary {
     }
     fn state_sizes(&self) -> StateSizes {
         self.relay.state_sizes()
+    }
+    fn client_bindings(&self) -> Vec<ClientBinding> {
+        self.relay.client_bindings()
     }
     fn restart(&mut self, relay: Relay) {
         self.relay = relay;
