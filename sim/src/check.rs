@@ -162,14 +162,37 @@ pub struct Checker {
     /// Relay restarts, and when each pull client that had data before a
     /// restart must have had fresh data again.
     restarts: Vec<Instant>,
-    /// NAT rebindings of each peer (from the faults).
-    rebinds: BTreeMap<PeerId, Vec<Instant>>,
+    /// NAT rebindings (from the faults), in time order.
+    rebinds: Vec<Rebinding>,
     recovery_due: BTreeMap<PeerId, Instant>,
     /// When the last publisher and each subscriber stop (from the ops).
     stops: BTreeMap<PeerId, Instant>,
     lossless: bool,
     /// The first breach found outside a `Result`-returning call.
     pending: Option<Breach>,
+}
+
+/// How long before a NAT rebinding and after the move it leads to a packet
+/// may still be lost to it (in flight, or the client's reorder window).
+const REBIND_SLACK: Duration = Duration::from_secs(1);
+
+/// A NAT rebinding of a peer, and when data first followed it.
+struct Rebinding {
+    peer: PeerId,
+    at: Instant,
+    to: SocketAddr,
+    /// The first `TS_DATA` the relay sent to `to`.
+    moved: Option<Instant>,
+}
+
+impl Rebinding {
+    /// Whether a packet pushed at `pushed` to `peer` may have gone to the
+    /// old address: from just before the rebinding to just after the move.
+    fn may_lose(&self, peer: PeerId, pushed: Instant) -> bool {
+        self.peer == peer
+            && pushed + REBIND_SLACK >= self.at
+            && self.moved.is_none_or(|moved| pushed <= moved + REBIND_SLACK)
+    }
 }
 
 /// An RTCP datagram handed to the relay: what it may retransmit in answer.
@@ -254,12 +277,14 @@ impl Checker {
             seen_ts_forwards: 0,
             clients: BTreeMap::new(),
             restarts: Vec::new(),
-            rebinds: scenario.faults.iter().fold(BTreeMap::new(), |mut map, f| {
-                if let Fault::Rebind { at, peer, .. } = *f {
-                    map.entry(peer).or_insert_with(Vec::new).push(scenario.at(at));
-                }
-                map
-            }),
+            rebinds: scenario
+                .faults
+                .iter()
+                .filter_map(|f| match *f {
+                    Fault::Rebind { at, peer, to } => Some(Rebinding { peer, at: scenario.at(at), to, moved: None }),
+                    Fault::RestartRelay { .. } => None,
+                })
+                .collect(),
             recovery_due: BTreeMap::new(),
             stops: scenario
                 .ops
@@ -398,7 +423,7 @@ impl Checker {
                             format!("payload type {} to {dest}, verified for no client id", segment[1]),
                         );
                     }
-                    pt::TS_DATA => self.check_forward(peer, dest, ssrc, segment)?,
+                    pt::TS_DATA => self.check_forward(now, peer, dest, ssrc, segment)?,
                     _ => {}
                 }
             }
@@ -452,7 +477,14 @@ impl Checker {
         })
     }
 
-    fn check_forward(&mut self, peer: Option<PeerId>, dest: SocketAddr, ssrc: u32, data: &Bytes) -> Result<(), Breach> {
+    fn check_forward(
+        &mut self,
+        now: Instant,
+        peer: Option<PeerId>,
+        dest: SocketAddr,
+        ssrc: u32,
+        data: &Bytes,
+    ) -> Result<(), Breach> {
         self.seen_ts_forwards += 1;
         let (live_id, owner) = match self.stream_of.get(&ssrc) {
             Some((id, owner)) => (id.as_str(), *owner),
@@ -482,6 +514,9 @@ impl Checker {
                 Invariant::AddressMove,
                 format!("TS_DATA of {live_id} to {dest}, which the wire never verified for client {holders:x?}"),
             );
+        }
+        if let Some(r) = self.rebinds.iter_mut().find(|r| r.to == dest && r.moved.is_none()) {
+            r.moved = Some(now);
         }
         let sequence = u16::from_be_bytes([data[2], data[3]]);
         let retransmission = self.check_retransmission(dest, ssrc, sequence)?;
@@ -592,12 +627,10 @@ impl Checker {
             }
             // Packets pushed after it may have died with the relay, or gone
             // to the client's old address after a NAT rebinding.
-            let restarted = self
-                .restarts
-                .iter()
-                .chain(self.rebinds.get(&peer).into_iter().flatten())
-                .any(|&r| r > last_pushed && r <= now);
-            if self.lossless && index != last_index + 1 && !restarted {
+            let restarted = self.restarts.iter().any(|&r| r > last_pushed && r <= now);
+            let rebound = (last_index + 1..index)
+                .all(|i| self.sent.get(&i).is_some_and(|s| self.rebinds.iter().any(|r| r.may_lose(peer, s.at))));
+            if self.lossless && index != last_index + 1 && !restarted && !rebound {
                 return breach(
                     Invariant::Incomplete,
                     format!("subscriber {peer}: {live_id} #{index} emitted right after #{last_index} (lossless)"),
@@ -802,8 +835,7 @@ impl Checker {
         let mut missing = Vec::new();
         for pair in log.data.windows(2) {
             let ((a_pushed, _, _, a), (_, b_at, _, b)) = (pair[0], pair[1]);
-            let mut gaps = self.restarts.iter().chain(self.rebinds.get(&peer).into_iter().flatten());
-            if !gaps.any(|&r| r > a_pushed && r <= b_at) {
+            if !self.restarts.iter().any(|&r| r > a_pushed && r <= b_at) {
                 missing.extend(a + 1..b);
             }
         }
@@ -813,6 +845,7 @@ impl Checker {
         if !self.restarts.iter().any(|&r| r > last_pushed) {
             missing.extend(self.sent.range(last + 1..).map(|(i, _)| *i));
         }
+        missing.retain(|i| !self.sent.get(i).is_some_and(|s| self.rebinds.iter().any(|r| r.may_lose(peer, s.at))));
         missing
     }
 

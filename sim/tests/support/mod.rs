@@ -31,14 +31,19 @@ pub fn expect_violation(result: Result<Report, Violation>, invariant: Invariant)
 pub type Plant = Box<dyn FnMut(Port, SocketAddr, &Bytes, &mut VecDeque<Transmit>)>;
 /// May rewrite each real transmit, or queue extra ones after it.
 pub type Mangle = Box<dyn FnMut(&mut Transmit, &mut VecDeque<Transmit>)>;
+/// Asked before each real transmit is taken: `true` makes `poll_transmit`
+/// say there is nothing to send (what is queued stays queued).
+pub type Stall = Box<dyn FnMut(&Relay) -> bool>;
 
 /// A relay with a planted bug: `plant` sees each datagram the relay is
-/// handed and may queue extra transmits; `mangle` may rewrite each real one.
+/// handed and may queue extra transmits; `mangle` may rewrite each real one;
+/// `stall` may end a drain early.
 pub struct Canary {
     relay: Relay,
     extra: VecDeque<Transmit>,
     plant: Plant,
     mangle: Mangle,
+    stall: Stall,
 }
 
 impl Canary {
@@ -48,7 +53,18 @@ impl Canary {
         plant: impl FnMut(Port, SocketAddr, &Bytes, &mut VecDeque<Transmit>) + 'static,
         mangle: impl FnMut(&mut Transmit, &mut VecDeque<Transmit>) + 'static,
     ) -> Canary {
-        Canary { relay, extra: VecDeque::new(), plant: Box::new(plant), mangle: Box::new(mangle) }
+        Canary {
+            relay,
+            extra: VecDeque::new(),
+            plant: Box::new(plant),
+            mangle: Box::new(mangle),
+            stall: Box::new(|_| false),
+        }
+    }
+
+    /// A relay whose `poll_transmit` says "nothing" whenever `stall` says so.
+    pub fn stalling(stall: impl FnMut(&Relay) -> bool + 'static) -> impl FnOnce(Relay) -> Canary {
+        move |relay| Canary { stall: Box::new(stall), ..Canary::new(relay, |_, _, _, _| {}, |_, _| {}) }
     }
 
     pub fn planting(
@@ -75,6 +91,9 @@ impl RelayUnderTest for Canary {
     fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
         if let Some(t) = self.extra.pop_front() {
             return Some(t);
+        }
+        if (self.stall)(&self.relay) {
+            return None;
         }
         let mut t = self.relay.poll_transmit(max_segments)?;
         (self.mangle)(&mut t, &mut self.extra);
