@@ -5,7 +5,7 @@
 //! streams it accepted an ack for) after every step. What the relay claims
 //! is checked against the wire: an ack it holds must have been sent, and
 //! an address it sends a client's data to must have been verified on the
-//! wire (see [`trust`]). Any breach ends the run with the seed and step.
+//! wire (the `trust` module). Any breach ends the run with the seed and step.
 
 mod trust;
 
@@ -496,7 +496,7 @@ impl Checker {
             }
         };
         // Acked by the relay's own state, before or after this step.
-        let holders: Vec<u32> = self
+        let holders: BTreeSet<u32> = self
             .previous
             .iter()
             .chain(&self.bindings)

@@ -162,3 +162,54 @@ impl Trust {
         self.verified_for.range((addr, 0)..=(addr, u32::MAX)).next().is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtprelay_core::packet::rtp::Header;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn msg(payload_type: u8, timestamp: u32, ssrc: u32, len: usize) -> Vec<u8> {
+        Header { timestamp, ssrc, ..Header::new(payload_type) }.encode(&vec![b'x'; len]).to_vec()
+    }
+
+    const T: Instant = Instant::from_millis(1_000);
+
+    #[test]
+    fn an_address_is_verified_by_presenting_the_id_sent_only_to_it() {
+        let mut t = Trust::new(Duration::from_secs(5));
+        let none = BTreeSet::new();
+        t.on_receive(T, addr(1), &msg(pt::CLIENT_ID_REQ, 0, 0, 0));
+        assert!(t.on_transmit(T, addr(1), &msg(pt::CLIENT_ID_RSP, 0, 7, 0), &none).is_ok(), "12 for 12");
+        assert_eq!(t.on_transmit(T, addr(1), &msg(pt::PULL_RSP, 0, 0, 1), &none), Err((25, 12)));
+        t.on_receive(T, addr(2), &msg(pt::HEARTBEAT, 0, 7, 0));
+        assert!(!t.verified_for(addr(2), 7), "the id was not sent there");
+        t.on_receive(T, addr(1), &msg(pt::HEARTBEAT, 0, 7, 0));
+        assert!(t.verified_for(addr(1), 7) && !t.verified_for(addr(1), 8));
+        assert!(t.on_transmit(T, addr(1), &msg(pt::TS_DATA, 0, 0, 1000), &none).is_ok());
+        t.clear();
+        assert!(!t.verified_for_a_client(addr(1)), "a new relay process knows nothing");
+    }
+
+    #[test]
+    fn an_address_is_verified_for_a_client_by_echoing_its_challenge_in_time() {
+        let mut t = Trust::new(Duration::from_secs(5));
+        let for_7: BTreeSet<u32> = [7].into();
+        for _ in 0..4 {
+            t.on_receive(T, addr(2), &msg(pt::HEARTBEAT, 0, 7, 0));
+        }
+        t.on_transmit(T, addr(2), &msg(pt::PULL_RSP, 0xC0FFEE, 0, 10), &for_7).unwrap();
+        t.on_receive(T, addr(2), &msg(pt::SSRC_ACK, 0xC0FFEE, 8, 0));
+        assert!(!t.verified_for_a_client(addr(2)), "an echo naming another client");
+        t.on_receive(T, addr(2), &msg(pt::SSRC_ACK, 0xBAD, 7, 0));
+        assert!(!t.verified_for_a_client(addr(2)), "a wrong echo");
+        t.on_receive(T + Duration::from_secs(5), addr(2), &msg(pt::SSRC_ACK, 0xC0FFEE, 7, 0));
+        assert!(!t.verified_for_a_client(addr(2)), "an expired echo");
+        t.on_transmit(T, addr(2), &msg(pt::PULL_RSP, 0xC0FFEE, 0, 10), &for_7).unwrap();
+        t.on_receive(T, addr(2), &msg(pt::SSRC_ACK, 0xC0FFEE, 7, 0));
+        assert!(t.verified_for(addr(2), 7));
+    }
+}
