@@ -1,28 +1,37 @@
 //! The invariant checker. It watches the wire, never the relay's insides:
 //! what each peer sends, what the relay receives and transmits, and what
-//! each peer receives, plus the relay's [`StateSizes`] and counters after
-//! every step. Any breach ends the run with the seed and step.
+//! each peer receives, plus the relay's [`StateSizes`], counters and
+//! client bindings (which client id it holds at which address, and which
+//! streams it accepted an ack for) after every step. What the relay claims
+//! is checked against the wire: an ack it holds must have been sent, and
+//! an address it sends a client's data to must have been verified on the
+//! wire (the `trust` module). Any breach ends the run with the seed and step.
+
+mod trust;
 
 use crate::peer::payload_index;
 use crate::report::Percentiles;
-use crate::scenario::{PeerId, PeerOp, PeerSpec, Scenario};
+use crate::scenario::{Fault, PeerId, PeerOp, PeerSpec, Scenario};
 use bytes::Bytes;
 use rtprelay_core::PullEvent;
 use rtprelay_core::client::reorder::ReorderStats;
 use rtprelay_core::packet::rtcp::{self, RtcpPacket};
 use rtprelay_core::packet::{is_rtcp, pt, text};
-use rtprelay_core::relay::{Counters, StateSizes};
+use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
 use rtprelay_core::{Config, Instant, Port, Transmit};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
+use trust::Trust;
 
 /// The rules the relay must keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Invariant {
-    /// `TS_DATA` went to a peer that had not acknowledged that stream.
+    /// `TS_DATA` went to an address where the relay held no client that
+    /// had acknowledged that stream (its own state, before or after the
+    /// step), or the relay holds an acknowledgement no `SSRC_ACK` gave.
     NotAcked,
     /// The same `TS_DATA` went to one subscriber twice.
     DuplicateForward,
@@ -34,6 +43,17 @@ pub enum Invariant {
     WrongPort,
     /// A datagram went to an address that never sent the relay anything.
     Unsolicited,
+    /// Toward an address not verified on the wire, the relay sent more
+    /// bytes than it had received from it (PROTOCOL §2.3 amplification).
+    Amplification,
+    /// A client's data or replies went to an address the wire never
+    /// verified for that client: an address change without an echoed
+    /// challenge (PROTOCOL §2.3).
+    AddressMove,
+    /// A retransmission answered RTCP that did not come from the bound
+    /// address of the client its NACK names, went elsewhere than to that
+    /// address, or was of a packet the NACK did not list (PROTOCOL §2.1).
+    NackSource,
     /// The relay's state outgrew its configured or scenario bounds.
     StateBounds,
     /// The relay's counters disagree with what it was seen to send.
@@ -115,8 +135,19 @@ pub struct Checker {
     /// the address each grant went to.
     ssrc_of: BTreeMap<String, u32>,
     stream_of: BTreeMap<u32, (String, SocketAddr)>,
-    /// Streams each subscriber acknowledged (relay-side) and still holds.
-    acked: BTreeMap<PeerId, BTreeSet<String>>,
+    /// (client id, stream) pairs some `SSRC_ACK` named, for this relay
+    /// process.
+    wire_acks: BTreeSet<(u32, String)>,
+    /// The relay's client bindings after the last step, and before it.
+    bindings: Vec<ClientBinding>,
+    previous: Vec<ClientBinding>,
+    /// What the wire proves about addresses.
+    trust: Trust,
+    /// The address and the client id named by the datagram this step
+    /// handed the relay, if any.
+    step_from: Option<(SocketAddr, Option<u32>)>,
+    /// The RTCP datagram this step handed the relay, if any.
+    step_rtcp: Option<RtcpStep>,
     /// First acknowledgement of each (subscriber, stream), as the relay got it.
     first_ack: BTreeMap<(PeerId, String), Instant>,
     sent: BTreeMap<u64, Sent>,
@@ -126,20 +157,62 @@ pub struct Checker {
     network_duplicates: BTreeMap<PeerId, u64>,
     seen_tx_datagrams: u64,
     seen_ts_forwards: u64,
-    /// Retransmissions each pull client asked for and has not had yet:
-    /// (subscriber, stream SSRC, sequence number) → NACKs listing it.
-    requested: BTreeMap<(PeerId, u32, u16), u32>,
     /// What each pull client emitted, by subscriber.
     clients: BTreeMap<PeerId, ClientLog>,
     /// Relay restarts, and when each pull client that had data before a
     /// restart must have had fresh data again.
     restarts: Vec<Instant>,
+    /// NAT rebindings (from the faults), in time order.
+    rebinds: Vec<Rebinding>,
     recovery_due: BTreeMap<PeerId, Instant>,
     /// When the last publisher and each subscriber stop (from the ops).
     stops: BTreeMap<PeerId, Instant>,
     lossless: bool,
     /// The first breach found outside a `Result`-returning call.
     pending: Option<Breach>,
+}
+
+/// How long before a NAT rebinding and after the move it leads to a packet
+/// may still be lost to it (in flight, or the client's reorder window).
+const REBIND_SLACK: Duration = Duration::from_secs(1);
+
+/// A NAT rebinding of a peer, and when data first followed it.
+struct Rebinding {
+    peer: PeerId,
+    at: Instant,
+    to: SocketAddr,
+    /// The first `TS_DATA` the relay sent to `to`.
+    moved: Option<Instant>,
+}
+
+impl Rebinding {
+    /// Whether a packet pushed at `pushed` to `peer` may have gone to the
+    /// old address: from just before the rebinding to just after the move.
+    fn may_lose(&self, peer: PeerId, pushed: Instant) -> bool {
+        self.peer == peer
+            && pushed + REBIND_SLACK >= self.at
+            && self.moved.is_none_or(|moved| pushed <= moved + REBIND_SLACK)
+    }
+}
+
+/// An RTCP datagram handed to the relay: what it may retransmit in answer.
+struct RtcpStep {
+    from: SocketAddr,
+    /// NACKs in it whose sender the relay held at `from` before the step.
+    bound_nacks: usize,
+    /// (stream SSRC, sequence number) those NACKs list → times listed.
+    allowance: BTreeMap<(u32, u16), u32>,
+}
+
+/// Whether a `TS_DATA` is a retransmission the step allows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retransmission {
+    /// The step did not hand the relay RTCP: a fan-out or a join replay.
+    NotAsked,
+    /// Listed by a NACK from the bound address it goes back to.
+    Allowed,
+    /// An RTCP step, but not a packet its NACKs list.
+    Unlisted,
 }
 
 /// What one pull client emitted.
@@ -183,11 +256,18 @@ impl Checker {
             config: scenario.relay.clone(),
             credentials: scenario.credentials.len(),
             peers: scenario.peers.clone(),
-            addrs: scenario.peers.iter().enumerate().map(|(i, p)| (p.addr(), i)).collect(),
+            addrs: (0..scenario.peers.len())
+                .flat_map(|i| scenario.addrs_of(i).into_iter().map(move |a| (a, i)))
+                .collect(),
             last_port: BTreeMap::new(),
             ssrc_of: BTreeMap::new(),
             stream_of: BTreeMap::new(),
-            acked: BTreeMap::new(),
+            wire_acks: BTreeSet::new(),
+            bindings: Vec::new(),
+            previous: Vec::new(),
+            trust: Trust::new(Duration::from_millis(scenario.relay.challenge_validity_ms)),
+            step_from: None,
+            step_rtcp: None,
             first_ack: BTreeMap::new(),
             sent: BTreeMap::new(),
             forwarded: BTreeSet::new(),
@@ -195,9 +275,16 @@ impl Checker {
             network_duplicates: BTreeMap::new(),
             seen_tx_datagrams: 0,
             seen_ts_forwards: 0,
-            requested: BTreeMap::new(),
             clients: BTreeMap::new(),
             restarts: Vec::new(),
+            rebinds: scenario
+                .faults
+                .iter()
+                .filter_map(|f| match *f {
+                    Fault::Rebind { at, peer, to } => Some(Rebinding { peer, at: scenario.at(at), to, moved: None }),
+                    Fault::RestartRelay { .. } => None,
+                })
+                .collect(),
             recovery_due: BTreeMap::new(),
             stops: scenario
                 .ops
@@ -235,35 +322,81 @@ impl Checker {
         }
     }
 
+    /// A new step begins (before its event is dispatched).
+    pub fn begin_step(&mut self) {
+        self.step_from = None;
+        self.step_rtcp = None;
+    }
+
+    /// The relay's client bindings after a step, before its transmits are
+    /// drained. Every acknowledgement it holds must be one an `SSRC_ACK`
+    /// on the wire gave it.
+    pub fn on_relay_state(&mut self, bindings: Vec<ClientBinding>) -> Result<(), Breach> {
+        self.previous = std::mem::replace(&mut self.bindings, bindings);
+        for b in &self.bindings {
+            if let Some(live_id) = b.acked.iter().find(|s| !self.wire_acks.contains(&(b.id, (*s).clone()))) {
+                return breach(
+                    Invariant::NotAcked,
+                    format!(
+                        "the relay holds client {:#x} at {} acked for {live_id}, which no SSRC_ACK said",
+                        b.id, b.address
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The relay is handed a datagram.
     pub fn on_relay_receive(&mut self, now: Instant, port: Port, from: SocketAddr, data: &[u8]) {
         self.last_port.insert(from, port);
+        self.trust.on_receive(now, from, data);
+        if is_rtcp(data) {
+            self.step_from = Some((from, None));
+            self.on_rtcp(from, data);
+            return;
+        }
+        let plain = data.len() >= 12 && data[0] == 0x80;
+        let named = plain.then(|| u32::from_be_bytes([data[8], data[9], data[10], data[11]]));
+        self.step_from = Some((from, named));
+        if plain && data[1] == pt::SSRC_ACK {
+            let client = named.expect("plain");
+            for id in text::split_ids_lossy(&data[12..]) {
+                self.wire_acks.insert((client, id.to_owned()));
+            }
+        }
         let Some(&peer) = self.addrs.get(&from) else { return };
-        if self.is_client_subscriber(peer) && is_rtcp(data) {
-            self.on_client_rtcp(peer, data);
+        if !self.is_subscriber(peer) || !plain {
             return;
         }
-        if !self.is_subscriber(peer) || data.first() != Some(&0x80) {
-            return;
-        }
-        match data.get(1) {
-            Some(&pt::SSRC_ACK) => {
-                for id in text::split_ids_lossy(&data[12.min(data.len())..]) {
-                    if self.ssrc_of.contains_key(id) {
-                        self.acked.entry(peer).or_default().insert(id.to_owned());
-                        self.first_ack.entry((peer, id.to_owned())).or_insert(now);
-                    }
+        if data[1] == pt::SSRC_ACK {
+            for id in text::split_ids_lossy(&data[12..]) {
+                if self.ssrc_of.contains_key(id) {
+                    self.first_ack.entry((peer, id.to_owned())).or_insert(now);
                 }
             }
-            Some(&pt::STOP_PULL_REQ) => {
-                self.acked.remove(&peer);
-            }
-            _ => {}
         }
     }
 
-    /// The relay transmits; checked segment by segment, in order.
-    pub fn on_relay_transmit(&mut self, t: &Transmit) -> Result<(), Breach> {
+    /// RTCP handed to the relay: the retransmissions it may answer with,
+    /// from NACKs whose sender the relay held at `from` before the step.
+    fn on_rtcp(&mut self, from: SocketAddr, data: &[u8]) {
+        let mut step = RtcpStep { from, bound_nacks: 0, allowance: BTreeMap::new() };
+        for packet in rtcp::parse_compound(data).0 {
+            let RtcpPacket::Nack(nack) = packet else { continue };
+            if !self.bindings.iter().any(|b| b.id == nack.sender_ssrc && b.address == from) {
+                continue;
+            }
+            step.bound_nacks += 1;
+            for sequence in nack.sequences() {
+                *step.allowance.entry((nack.media_ssrc, sequence)).or_default() += 1;
+            }
+        }
+        self.step_rtcp = Some(step);
+    }
+
+    /// The relay transmits at `now`; checked segment by segment, in order.
+    pub fn on_relay_transmit(&mut self, now: Instant, t: &Transmit) -> Result<(), Breach> {
         let dest = t.destination;
         match self.last_port.get(&dest) {
             None => return breach(Invariant::Unsolicited, format!("{} datagram(s) to {dest}", t.segments.len())),
@@ -275,32 +408,83 @@ impl Checker {
         let peer = self.addrs.get(&dest).copied();
         for segment in &t.segments {
             self.seen_tx_datagrams += 1;
-            if segment.len() < 12 {
-                continue;
-            }
-            let ssrc = u32::from_be_bytes([segment[8], segment[9], segment[10], segment[11]]);
-            let payload = &segment[12..];
-            match segment[1] {
-                pt::AUTH_OK => {
-                    let id = String::from_utf8_lossy(payload).into_owned();
-                    self.ssrc_of.insert(id.clone(), ssrc);
-                    self.stream_of.insert(ssrc, (id, dest));
-                }
-                pt::STREAM_STOPPED => {
-                    if let (Some(peer), Ok(id)) = (peer, std::str::from_utf8(payload))
-                        && let Some(set) = self.acked.get_mut(&peer)
-                    {
-                        set.remove(id);
+            if segment.len() >= 12 {
+                let ssrc = u32::from_be_bytes([segment[8], segment[9], segment[10], segment[11]]);
+                let payload = &segment[12..];
+                match segment[1] {
+                    pt::AUTH_OK => {
+                        let id = String::from_utf8_lossy(payload).into_owned();
+                        self.ssrc_of.insert(id.clone(), ssrc);
+                        self.stream_of.insert(ssrc, (id, dest));
                     }
+                    pt::STREAM_STOPPED | pt::PULL_REQ_LOST if !self.trust.verified_for_a_client(dest) => {
+                        return breach(
+                            Invariant::AddressMove,
+                            format!("payload type {} to {dest}, verified for no client id", segment[1]),
+                        );
+                    }
+                    pt::TS_DATA => self.check_forward(now, peer, dest, ssrc, segment)?,
+                    _ => {}
                 }
-                pt::TS_DATA => self.check_forward(peer, dest, ssrc, segment)?,
-                _ => {}
+            }
+            let pull_rsp = segment.get(1) == Some(&pt::PULL_RSP);
+            let ids = if pull_rsp { self.challenge_ids(dest) } else { BTreeSet::new() };
+            if let Err((sent, received)) = self.trust.on_transmit(now, dest, segment, &ids) {
+                return breach(
+                    Invariant::Amplification,
+                    format!("{sent} bytes to {dest}, which sent {received} and is not verified"),
+                );
             }
         }
         Ok(())
     }
 
-    fn check_forward(&mut self, peer: Option<PeerId>, dest: SocketAddr, ssrc: u32, data: &Bytes) -> Result<(), Breach> {
+    /// The client ids a `PULL_RSP` to `dest` this step can be for: the one
+    /// named by the datagram from `dest` this step handed the relay, and
+    /// those the relay holds at `dest`.
+    fn challenge_ids(&self, dest: SocketAddr) -> BTreeSet<u32> {
+        let named = self.step_from.and_then(|(from, id)| id.filter(|_| from == dest));
+        let held = self.previous.iter().chain(&self.bindings).filter(|b| b.address == dest).map(|b| b.id);
+        named.into_iter().chain(held).collect()
+    }
+
+    /// In a step that handed the relay RTCP, a `TS_DATA` to `dest` is a
+    /// retransmission: only to the address of a client whose NACK it
+    /// carried, which the relay held there (PROTOCOL §2.1).
+    fn check_retransmission(&mut self, dest: SocketAddr, ssrc: u32, sequence: u16) -> Result<Retransmission, Breach> {
+        let Some(step) = self.step_rtcp.as_mut() else { return Ok(Retransmission::NotAsked) };
+        if step.bound_nacks == 0 {
+            return Err(Breach {
+                invariant: Invariant::NackSource,
+                detail: format!(
+                    "TS_DATA seq {sequence} to {dest} in answer to RTCP from {}, where the relay held no client its NACKs name",
+                    step.from
+                ),
+            });
+        }
+        if dest != step.from {
+            return Err(Breach {
+                invariant: Invariant::NackSource,
+                detail: format!("TS_DATA seq {sequence} to {dest} in answer to a NACK from {}", step.from),
+            });
+        }
+        Ok(match step.allowance.get_mut(&(ssrc, sequence)) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                Retransmission::Allowed
+            }
+            _ => Retransmission::Unlisted,
+        })
+    }
+
+    fn check_forward(
+        &mut self,
+        now: Instant,
+        peer: Option<PeerId>,
+        dest: SocketAddr,
+        ssrc: u32,
+        data: &Bytes,
+    ) -> Result<(), Breach> {
         self.seen_ts_forwards += 1;
         let (live_id, owner) = match self.stream_of.get(&ssrc) {
             Some((id, owner)) => (id.as_str(), *owner),
@@ -311,14 +495,34 @@ impl Checker {
                 );
             }
         };
-        let acked = peer.is_some_and(|p| self.acked.get(&p).is_some_and(|set| set.contains(live_id)));
-        if !acked {
+        // Acked by the relay's own state, before or after this step.
+        let holders: BTreeSet<u32> = self
+            .previous
+            .iter()
+            .chain(&self.bindings)
+            .filter(|b| b.address == dest && b.acked.iter().any(|s| s == live_id))
+            .map(|b| b.id)
+            .collect();
+        if holders.is_empty() {
             return breach(
                 Invariant::NotAcked,
-                format!("TS_DATA of {live_id} to {dest}, which has not acknowledged it"),
+                format!("TS_DATA of {live_id} to {dest}, where the relay holds no client that acked it"),
             );
         }
-        let peer = peer.expect("acked peers are known");
+        if !holders.iter().any(|&id| self.trust.verified_for(dest, id)) {
+            return breach(
+                Invariant::AddressMove,
+                format!("TS_DATA of {live_id} to {dest}, which the wire never verified for client {holders:x?}"),
+            );
+        }
+        if let Some(r) = self.rebinds.iter_mut().find(|r| r.to == dest && r.moved.is_none()) {
+            r.moved = Some(now);
+        }
+        let sequence = u16::from_be_bytes([data[2], data[3]]);
+        let retransmission = self.check_retransmission(dest, ssrc, sequence)?;
+        let live_id = self.stream_of[&ssrc].0.as_str();
+        // Peers are known by every address they send from.
+        let peer = peer.unwrap_or(PeerId::MAX);
         let Some(index) = payload_index(data) else {
             return breach(Invariant::NotFromPublisher, format!("{}-byte TS_DATA of {live_id} to {dest}", data.len()));
         };
@@ -334,31 +538,19 @@ impl Checker {
         if sent.bytes != *data {
             return breach(Invariant::Altered, format!("TS_DATA #{index} to {dest} differs from what was sent"));
         }
-        if !self.forwarded.insert((peer, index)) {
+        let first_copy = self.forwarded.insert((peer, index));
+        match retransmission {
             // A second copy is legitimate only as the answer to that
             // subscriber's own NACK (legacy subscribers never send one).
-            let sequence = u16::from_be_bytes([data[2], data[3]]);
-            match self.requested.get_mut(&(peer, ssrc, sequence)) {
-                Some(asked) if *asked > 0 => *asked -= 1,
-                _ => {
-                    return breach(
-                        Invariant::DuplicateForward,
-                        format!("TS_DATA #{index} of {live_id} to {dest} again, not NACKed"),
-                    );
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// RTCP from a pull client: the NACKed packets may be sent to it again.
-    fn on_client_rtcp(&mut self, peer: PeerId, data: &[u8]) {
-        for packet in rtcp::parse_compound(data).0 {
-            if let RtcpPacket::Nack(nack) = packet {
-                for sequence in nack.sequences() {
-                    *self.requested.entry((peer, nack.media_ssrc, sequence)).or_default() += 1;
-                }
-            }
+            Retransmission::NotAsked | Retransmission::Unlisted if !first_copy => breach(
+                Invariant::DuplicateForward,
+                format!("TS_DATA #{index} of {live_id} to {dest} again, not NACKed"),
+            ),
+            Retransmission::Unlisted => breach(
+                Invariant::NackSource,
+                format!("TS_DATA #{index} of {live_id} to {dest} in answer to a NACK that does not list it"),
+            ),
+            _ => Ok(()),
         }
     }
 
@@ -367,10 +559,12 @@ impl Checker {
     pub fn on_relay_restart(&mut self, now: Instant) {
         self.seen_tx_datagrams = 0;
         self.seen_ts_forwards = 0;
-        self.acked.clear();
+        self.wire_acks.clear();
+        self.bindings.clear();
+        self.previous.clear();
+        self.trust.clear();
         self.ssrc_of.clear();
         self.stream_of.clear();
-        self.requested.clear();
         self.restarts.push(now);
         let due = now + if self.lossless { RESTART_RECOVERY } else { RESTART_RECOVERY_LOSSY };
         // Only where both ends keep running long enough to show it.
@@ -431,9 +625,12 @@ impl Checker {
                     ),
                 );
             }
-            // Packets pushed after it may have died with the relay.
+            // Packets pushed after it may have died with the relay, or gone
+            // to the client's old address after a NAT rebinding.
             let restarted = self.restarts.iter().any(|&r| r > last_pushed && r <= now);
-            if self.lossless && index != last_index + 1 && !restarted {
+            let rebound = (last_index + 1..index)
+                .all(|i| self.sent.get(&i).is_some_and(|s| self.rebinds.iter().any(|r| r.may_lose(peer, s.at))));
+            if self.lossless && index != last_index + 1 && !restarted && !rebound {
                 return breach(
                     Invariant::Incomplete,
                     format!("subscriber {peer}: {live_id} #{index} emitted right after #{last_index} (lossless)"),
@@ -631,7 +828,8 @@ impl Checker {
     }
 
     /// Indices pushed after `peer`'s first emitted one that it never
-    /// emitted, outside restart gaps.
+    /// emitted, outside restart gaps and the gaps of its NAT rebindings
+    /// (data goes to the old address until the new one is verified).
     fn client_missing(&self, peer: PeerId) -> Vec<u64> {
         let Some(log) = self.clients.get(&peer).filter(|log| !log.data.is_empty()) else { return Vec::new() };
         let mut missing = Vec::new();
@@ -647,6 +845,7 @@ impl Checker {
         if !self.restarts.iter().any(|&r| r > last_pushed) {
             missing.extend(self.sent.range(last + 1..).map(|(i, _)| *i));
         }
+        missing.retain(|i| !self.sent.get(i).is_some_and(|s| self.rebinds.iter().any(|r| r.may_lose(peer, s.at))));
         missing
     }
 
@@ -709,6 +908,9 @@ impl fmt::Display for Invariant {
             Invariant::Altered => "TS_DATA forwarded with bytes other than those sent",
             Invariant::WrongPort => "datagram sent from a socket the peer does not use",
             Invariant::Unsolicited => "datagram sent to an address that never sent anything",
+            Invariant::Amplification => "more bytes to an unverified address than it sent",
+            Invariant::AddressMove => "client data to an address not verified for that client",
+            Invariant::NackSource => "retransmission not asked for by a NACK from the bound address",
             Invariant::StateBounds => "relay state beyond its bounds",
             Invariant::CountersDisagree => "relay counters disagree with what it sent",
             Invariant::Incomplete => "lossless run with undelivered packets",

@@ -12,8 +12,10 @@
 //!   reordering and duplication;
 //! * [`queue`]: the event heap, ordered by `(time, sequence number)`;
 //! * [`scenario`]: a run as plain data;
-//! * [`peer`]: the scripted publisher, subscribers and intruder;
-//! * [`check`]: the invariants;
+//! * [`peer`]: the scripted publisher and subscribers, the real clients,
+//!   and the intruders (forged data, forged NACKs);
+//! * [`check`]: the invariants, trust (amplification, verified address
+//!   moves, NACK sources) included;
 //! * [`sim`]: the step loop; [`report`] and [`trace`]: its outputs.
 
 pub mod check;

@@ -73,6 +73,23 @@ pub struct IntruderSpec {
     pub sniffs: PeerId,
 }
 
+/// An off-path attacker against NACKs: it reads the client id and the
+/// stream's SSRC and sequence numbers from what `sniffs` receives, and sends
+/// Generic NACKs naming them from its own address. The relay must not
+/// retransmit anything for them (PROTOCOL §2.1: NACKs count only from the
+/// subscriber's bound address).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NackIntruderSpec {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The relay socket it sends to.
+    pub port: Port,
+    /// Gap between forged NACKs.
+    pub interval: Duration,
+    /// The subscriber whose incoming datagrams it reads.
+    pub sniffs: PeerId,
+}
+
 /// A publisher running the real [`rtprelay_core::PushClient`]: auth, then
 /// one whole-TS-packet push per tick, then close.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +136,8 @@ pub enum PeerSpec {
     ClientPublisher(ClientPublisherSpec),
     /// A subscriber running the pull client.
     ClientSubscriber(ClientSubscriberSpec),
+    /// An attacker sending NACKs for another subscriber.
+    NackIntruder(NackIntruderSpec),
 }
 
 impl PeerSpec {
@@ -130,6 +149,7 @@ impl PeerSpec {
             PeerSpec::Intruder(i) => i.addr,
             PeerSpec::ClientPublisher(p) => p.addr,
             PeerSpec::ClientSubscriber(s) => s.addr,
+            PeerSpec::NackIntruder(i) => i.addr,
         }
     }
 
@@ -141,6 +161,16 @@ impl PeerSpec {
             PeerSpec::Intruder(i) => i.port,
             PeerSpec::ClientPublisher(p) => p.port,
             PeerSpec::ClientSubscriber(s) => s.port,
+            PeerSpec::NackIntruder(i) => i.port,
+        }
+    }
+
+    /// The peer whose incoming datagrams this one reads (attackers only).
+    pub fn sniffs(&self) -> Option<PeerId> {
+        match self {
+            PeerSpec::Intruder(i) => Some(i.sniffs),
+            PeerSpec::NackIntruder(i) => Some(i.sniffs),
+            _ => None,
         }
     }
 
@@ -170,7 +200,7 @@ pub struct Op {
     pub action: PeerOp,
 }
 
-/// A fault of the run as a whole (not of one peer).
+/// A fault of the relay process or of the network, not of a peer's script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// The relay process restarts at `at` after the origin: a fresh
@@ -180,6 +210,27 @@ pub enum Fault {
         /// When, from the run's origin.
         at: Duration,
     },
+    /// A NAT in front of `peer` rebinds at `at`: from then on its
+    /// datagrams come from `to`, and what the relay sends to its old
+    /// address reaches nobody. A pull client follows by the protocol
+    /// (PROTOCOL §2.3: heartbeats from `to`, then an echoed challenge).
+    Rebind {
+        /// When, from the run's origin.
+        at: Duration,
+        /// Which peer.
+        peer: PeerId,
+        /// Its new address.
+        to: SocketAddr,
+    },
+}
+
+impl Fault {
+    /// When it happens, from the run's origin.
+    pub fn at(&self) -> Duration {
+        match *self {
+            Fault::RestartRelay { at } | Fault::Rebind { at, .. } => at,
+        }
+    }
 }
 
 /// The knobs of a generated run (the command-line flags).
@@ -381,6 +432,45 @@ impl Scenario {
             ops,
             faults: options.restart_at.map(|at| Fault::RestartRelay { at }).into_iter().collect(),
         }
+    }
+
+    /// Adds a [`NackIntruderSpec`] reading what `victim` receives, on the
+    /// victim's relay socket, running from the start to the publisher's
+    /// stop op; draws nothing from the scenario's generator.
+    pub fn with_nack_intruder(mut self, victim: PeerId) -> Self {
+        let id = self.peers.len();
+        let port = self.peers[victim].port();
+        let addr = SocketAddr::from(([127, 0, 0, 30], 30_000 + id as u16));
+        let stop = self.ops.iter().filter(|op| op.peer == 0 && op.action == PeerOp::Stop).map(|op| op.at).max();
+        self.peers.push(PeerSpec::NackIntruder(NackIntruderSpec {
+            addr,
+            port,
+            interval: Duration::from_millis(150),
+            sniffs: victim,
+        }));
+        self.ops.push(Op { at: Duration::ZERO, peer: id, action: PeerOp::Start });
+        self.ops.push(Op { at: stop.unwrap_or(self.end), peer: id, action: PeerOp::Stop });
+        self.ops.sort_by_key(|op| op.at);
+        self
+    }
+
+    /// Rebinds `peer` (a NAT rebinding, [`Fault::Rebind`]) at `at` to a
+    /// fresh address on another IP; draws nothing from the generator.
+    pub fn with_rebinding(mut self, peer: PeerId, at: Duration) -> Self {
+        let old = self.peers[peer].addr();
+        let to = SocketAddr::from(([127, 0, 0, 40 + peer as u8], old.port().wrapping_add(1).max(1)));
+        self.faults.push(Fault::Rebind { at, peer, to });
+        self
+    }
+
+    /// Every address `peer` sends from during the run: its own, then
+    /// those it is rebound to.
+    pub fn addrs_of(&self, peer: PeerId) -> Vec<SocketAddr> {
+        let rebinds = self.faults.iter().filter_map(|f| match *f {
+            Fault::Rebind { peer: p, to, .. } if p == peer => Some(to),
+            _ => None,
+        });
+        std::iter::once(self.peers[peer].addr()).chain(rebinds).collect()
     }
 
     /// The instant `offset` after the origin.

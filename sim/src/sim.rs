@@ -11,7 +11,7 @@ use crate::scenario::{Fault, PeerId, PeerOp, PeerSpec, Scenario};
 use crate::seed::{Seeds, SplitMix64};
 use crate::trace::Trace;
 use bytes::Bytes;
-use rtprelay_core::relay::{Counters, StateSizes};
+use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
 use rtprelay_core::{Command, Credential, Instant, Port, Relay, RelayEvent, Transmit, WallClock};
 use std::fmt;
 use std::net::SocketAddr;
@@ -38,6 +38,8 @@ pub trait RelayUnderTest {
     fn counters(&self) -> &Counters;
     /// See [`Relay::state_sizes`].
     fn state_sizes(&self) -> StateSizes;
+    /// See [`Relay::client_bindings`].
+    fn client_bindings(&self) -> Vec<ClientBinding>;
     /// The relay process restarted: `relay` replaces the one inside (a
     /// wrapper keeps its planted bug).
     fn restart(&mut self, relay: Relay);
@@ -64,6 +66,9 @@ impl RelayUnderTest for Relay {
     }
     fn state_sizes(&self) -> StateSizes {
         Relay::state_sizes(self)
+    }
+    fn client_bindings(&self) -> Vec<ClientBinding> {
+        Relay::client_bindings(self)
     }
     fn restart(&mut self, relay: Relay) {
         *self = relay;
@@ -149,6 +154,8 @@ pub struct Sim<R: RelayUnderTest = Relay> {
     scenario: Scenario,
     relay: R,
     peers: Vec<Box<dyn Peer>>,
+    /// The address each peer sends from now (a NAT rebinding changes it).
+    addrs: Vec<SocketAddr>,
     network: Network,
     queue: EventQueue<Event>,
     checker: Checker,
@@ -183,11 +190,11 @@ impl<R: RelayUnderTest> Sim<R> {
             queue.push(scenario.at(op.at), Event::Op { peer: op.peer, action: op.action });
         }
         for &fault in &scenario.faults {
-            let Fault::RestartRelay { at } = fault;
-            queue.push(scenario.at(at), Event::Fault(fault));
+            queue.push(scenario.at(fault.at()), Event::Fault(fault));
         }
         Sim {
             checker: Checker::new(&scenario),
+            addrs: scenario.peers.iter().map(PeerSpec::addr).collect(),
             now: scenario.origin,
             scenario,
             relay,
@@ -234,6 +241,7 @@ impl<R: RelayUnderTest> Sim<R> {
             }
             self.now = at;
             self.step += 1;
+            self.checker.begin_step();
             self.dispatch(event);
             self.settle().map_err(|b| self.violation(b))?;
         }
@@ -277,9 +285,8 @@ impl<R: RelayUnderTest> Sim<R> {
                 self.peers[peer].on_datagram(now, &data, &mut self.actions);
                 self.apply(peer);
                 self.observe(peer);
-                let spies: Vec<PeerId> = (0..self.scenario.peers.len())
-                    .filter(|&i| matches!(&self.scenario.peers[i], PeerSpec::Intruder(s) if s.sniffs == peer))
-                    .collect();
+                let spies: Vec<PeerId> =
+                    (0..self.scenario.peers.len()).filter(|&i| self.scenario.peers[i].sniffs() == Some(peer)).collect();
                 for spy in spies {
                     self.peers[spy].on_sniffed(&data);
                 }
@@ -312,6 +319,10 @@ impl<R: RelayUnderTest> Sim<R> {
                 self.relay_wake = None;
                 self.checker.on_relay_restart(now);
             }
+            Event::Fault(Fault::Rebind { peer, to, .. }) => {
+                self.record(b"rebind", &[&peer.to_le_bytes(), to.to_string().as_bytes()]);
+                self.addrs[peer] = to;
+            }
         }
     }
 
@@ -324,8 +335,7 @@ impl<R: RelayUnderTest> Sim<R> {
 
     /// Carries out what `peer` asked for.
     fn apply(&mut self, peer: PeerId) {
-        let spec = &self.scenario.peers[peer];
-        let (port, from) = (spec.port(), spec.addr());
+        let (port, from) = (self.scenario.peers[peer].port(), self.addrs[peer]);
         for action in std::mem::take(&mut self.actions) {
             match action {
                 Action::Send(data) => {
@@ -343,9 +353,12 @@ impl<R: RelayUnderTest> Sim<R> {
     /// The call contract after every step: drain transmits, then events,
     /// then read the next deadline; then check.
     fn settle(&mut self) -> Result<(), Breach> {
+        self.checker.on_relay_state(self.relay.client_bindings())?;
         while let Some(t) = self.relay.poll_transmit(MAX_SEGMENTS) {
-            self.checker.on_relay_transmit(&t)?;
-            let peer = self.scenario.peer_at(t.destination);
+            self.checker.on_relay_transmit(self.now, &t)?;
+            // Only the peer at that address now: a rebound peer's old
+            // address reaches nobody.
+            let peer = self.addrs.iter().position(|&a| a == t.destination);
             for data in t.segments {
                 self.record(b"relay>", &[&[t.port as u8], t.destination.to_string().as_bytes(), &data]);
                 let Some(peer) = peer else { continue };

@@ -85,15 +85,21 @@ fn a_lossy_client_run_recovers_packets_by_nack() {
     }
 }
 
+/// As in `sim.rs`: each run first holds every invariant, then two
+/// universes built apart from one seed agree on report and trace, and the
+/// next seed gives another trace.
 #[test]
 fn a_client_run_replays_the_same_trace() {
     for opts in [
         Options { loss: 0.05, duplicate: 0.01, reorder: 0.02, ..clients(42, 8) },
         Options { restart_at: Some(Duration::from_secs(4)), loss: 0.02, ..clients(7, 8) },
     ] {
-        let first = run(&opts);
-        assert_eq!(first, run(&opts), "a seed must replay exactly (report or violation)");
-        assert_ne!(first.map(|r| r.trace_hash), run(&Options { seed: opts.seed + 1, ..opts }).map(|r| r.trace_hash));
+        let first = expect_ok(Sim::new(Scenario::generate(&opts)).run());
+        let second = expect_ok(Sim::new(Scenario::generate(&opts)).run());
+        assert_eq!(first.trace_hash, second.trace_hash, "seed {}: the trace must replay", opts.seed);
+        assert_eq!(first, second, "seed {}: the report must replay", opts.seed);
+        let other = expect_ok(run(&Options { seed: opts.seed + 1, ..opts.clone() }));
+        assert_ne!(first.trace_hash, other.trace_hash, "seed {}: another seed, another trace", opts.seed);
     }
 }
 
@@ -243,4 +249,81 @@ fn canary_an_unrequested_second_copy_to_a_nacking_client_is_caught() {
         )
     });
     expect_violation(sim.run(), Invariant::DuplicateForward);
+}
+
+/// A NAT rebinds a pull client mid-stream: its heartbeats come from a new
+/// address, the relay challenges it there, the client echoes, and data
+/// follows it (PROTOCOL §2.3) while every invariant holds, amplification
+/// and address moves included.
+#[test]
+fn a_pull_client_follows_a_nat_rebinding() {
+    for seed in [3, 9] {
+        let scenario = Scenario::generate(&clients(seed, 14)).with_rebinding(1, Duration::from_secs(6));
+        let new_addr = scenario.addrs_of(1)[1];
+        let report = expect_ok(Sim::new(scenario).run());
+        assert_eq!(report.counters.address_change_completed, 1, "seed {seed}: {report}");
+        assert!(report.counters.amplification_limited > 0, "seed {seed}: the PULL_RSP waited for credit: {report}");
+        let moved = &report.clients[0];
+        assert_eq!(moved.peer, 1);
+        assert_eq!(moved.missing, 0, "seed {seed}: all but the move's gap arrived: {report}");
+        assert!(moved.delivered > 400, "seed {seed}: data went on at {new_addr}: {report}");
+        assert_eq!(moved.stream_stops, 1, "seed {seed}: the stop reached the new address: {report}");
+    }
+}
+
+/// Forged NACKs for a pull client, from another address, on a lossy
+/// network where the client's own NACKs are answered.
+#[test]
+fn forged_nacks_for_a_pull_client_cause_no_retransmission() {
+    let scenario = Scenario::generate(&Options { loss: 0.05, ..clients(2, 10) }).with_nack_intruder(1);
+    let report = expect_ok(Sim::new(scenario).run());
+    assert!(report.counters.retransmitted > 20, "the client's own NACKs are answered: {report}");
+    assert!(report.counters.rtcp_ignored > 20, "the intruder's are not: {report}");
+}
+
+/// The legacy relay's trust (`legacy_trust`: a heartbeat from a new
+/// address moves the client at once, PROTOCOL §1.4.10) as the planted bug:
+/// data goes to an address that never echoed a challenge.
+#[test]
+fn canary_data_moved_to_an_address_without_an_echoed_challenge_is_caught() {
+    let mut scenario = Scenario::generate(&clients(3, 10)).with_rebinding(1, Duration::from_secs(5));
+    scenario.relay.legacy_trust = true;
+    let new_addr = scenario.addrs_of(1)[1];
+    let v = expect_violation(Sim::new(scenario).run(), Invariant::AddressMove);
+    assert!(v.breach.detail.contains(&new_addr.to_string()) && v.at >= Duration::from_secs(5), "{v}");
+}
+
+/// A pull-client subscriber that never hears `CLIENT_UNKNOWN`, so it
+/// never registers again after a relay restart (a planted client bug).
+struct Deaf {
+    inner: Box<dyn Peer>,
+}
+
+impl Peer for Deaf {
+    fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.inner.start(now, out);
+    }
+    fn stop(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.inner.stop(now, out);
+    }
+    fn on_datagram(&mut self, now: Instant, data: &[u8], out: &mut Vec<Action>) {
+        if data.get(1) != Some(&pt::CLIENT_UNKNOWN) {
+            self.inner.on_datagram(now, data, out);
+        }
+    }
+    fn on_wake(&mut self, now: Instant, token: u32, out: &mut Vec<Action>) {
+        self.inner.on_wake(now, token, out);
+    }
+    fn new_events(&mut self) -> &[(Instant, PullEvent)] {
+        self.inner.new_events()
+    }
+}
+
+#[test]
+fn canary_a_client_that_never_recovers_from_a_restart_is_caught() {
+    let opts = Options { restart_at: Some(Duration::from_secs(6)), ..clients(3, 14) };
+    let sim = Sim::new(Scenario::generate(&opts)).with_peer(2, |inner| Box::new(Deaf { inner }));
+    let v = expect_violation(sim.run(), Invariant::NotRecovered);
+    assert!(v.breach.detail.starts_with("subscriber 2"), "{v}");
+    assert!(v.at > Duration::from_secs(6) + RESTART_RECOVERY, "{v}");
 }

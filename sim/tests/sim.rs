@@ -66,12 +66,19 @@ fn a_lossy_run_reports_what_was_delivered() {
     assert!(text.contains("latency    p50") && text.contains(&report.trace_hash), "{text}");
 }
 
+/// A determinism test must not be able to pass on a broken run: each run
+/// first holds every invariant, then two universes built apart from the
+/// same seed must agree on everything (report and trace hash), and another
+/// seed must not.
 #[test]
 fn the_same_seed_replays_the_same_trace() {
     for opts in [options(42, 10), lossy(42), Options { duplicate: 0.05, ..lossy(7) }] {
-        let first = run(&opts);
-        let second = run(&opts);
-        assert_eq!(first, second, "a seed must replay exactly (report or violation)");
+        let first = expect_ok(Sim::new(Scenario::generate(&opts)).run());
+        let second = expect_ok(Sim::new(Scenario::generate(&opts)).run());
+        assert_eq!(first.trace_hash, second.trace_hash, "seed {}: the trace must replay", opts.seed);
+        assert_eq!(first, second, "seed {}: the report must replay", opts.seed);
+        let other = expect_ok(run(&Options { seed: opts.seed + 1, ..opts.clone() }));
+        assert_ne!(first.trace_hash, other.trace_hash, "seed {}: another seed, another trace", opts.seed);
     }
 }
 
@@ -180,4 +187,112 @@ fn canary_forwarding_forged_data_is_caught() {
         }),
     );
     expect_violation(sim.run(), Invariant::NotFromPublisher);
+}
+
+#[test]
+fn forged_nacks_from_another_address_are_ignored() {
+    for seed in [1, 2] {
+        let scenario = Scenario::generate(&options(seed, 10)).with_nack_intruder(1);
+        assert!(matches!(scenario.peers.last(), Some(PeerSpec::NackIntruder(_))));
+        let report = expect_ok(Sim::new(scenario).run());
+        assert!(report.counters.rtcp_ignored > 20, "seed {seed}: the intruder's NACKs reached the relay: {report}");
+        assert_eq!(report.counters.retransmitted, 0, "seed {seed}: {report}");
+        assert!(report.deliveries.iter().all(|d| d.delivered_expected == d.expected), "{report}");
+    }
+}
+
+/// A datagram to an address that never sent the relay anything.
+#[test]
+fn canary_a_datagram_to_a_stranger_is_caught() {
+    let stranger = SocketAddr::from(([127, 0, 0, 99], 9));
+    let mut done = false;
+    let sim = Sim::with_relay(
+        Scenario::generate(&options(10, 5)),
+        Canary::mangling(move |t, extra| {
+            if !done && is_ts_data(t) {
+                done = true;
+                extra.push_back(Transmit { destination: stranger, ..t.clone() });
+            }
+        }),
+    );
+    expect_violation(sim.run(), Invariant::Unsolicited);
+}
+
+/// Each `CLIENT_ID_RSP` sent twice: 24 bytes toward an address that sent
+/// 12 and has proved nothing yet.
+#[test]
+fn canary_more_bytes_to_an_unverified_address_than_it_sent_is_caught() {
+    let sim = Sim::with_relay(
+        Scenario::generate(&options(11, 5)),
+        Canary::mangling(|t, extra| {
+            if t.segments.iter().any(|s| s.get(1) == Some(&pt::CLIENT_ID_RSP)) {
+                extra.push_back(t.clone());
+            }
+        }),
+    );
+    let v = expect_violation(sim.run(), Invariant::Amplification);
+    assert!(v.breach.detail.contains("24 bytes"), "{v}");
+}
+
+/// A relay whose drain, after a while, gives up while datagrams are still
+/// queued: state left behind after the step.
+#[test]
+fn canary_datagrams_left_queued_after_a_drain_are_caught() {
+    let mut transmits = 0;
+    let sim = Sim::with_relay(
+        Scenario::generate(&options(12, 5)),
+        Canary::stalling(move |relay| {
+            transmits += 1;
+            transmits >= 300 && relay.state_sizes().queued_datagrams > 0
+        }),
+    );
+    let v = expect_violation(sim.run(), Invariant::StateBounds);
+    assert!(v.breach.detail.contains("queued_datagrams"), "{v}");
+}
+
+/// A datagram the relay's counters never counted: the first `PULL_RSP`
+/// (to a verified subscriber) sent twice.
+#[test]
+fn canary_a_datagram_the_counters_miss_is_caught() {
+    let mut done = false;
+    let sim = Sim::with_relay(
+        Scenario::generate(&options(13, 5)),
+        Canary::mangling(move |t, extra| {
+            if !done && t.segments.iter().any(|s| s.get(1) == Some(&pt::PULL_RSP)) {
+                done = true;
+                extra.push_back(t.clone());
+            }
+        }),
+    );
+    let v = expect_violation(sim.run(), Invariant::CountersDisagree);
+    assert!(v.breach.detail.contains("tx_datagrams"), "{v}");
+}
+
+/// A relay that answers a NACK from an address that is not the bound
+/// address of the client it names, with that client's data, to the client.
+#[test]
+fn canary_a_retransmission_for_a_forged_nack_is_caught() {
+    let scenario = Scenario::generate(&options(14, 10)).with_nack_intruder(1);
+    let intruder = scenario.peers.last().expect("added").addr();
+    let (victim_port, victim) = (scenario.peers[1].port(), scenario.peers[1].addr());
+    let mut last_data: Option<Bytes> = None;
+    let sim = Sim::with_relay(
+        scenario,
+        Canary::planting(move |_, from, data, extra| {
+            if data.get(1) == Some(&pt::TS_DATA) && from != intruder {
+                last_data = Some(data.clone());
+            } else if from == intruder
+                && rtprelay_core::packet::is_rtcp(data)
+                && let Some(ts) = &last_data
+            {
+                extra.push_back(Transmit {
+                    port: victim_port,
+                    destination: victim,
+                    segments: [ts.clone()].into_iter().collect(),
+                });
+            }
+        }),
+    );
+    let v = expect_violation(sim.run(), Invariant::NackSource);
+    assert!(v.breach.detail.contains(&intruder.to_string()), "{v}");
 }

@@ -131,6 +131,24 @@ pub struct StateSizes {
     pub rate_limited_sources: usize,
 }
 
+/// One pull client as the relay holds it: [`Relay::client_bindings`].
+/// Unlike [`ClientInfo`] (the operator's view) it names the client id,
+/// which is a secret of that client (PROTOCOL §1.4.10): it is for tests and
+/// simulators that check the relay from outside, never for an API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientBinding {
+    /// The client id.
+    pub id: u32,
+    /// The socket its replies and data leave from.
+    pub port: Port,
+    /// Its bound address: where its data goes.
+    pub address: SocketAddr,
+    /// Whether that address has proved it receives (2.3).
+    pub verified: bool,
+    /// The streams it acknowledged (in its fan-out), in request order.
+    pub acked: Vec<String>,
+}
+
 /// The relay state machine.
 ///
 /// # Call contract
@@ -315,6 +333,26 @@ impl Relay {
             destinations: self.outbox.slots_in_use(),
             rate_limited_sources: self.unknown_replies.len() + self.auth_failures.len(),
         }
+    }
+
+    /// Every pull client with its id, bound address and acknowledged
+    /// streams, sorted by id: a read-only view for invariant checks (see
+    /// [`ClientBinding`]; operators use [`Command::ListClients`]).
+    pub fn client_bindings(&self) -> Vec<ClientBinding> {
+        let mut out: Vec<ClientBinding> = self
+            .clients
+            .by_id
+            .iter()
+            .map(|(&id, c)| ClientBinding {
+                id,
+                port: c.port(),
+                address: c.addr,
+                verified: c.verified,
+                acked: c.subscriptions.iter().filter(|s| s.acked).map(|s| s.live_id.clone()).collect(),
+            })
+            .collect();
+        out.sort_by_key(|b| b.id);
+        out
     }
 
     /// The relay's RTP timestamp now (1.1).

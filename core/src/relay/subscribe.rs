@@ -110,6 +110,11 @@ impl Client {
         (self.port, self.addr)
     }
 
+    /// The socket its replies and data leave from.
+    pub(super) fn port(&self) -> Port {
+        self.port
+    }
+
     fn has_challenge(&self, addr: SocketAddr, value: u32, now: Instant) -> bool {
         self.challenges.iter().any(|c| c.addr == addr && c.value == value && c.expires > now)
     }

@@ -1,16 +1,19 @@
 //! Simulated peers, driven by the simulator like the relay (event in,
-//! actions out): scripted legacy endpoints written from PROTOCOL.md §1, and
-//! wrappers around the real push and pull clients of the core.
+//! actions out): scripted legacy endpoints written from PROTOCOL.md §1,
+//! wrappers around the real push and pull clients of the core, and
+//! attackers (forged data, forged NACKs).
 
 mod client_publisher;
 mod client_subscriber;
 mod intruder;
+mod nack_intruder;
 mod publisher;
 mod subscriber;
 
 pub use client_publisher::ClientPublisher;
 pub use client_subscriber::ClientSubscriber;
 pub use intruder::Intruder;
+pub use nack_intruder::NackIntruder;
 pub use publisher::{Publisher, payload_index, ts_data_payload};
 pub use subscriber::Subscriber;
 
@@ -96,6 +99,7 @@ pub fn build(spec: &PeerSpec, clock: WallClock) -> Box<dyn Peer> {
         PeerSpec::Intruder(i) => Box::new(Intruder::new(i.clone())),
         PeerSpec::ClientPublisher(p) => Box::new(ClientPublisher::new(p.clone(), clock)),
         PeerSpec::ClientSubscriber(s) => Box::new(ClientSubscriber::new(s.clone(), clock)),
+        PeerSpec::NackIntruder(i) => Box::new(NackIntruder::new(i.clone())),
     }
 }
 

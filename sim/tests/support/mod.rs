@@ -3,7 +3,7 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a different subset
 
 use bytes::Bytes;
-use rtprelay_core::relay::{Counters, StateSizes};
+use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
 use rtprelay_core::{Instant, Port, Relay, RelayEvent, Transmit};
 use rtprelay_sim::{Invariant, RelayUnderTest, Report, Violation};
 use std::collections::VecDeque;
@@ -31,14 +31,19 @@ pub fn expect_violation(result: Result<Report, Violation>, invariant: Invariant)
 pub type Plant = Box<dyn FnMut(Port, SocketAddr, &Bytes, &mut VecDeque<Transmit>)>;
 /// May rewrite each real transmit, or queue extra ones after it.
 pub type Mangle = Box<dyn FnMut(&mut Transmit, &mut VecDeque<Transmit>)>;
+/// Asked before each real transmit is taken: `true` makes `poll_transmit`
+/// say there is nothing to send (what is queued stays queued).
+pub type Stall = Box<dyn FnMut(&Relay) -> bool>;
 
 /// A relay with a planted bug: `plant` sees each datagram the relay is
-/// handed and may queue extra transmits; `mangle` may rewrite each real one.
+/// handed and may queue extra transmits; `mangle` may rewrite each real one;
+/// `stall` may end a drain early.
 pub struct Canary {
     relay: Relay,
     extra: VecDeque<Transmit>,
     plant: Plant,
     mangle: Mangle,
+    stall: Stall,
 }
 
 impl Canary {
@@ -48,7 +53,18 @@ impl Canary {
         plant: impl FnMut(Port, SocketAddr, &Bytes, &mut VecDeque<Transmit>) + 'static,
         mangle: impl FnMut(&mut Transmit, &mut VecDeque<Transmit>) + 'static,
     ) -> Canary {
-        Canary { relay, extra: VecDeque::new(), plant: Box::new(plant), mangle: Box::new(mangle) }
+        Canary {
+            relay,
+            extra: VecDeque::new(),
+            plant: Box::new(plant),
+            mangle: Box::new(mangle),
+            stall: Box::new(|_| false),
+        }
+    }
+
+    /// A relay whose `poll_transmit` says "nothing" whenever `stall` says so.
+    pub fn stalling(stall: impl FnMut(&Relay) -> bool + 'static) -> impl FnOnce(Relay) -> Canary {
+        move |relay| Canary { stall: Box::new(stall), ..Canary::new(relay, |_, _, _, _| {}, |_, _| {}) }
     }
 
     pub fn planting(
@@ -76,6 +92,9 @@ impl RelayUnderTest for Canary {
         if let Some(t) = self.extra.pop_front() {
             return Some(t);
         }
+        if (self.stall)(&self.relay) {
+            return None;
+        }
         let mut t = self.relay.poll_transmit(max_segments)?;
         (self.mangle)(&mut t, &mut self.extra);
         Some(t)
@@ -91,6 +110,9 @@ impl RelayUnderTest for Canary {
     }
     fn state_sizes(&self) -> StateSizes {
         self.relay.state_sizes()
+    }
+    fn client_bindings(&self) -> Vec<ClientBinding> {
+        self.relay.client_bindings()
     }
     fn restart(&mut self, relay: Relay) {
         self.relay = relay;
