@@ -376,18 +376,18 @@ fn the_retransmission_budget_is_25_percent_of_the_last_second() {
 fn the_retransmission_budget_is_never_under_32768_bytes_a_second_and_holds_one_second() {
     let (mut h, ssrc, x, _) = setup(Config::default());
     let send = |h: &mut Harness, from: u16| {
-        for s in from..from + 40 {
-            h.ts_data(addr(PUB), ssrc, s, &[0; 988]); // 40 kB/s: 25 % is 10 kB, under the floor
+        for s in from..from + 10 {
+            h.ts_data(addr(PUB), ssrc, s, &[0; 4084]); // 40960 B/s: 25 % is 10240, under the floor
         }
-        (from..from + 40).collect::<Vec<u16>>()
+        (from..from + 10).collect::<Vec<u16>>()
     };
     let all = send(&mut h, 0);
-    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 32, "32768 bytes: 32 datagrams of 1000");
+    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 8, "32768 bytes: 8 datagrams of 4096");
     h.advance(Duration::from_millis(500));
-    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 17, "768 left + 16384 in 500 ms");
+    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 4, "16384 bytes in 500 ms");
     h.advance(Duration::from_secs(5));
     let all = send(&mut h, 100);
-    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 32, "5 s idle fill the bucket to one second only");
+    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 8, "5 s idle fill the bucket to one second only");
 }
 
 /// Config `push_nack_delay_ms` = 10: a gap is NACKed exactly 10 ms after

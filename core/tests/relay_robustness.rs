@@ -211,3 +211,41 @@ proptest! {
         }
     }
 }
+
+/// CONFIG.md: "Every timeout and limit must be greater than 0" (for the
+/// keys `Config::validate` checks), `history_max_packets` is at most 32768
+/// and `pull_rsp_resends` at most 16; the defaults are valid.
+#[test]
+fn config_refuses_zero_timeouts_and_limits_and_the_stated_maximums() {
+    type Set = fn(&mut Config);
+    let zeroed: [(&str, Set); 16] = [
+        ("stream_idle_timeout_ms", |c| c.stream_idle_timeout_ms = 0),
+        ("client_heartbeat_timeout_ms", |c| c.client_heartbeat_timeout_ms = 0),
+        ("pull_reassembly_timeout_ms", |c| c.pull_reassembly_timeout_ms = 0),
+        ("pull_rsp_resend_initial_ms", |c| c.pull_rsp_resend_initial_ms = 0),
+        ("challenge_validity_ms", |c| c.challenge_validity_ms = 0),
+        ("max_clients", |c| c.max_clients = 0),
+        ("max_clients_per_ip", |c| c.max_clients_per_ip = 0),
+        ("max_pending_reassemblies", |c| c.max_pending_reassemblies = 0),
+        ("max_pull_request_chunks", |c| c.max_pull_request_chunks = 0),
+        ("max_ids_per_request", |c| c.max_ids_per_request = 0),
+        ("max_subscribers_per_stream", |c| c.max_subscribers_per_stream = 0),
+        ("max_queued_per_destination", |c| c.max_queued_per_destination = 0),
+        ("max_rate_limited_sources", |c| c.max_rate_limited_sources = 0),
+        ("max_auth_failures_per_ip_per_minute", |c| c.max_auth_failures_per_ip_per_minute = 0),
+        ("history_max_packets", |c| c.history_max_packets = 0),
+        ("history_max_age_ms", |c| c.history_max_age_ms = 0),
+    ];
+    Config::default().validate().unwrap();
+    for (field, set) in zeroed {
+        let mut c = Config::default();
+        set(&mut c);
+        assert_eq!(c.validate().unwrap_err().field, field);
+    }
+    let at = |history_max_packets, pull_rsp_resends| {
+        Config { history_max_packets, pull_rsp_resends, ..Config::default() }.validate().map_err(|e| e.field)
+    };
+    assert_eq!(at(32_768, 16), Ok(()));
+    assert_eq!(at(32_769, 16), Err("history_max_packets"));
+    assert_eq!(at(32_768, 17), Err("pull_rsp_resends"));
+}
