@@ -487,3 +487,15 @@ fn every_legacy_message_needs_byte_0_0x80() {
         }
     }
 }
+
+/// README "Credentials": codes are stored as `SHA-256(salt ‖ code)`, and
+/// only the code with that salt verifies.
+#[test]
+fn codes_are_stored_as_sha256_of_salt_then_code() {
+    use sha2::{Digest, Sha256};
+    let salt: [u8; 16] = core::array::from_fn(|i| i as u8);
+    let c = rtprelay_core::Credential::new("live1", "code1", salt);
+    let expected: [u8; 32] = Sha256::new().chain_update(salt).chain_update(b"code1").finalize().into();
+    assert_eq!((c.salt, c.hash), (salt, expected));
+    assert!(c.verify(b"code1") && !c.verify(b"code2"));
+}
