@@ -319,3 +319,183 @@ fn stream_stopped_announces_the_highest_sequence_forwarded_not_the_latest() {
     let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
     assert_eq!(of(&out, pt::STREAM_STOPPED)[0].header().sequence, 0, "0 follows 65535");
 }
+
+/// The sequence numbers forwarded to the subscriber at `SUB` for each of
+/// `seqs` in turn.
+fn forwarded(h: &mut Harness, ssrc: u32, seqs: &[u16]) -> Vec<u16> {
+    seqs.iter()
+        .flat_map(|&s| h.ts_data(addr(PUB), ssrc, s, b"x"))
+        .filter(|s| s.pt() == pt::TS_DATA)
+        .map(|s| s.header().sequence)
+        .collect()
+}
+
+/// README "Sequence tracking": duplicates are suppressed as far back as a
+/// number can be without being a restart, 3000 behind the highest. (The
+/// 4096-number memory is larger than that, so 3000 is the observable edge:
+/// 3001 back is a restart, not a duplicate.)
+#[test]
+fn a_duplicate_3000_behind_the_highest_is_still_suppressed() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    // Wrapping: 1000 back from 0 is 64536.
+    assert_eq!(forwarded(&mut h, ssrc, &[63536, 63537, 0, 1001]), [63536, 63537, 0, 1001]);
+    assert_eq!(forwarded(&mut h, ssrc, &[63537]), [] as [u16; 0], "3000 behind 1001: a duplicate");
+    assert_eq!(forwarded(&mut h, ssrc, &[63538, 63538]), [63538], "late but new, then a duplicate");
+    assert_eq!(h.counters().ts_data_duplicate, 2);
+}
+
+/// README "Sequence tracking": a jump of more than 3000 either way is a
+/// publisher restart (RFC 3550 A.1), which forgets the history.
+#[test]
+fn a_jump_of_more_than_3000_either_way_is_a_publisher_restart() {
+    use rtprelay_core::packet::rtcp::Nack;
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    let sub = h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    let resent = |h: &mut Harness, seq: u16| {
+        let out = h.send(Port::Pull, addr(7000), Nack::from_sequences(sub, ssrc, &[seq]).encode());
+        out.iter().map(|s| s.header().sequence).collect::<Vec<u16>>()
+    };
+    // Backwards: 3001 behind the highest restarts even a number seen before.
+    assert_eq!(forwarded(&mut h, ssrc, &[0, 1, 3000, 3001]), [0, 1, 3000, 3001]);
+    assert_eq!(forwarded(&mut h, ssrc, &[1]), [] as [u16; 0], "3000 back: a duplicate");
+    assert_eq!(resent(&mut h, 3001), [3001], "the history holds it");
+    assert_eq!(forwarded(&mut h, ssrc, &[0]), [0], "3001 back: a restart, forwarded");
+    assert_eq!(resent(&mut h, 3001), [] as [u16; 0], "the restart forgot the history");
+    // Forwards: 3000 ahead is a gap, 3001 ahead a restart.
+    assert_eq!(forwarded(&mut h, ssrc, &[3000]), [3000]);
+    assert_eq!(resent(&mut h, 0), [0], "a gap of 2999 keeps the history");
+    assert_eq!(forwarded(&mut h, ssrc, &[6001]), [6001]);
+    assert_eq!(resent(&mut h, 3000), [] as [u16; 0], "3001 ahead: a restart forgot the history");
+    assert_eq!(forwarded(&mut h, ssrc, &[3000]), [3000], "and a number 3001 back restarts again");
+}
+
+/// Config `stream_idle_timeout_ms` = 30000: a live stream with no data and
+/// no auth for exactly 30 s is stopped, not a moment before.
+#[test]
+fn a_stream_without_data_or_auth_is_stopped_after_exactly_30_s() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    let sub = h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    let mut stopped = Vec::new();
+    let mut run = |h: &mut Harness, ms: u64| {
+        for _ in 0..ms / 500 {
+            stopped.extend(of(&h.advance(Duration::from_millis(500)), pt::STREAM_STOPPED).into_iter().cloned());
+            h.heartbeat(Port::Pull, addr(7000), sub);
+        }
+        let out = h.advance(Duration::from_millis(ms % 500));
+        stopped.extend(of(&out, pt::STREAM_STOPPED).into_iter().cloned());
+        stopped.len()
+    };
+    assert_eq!(run(&mut h, 20_000), 0);
+    h.ts_data(addr(PUB), ssrc, 1, b"data restarts the clock");
+    assert_eq!(run(&mut h, 29_999), 0, "29.999 s after the data");
+    assert_eq!(run(&mut h, 1), 1, "30 s after the data");
+    assert!(h.events.contains(&RelayEvent::StreamStopped { live_id: "live1".into(), reason: StopReason::IdleTimeout }));
+}
+
+/// Sends a refused auth from `ip:port`; returns the payload type answered
+/// (None when ignored).
+fn guess(h: &mut Harness, ip: [u8; 4], port: u16) -> Option<u8> {
+    let from = std::net::SocketAddr::from((ip, port));
+    h.send(Port::Push, from, packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#guess")).first().map(Sent::pt)
+}
+
+/// README "Auth guessing" and Config `max_auth_failures_per_ip_per_minute`
+/// = 30: after 30 refused auths from one IP its auth requests are ignored
+/// until the minute since the first refusal is over; other IPs are not
+/// affected.
+#[test]
+fn thirty_refused_auths_per_ip_then_ignored_until_the_minute_is_over() {
+    let mut h = Harness::new();
+    h.add_credential("live1", "code1");
+    let ip = [127, 0, 0, 1];
+    assert_eq!(guess(&mut h, ip, 1), Some(pt::AUTH_REFUSED));
+    h.advance(Duration::from_secs(30));
+    for port in 2..=30 {
+        assert_eq!(guess(&mut h, ip, port), Some(pt::AUTH_REFUSED), "refusal {port} is answered");
+    }
+    assert_eq!(guess(&mut h, ip, 31), None, "the 31st is ignored");
+    assert_eq!(guess(&mut h, [127, 0, 0, 2], 31), Some(pt::AUTH_REFUSED), "another IP is not held back");
+    h.advance(Duration::from_millis(29_999));
+    assert_eq!(guess(&mut h, ip, 32), None, "59.999 s after the first refusal");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(guess(&mut h, ip, 33), Some(pt::AUTH_REFUSED), "the minute is over");
+    assert_eq!(h.counters().auth_rate_limited, 2);
+}
+
+/// README "Auth guessing": honest re-auths never fail, so never count.
+#[test]
+fn accepted_auths_do_not_count_toward_the_failure_limit() {
+    let mut h = Harness::new();
+    h.add_credential("live1", "code1");
+    let ip = [127, 0, 0, 1];
+    for port in 1..30 {
+        assert_eq!(guess(&mut h, ip, port), Some(pt::AUTH_REFUSED));
+    }
+    for _ in 0..50 {
+        h.auth(Port::Push, addr(PUB), "live1", "code1");
+    }
+    assert_eq!(guess(&mut h, ip, 30), Some(pt::AUTH_REFUSED), "the 30th refusal is still answered");
+    assert_eq!(guess(&mut h, ip, 31), None);
+}
+
+/// A datagram of each legacy payload type that the relay answers when its
+/// byte 0 is `0x80`, sent from a fresh address.
+fn answered_legacy_messages(ssrc: u32, client: u32) -> Vec<(u8, bytes::Bytes)> {
+    vec![
+        (pt::AUTH_REQ, packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#code1")),
+        (pt::DELAY_REQ, packet(pt::DELAY_REQ, false, 0, 0, 0, b"probe-probe-")),
+        (pt::STOP_PUSH_REQ, packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"nothing")),
+        (pt::CLIENT_ID_REQ, packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b"")),
+        (pt::PULL_REQ, packet(pt::PULL_REQ, true, 0, 0, client, b"live1")),
+        (pt::SSRC_ACK, packet(pt::SSRC_ACK, false, 0, 0, client, b"live1")),
+        (pt::HEARTBEAT, packet(pt::HEARTBEAT, false, 0, 0, client, b"")),
+        (pt::STOP_PULL_REQ, packet(pt::STOP_PULL_REQ, false, 0, 0, client, b"")),
+        (pt::TS_DATA, packet(pt::TS_DATA, false, 1, 0, ssrc, &[0x47; 188])),
+    ]
+}
+
+/// README "Header strictness": every legacy message must have byte 0 =
+/// `0x80`; any other version-2 byte 0 (padding, extension or CSRC count
+/// set) drops it and counts `bad_header` (`ts_data_bad_header` for
+/// `TS_DATA`), although with `0x80` each of them is answered.
+#[test]
+fn every_legacy_message_needs_byte_0_0x80() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    let mut port = 20_000;
+    for (kind, plain) in answered_legacy_messages(ssrc, 0x1234_5678) {
+        port += 1;
+        assert!(!h.send(Port::Pull, addr(port), plain.clone()).is_empty(), "pt {kind} with 0x80 is answered");
+        for byte0 in 0x81..=0xBFu8 {
+            port += 1;
+            let before = h.counters();
+            let mut bad = plain.to_vec();
+            bad[0] = byte0;
+            bad.extend_from_slice(&[1; 64]); // room for CSRCs, an extension, padding
+            assert!(h.send(Port::Pull, addr(port), bad.into()).is_empty(), "pt {kind}, byte 0 {byte0:#x}");
+            let after = h.counters();
+            let counted = if kind == pt::TS_DATA {
+                after.ts_data_bad_header - before.ts_data_bad_header
+            } else {
+                after.bad_header - before.bad_header
+            };
+            assert_eq!(counted, 1, "pt {kind}, byte 0 {byte0:#x} counted");
+        }
+    }
+}
+
+/// README "Credentials": codes are stored as `SHA-256(salt ‖ code)`, and
+/// only the code with that salt verifies.
+#[test]
+fn codes_are_stored_as_sha256_of_salt_then_code() {
+    use sha2::{Digest, Sha256};
+    let salt: [u8; 16] = core::array::from_fn(|i| i as u8);
+    let c = rtprelay_core::Credential::new("live1", "code1", salt);
+    let expected: [u8; 32] = Sha256::new().chain_update(salt).chain_update(b"code1").finalize().into();
+    assert_eq!((c.salt, c.hash), (salt, expected));
+    assert!(c.verify(b"code1") && !c.verify(b"code2"));
+}

@@ -313,3 +313,300 @@ fn a_packet_reordered_within_the_nack_delay_costs_no_nack_and_is_no_answer() {
     let c = h.counters();
     assert_eq!((c.push_nacks_sent, c.push_recovered), (0, 0));
 }
+
+/// The sequence numbers of the `TS_DATA` resent for a NACK from `x`.
+fn resent(h: &mut Harness, x: u32, ssrc: u32, nack: &[u16]) -> Vec<u16> {
+    seqs(&h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, nack).encode()))
+}
+
+/// Config `history_max_packets` = 2048: the last 2048 packets can be
+/// resent, the one before them cannot.
+#[test]
+fn a_stream_keeps_its_last_2048_packets() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    for s in 0..=2048u16 {
+        h.ts_data(addr(PUB), ssrc, s, b"x");
+    }
+    assert_eq!(resent(&mut h, x, ssrc, &[0, 1, 2048]), [1, 2048]);
+    assert_eq!(h.counters().retransmit_not_in_history, 1);
+}
+
+/// CONFIG.md `history_max_packets`: rounded up to a power of two (1000
+/// keeps 1024).
+#[test]
+fn the_history_size_is_rounded_up_to_a_power_of_two() {
+    let (mut h, ssrc, x, _) = setup(Config { history_max_packets: 1000, ..Config::default() });
+    for s in 0..=1024u16 {
+        h.ts_data(addr(PUB), ssrc, s, b"x");
+    }
+    assert_eq!(resent(&mut h, x, ssrc, &[0, 1, 1024]), [1, 1024]);
+}
+
+/// Config `history_max_age_ms` = 3000: a packet exactly 3 s old is resent,
+/// 3.001 s old it is not.
+#[test]
+fn the_history_serves_packets_up_to_3_s_old() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.advance(Duration::from_millis(3_000));
+    assert_eq!(resent(&mut h, x, ssrc, &[1]), [1]);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(resent(&mut h, x, ssrc, &[1]), [] as [u16; 0]);
+}
+
+/// README "Retransmission" and Config `retransmit_budget_percent` = 25: a
+/// subscriber's bucket holds one second of 25 % of the stream's rate over
+/// the last second (above the floor).
+#[test]
+fn the_retransmission_budget_is_25_percent_of_the_last_second() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    for s in 0..200u16 {
+        h.ts_data(addr(PUB), ssrc, s, &[0; 988]); // 1000-byte datagrams: 200 kB/s, budget 50 kB
+    }
+    let all: Vec<u16> = (0..60).collect();
+    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 50);
+    assert_eq!(h.counters().retransmit_over_budget, 10);
+}
+
+/// README "Retransmission" and Config
+/// `retransmit_budget_min_bytes_per_sec` = 32768: a slow stream's
+/// subscriber still gets 32768 bytes a second, refilled at that rate, and
+/// the bucket never holds more than one second of it.
+#[test]
+fn the_retransmission_budget_is_never_under_32768_bytes_a_second_and_holds_one_second() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    let send = |h: &mut Harness, from: u16| {
+        for s in from..from + 10 {
+            h.ts_data(addr(PUB), ssrc, s, &[0; 4084]); // 40960 B/s: 25 % is 10240, under the floor
+        }
+        (from..from + 10).collect::<Vec<u16>>()
+    };
+    let all = send(&mut h, 0);
+    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 8, "32768 bytes: 8 datagrams of 4096");
+    h.advance(Duration::from_millis(500));
+    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 4, "16384 bytes in 500 ms");
+    h.advance(Duration::from_secs(5));
+    let all = send(&mut h, 100);
+    assert_eq!(resent(&mut h, x, ssrc, &all).len(), 8, "5 s idle fill the bucket to one second only");
+}
+
+/// Config `push_nack_delay_ms` = 10: a gap is NACKed exactly 10 ms after
+/// it appears, not a microsecond earlier.
+#[test]
+fn a_push_gap_is_nacked_exactly_10_ms_after_it_appears() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.ts_data(addr(PUB), ssrc, 12, b"x");
+    assert!(nacked(&h.advance(Duration::from_micros(9_999))).is_empty());
+    assert_eq!(nacked(&h.advance(Duration::from_micros(1))), [11]);
+}
+
+/// Makes a gap at `seq` (after `seq - 1`) and fills it `rtt` after its
+/// first NACK: one round-trip sample of `rtt`.
+fn sample_rtt(h: &mut Harness, ssrc: u32, seq: u16, rtt: Duration) {
+    h.ts_data(addr(PUB), ssrc, seq - 1, b"x");
+    h.ts_data(addr(PUB), ssrc, seq + 1, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [seq]);
+    h.advance(rtt);
+    h.ts_data(addr(PUB), ssrc, seq, b"x");
+}
+
+/// Makes a gap at `seq` and returns when (after its first NACK) the relay
+/// NACKs it again, to the microsecond.
+fn retry_after(h: &mut Harness, ssrc: u32, seq: u16) -> Duration {
+    h.ts_data(addr(PUB), ssrc, seq - 1, b"x");
+    h.ts_data(addr(PUB), ssrc, seq + 1, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [seq]);
+    let start = h.now;
+    while nacked(&h.advance(Duration::from_micros(1))).is_empty() {
+        assert!(h.now - start < Duration::from_secs(1), "no retry");
+    }
+    h.now - start
+}
+
+/// README "Push-leg NACKs": before any round-trip sample a NACK is retried
+/// after exactly 100 ms.
+#[test]
+fn a_push_nack_is_retried_after_100_ms_before_the_first_round_trip_sample() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    assert_eq!(retry_after(&mut h, ssrc, 11), Duration::from_millis(100));
+}
+
+/// README "Push-leg NACKs": with a measured round trip, a NACK is retried
+/// after exactly twice it.
+#[test]
+fn a_push_nack_is_retried_after_twice_the_round_trip() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    sample_rtt(&mut h, ssrc, 11, Duration::from_millis(30));
+    assert_eq!(retry_after(&mut h, ssrc, 13), Duration::from_millis(60));
+}
+
+/// README "Push-leg NACKs" and Config `push_nack_retry_min_ms` = 20: twice
+/// a short round trip is raised to 20 ms.
+#[test]
+fn a_push_nack_retry_is_never_under_20_ms() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    sample_rtt(&mut h, ssrc, 11, Duration::from_millis(5));
+    assert_eq!(retry_after(&mut h, ssrc, 13), Duration::from_millis(20), "not 2 × 5 ms");
+}
+
+/// README "Push-leg NACKs" and Config `push_nack_max_tries` = 3: a number
+/// never filled is NACKed three times (at +10, +110, +210 ms) and given up
+/// exactly when a fourth would be due.
+#[test]
+fn a_missing_push_packet_is_nacked_3_times_then_given_up() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.ts_data(addr(PUB), ssrc, 3, b"x");
+    let mut at = Vec::new();
+    let start = h.now;
+    for _ in 0..309 {
+        if !nacked(&h.advance(Duration::from_millis(1))).is_empty() {
+            at.push((h.now - start).as_millis());
+        }
+    }
+    assert_eq!(at, [10, 110, 210]);
+    h.advance(Duration::from_micros(999));
+    assert_eq!(h.counters().push_nack_abandoned, 0, "not before 310 ms");
+    h.advance(Duration::from_micros(1));
+    assert_eq!(h.counters().push_nack_abandoned, 1);
+    assert!(nacked(&h.advance(Duration::from_secs(5))).is_empty());
+    assert_eq!(h.counters().push_nacks_sent, 3);
+}
+
+/// README "Push-leg NACKs": Karn's rule, a packet NACKed twice gives no
+/// round-trip sample (its arrival cannot be matched to one NACK).
+#[test]
+fn a_packet_nacked_twice_gives_no_round_trip_sample() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.ts_data(addr(PUB), ssrc, 12, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [11]);
+    assert_eq!(nacked(&h.advance(Duration::from_millis(100))), [11]);
+    h.advance(Duration::from_millis(5));
+    assert_eq!(of(&h.ts_data(addr(PUB), ssrc, 11, b"late"), pt::TS_DATA).len(), 2);
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    assert_eq!((info.recovered, info.rtt_ms), (1, None));
+}
+
+/// README "Push-leg NACKs": a re-auth forgets the gaps, whether already
+/// NACKed or still waiting for their first NACK.
+#[test]
+fn a_reauth_forgets_the_push_gaps() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.ts_data(addr(PUB), ssrc, 12, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [11]);
+    h.ts_data(addr(PUB), ssrc, 14, b"x");
+    h.auth(Port::Push, addr(PUB), "a", "code");
+    assert!(nacked(&h.advance(Duration::from_secs(1))).is_empty(), "neither 11 again nor 13");
+}
+
+/// README "Push-leg NACKs": a new address, or the stream going live again,
+/// is a new publisher whose 20-NACK legacy count starts afresh; a re-auth
+/// from the same address keeps it.
+#[test]
+fn a_new_publisher_address_or_a_restarted_stream_is_nacked_again() {
+    let (mut h, ssrc, _, _) = setup(Config { push_nack_max_tries: 1, ..Config::default() });
+    let mut seq = 0u16;
+    // Two packets with a one-packet gap, right after the previous ones;
+    // returns the NACKs it costs.
+    let mut gap = |h: &mut Harness, from: u16| {
+        seq += 3;
+        h.ts_data(addr(from), ssrc, seq, b"x");
+        h.ts_data(addr(from), ssrc, seq + 2, b"x");
+        nacked(&h.advance(Duration::from_millis(200))).len()
+    };
+    let mut unanswered = |h: &mut Harness, from: u16| (0..25).map(|_| gap(h, from)).sum::<usize>();
+    assert_eq!(unanswered(&mut h, PUB), 20, "taken for a legacy publisher");
+    h.auth(Port::Push, addr(PUB), "a", "code");
+    assert_eq!(unanswered(&mut h, PUB), 0, "the same publisher re-authenticated: still legacy");
+    h.auth(Port::Push, addr(PUB + 1), "a", "code");
+    assert_eq!(unanswered(&mut h, PUB + 1), 20, "a new address: NACKed again, 20 times");
+    h.send(Port::Push, addr(PUB + 1), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    h.auth(Port::Push, addr(PUB + 1), "a", "code");
+    assert_eq!(unanswered(&mut h, PUB + 1), 20, "live again from the same address: NACKed again");
+}
+
+/// Config `push_nack_max_missing` = 512: of a longer gap only the newest
+/// 512 numbers are NACKed.
+#[test]
+fn at_most_512_missing_push_packets_are_tracked() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 0, b"x");
+    h.ts_data(addr(PUB), ssrc, 601, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), (89..=600).collect::<Vec<u16>>());
+}
+
+/// README "Tail stop" and Config `push_tail_wait_ms` = 1000: the stop
+/// takes effect exactly 1 s after the request when the tail never comes.
+#[test]
+fn a_stop_waits_at_most_1_s_for_its_tail() {
+    let (mut h, ssrc, _, _) = setup(Config { push_nack_max_tries: 20, ..Config::default() });
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, true, 5, 0, 0, b"a"));
+    let out = h.advance(Duration::from_micros(999_999));
+    assert!(of(&out, pt::STOP_PUSH_RSP).is_empty() && of(&out, pt::STREAM_STOPPED).is_empty());
+    let out = h.advance(Duration::from_micros(1));
+    assert_eq!((of(&out, pt::STOP_PUSH_RSP).len(), of(&out, pt::STREAM_STOPPED).len()), (1, 2));
+}
+
+/// README "Tail stop": with several streams listed, the marker is ignored.
+#[test]
+fn a_stop_marked_m1_listing_several_streams_is_immediate() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.add_credential("b", "code");
+    h.auth(Port::Push, addr(PUB), "b", "code");
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, true, 5, 0, 0, b"a#b"));
+    assert_eq!(of(&out, pt::STOP_PUSH_RSP).len(), 1);
+    assert_eq!(of(&out, pt::STREAM_STOPPED).len(), 2, "a stopped at once");
+    assert!(nacked(&out).is_empty() && nacked(&h.advance(Duration::from_secs(1))).is_empty());
+}
+
+/// README "Join": the replay starts at the subscription's first `PULL_RSP`
+/// with an SSRC; neither a resend nor a repeated request moves it.
+#[test]
+fn resends_and_repeated_requests_do_not_move_the_join_start() {
+    let mut h = Harness::new();
+    h.add_credential("a", "code");
+    let ssrc = h.auth(Port::Push, addr(PUB), "a", "code");
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.pull(Port::Pull, addr(SUB), id, &["a"]);
+    h.advance(Duration::from_millis(100));
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let resend = of(&h.advance(Duration::from_millis(900)), pt::PULL_RSP).len();
+    assert_eq!(resend, 1);
+    h.ts_data(addr(PUB), ssrc, 2, b"x");
+    h.pull(Port::Pull, addr(SUB), id, &["a"]);
+    h.advance(Duration::from_millis(100));
+    h.ts_data(addr(PUB), ssrc, 3, b"x");
+    assert_eq!(seqs(&h.ack(Port::Pull, addr(SUB), id, 0, "a")), [1, 2, 3]);
+}
+
+/// README "Extension clients": `STREAM_STOPPED` three times, exactly
+/// 100 ms apart, and never a fourth.
+#[test]
+fn stream_stopped_is_repeated_exactly_100_ms_apart() {
+    let (mut h, _, _, _) = setup(Config::default());
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).iter().filter(|s| s.to == addr(SUB)).count(), 1);
+    for _ in 0..2 {
+        assert!(h.advance(Duration::from_micros(99_999)).is_empty());
+        let out = h.advance(Duration::from_micros(1));
+        assert_eq!(of(&out, pt::STREAM_STOPPED).iter().map(|s| s.to).collect::<Vec<_>>(), [addr(SUB)]);
+    }
+    assert!(h.advance(Duration::from_secs(5)).is_empty());
+}
+
+/// README "Extension clients": a receiver report alone makes a client an
+/// extension client.
+#[test]
+fn a_receiver_report_marks_an_extension_client() {
+    let (mut h, ssrc, _, y) = setup(Config::default());
+    let rr = ReceiverReport { sender_ssrc: y, blocks: vec![ReportBlock { ssrc, ..Default::default() }] };
+    h.send(Port::Pull, addr(SUB + 1), rr.encode());
+    let mut out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    out.extend(h.advance(Duration::from_secs(1)));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).iter().filter(|s| s.to == addr(SUB + 1)).count(), 3);
+}

@@ -288,3 +288,174 @@ fn a_slow_subscriber_never_delays_the_others() {
     }
     assert_eq!(h.counters().tx_queue_overflow, 12);
 }
+
+/// Advances to `offset` after `start` in steps of at most 500 ms, the
+/// client heartbeating between them; returns the `PULL_RSP`s sent.
+fn run_to(h: &mut Harness, start: rtprelay_core::Instant, offset_ms: u64, id: u32) -> usize {
+    let end = start + Duration::from_millis(offset_ms);
+    let mut rsps = 0;
+    while h.now < end {
+        let step = (end - h.now).min(Duration::from_millis(500));
+        rsps += of(&h.advance(step), pt::PULL_RSP).len();
+        h.heartbeat(Port::Pull, addr(SUB), id);
+    }
+    rsps
+}
+
+/// README "Resend schedule" and Config `pull_rsp_resend_initial_ms` = 1000,
+/// `pull_rsp_resends` = 3: resends at exactly +1 s, +3 s and +7 s, and
+/// the give-up 8 s after the last, at exactly +15 s.
+#[test]
+fn an_unacked_pull_rsp_is_resent_at_exactly_1_3_7_s_and_given_up_at_15_s() {
+    let (mut h, _) = with_live(&["a"]);
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.pull(Port::Pull, addr(SUB), id, &["a"]);
+    let start = h.now;
+    for (before, at) in [(999, 1_000), (2_999, 3_000), (6_999, 7_000)] {
+        assert_eq!(run_to(&mut h, start, before, id), 0, "nothing before {at} ms");
+        assert_eq!(run_to(&mut h, start, at, id), 1, "a resend at {at} ms");
+    }
+    assert_eq!(run_to(&mut h, start, 14_999, id), 0);
+    assert_eq!(h.counters().pull_rsp_gave_up, 0, "not given up 7.999 s after the last resend");
+    run_to(&mut h, start, 15_000, id);
+    assert_eq!(h.counters().pull_rsp_gave_up, 1, "given up 8 s after the last resend");
+    assert_eq!(run_to(&mut h, start, 40_000, id), 0, "and never resent again");
+    assert_eq!(h.counters().pull_rsp_resent, 3);
+}
+
+/// README "Heartbeat timer" and Config `client_heartbeat_timeout_ms` =
+/// 10000: the timer starts when the client id is issued, so a client that
+/// never sends a heartbeat is dropped exactly 10 s later.
+#[test]
+fn the_heartbeat_timer_starts_when_the_client_id_is_issued() {
+    let mut h = Harness::new();
+    h.client_id(Port::Pull, addr(SUB));
+    h.advance(Duration::from_millis(9_999));
+    assert_eq!(h.relay.state_sizes().clients, 1);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.relay.state_sizes().clients, 0, "dropped 10 s after the id was issued");
+    assert_eq!(h.counters().client_heartbeat_timeout, 1);
+}
+
+/// Config `client_heartbeat_timeout_ms` = 10000: dropped exactly 10 s after
+/// the last heartbeat from the bound address.
+#[test]
+fn a_client_is_dropped_exactly_10_s_after_its_last_heartbeat() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.advance(Duration::from_millis(4_000));
+    h.heartbeat(Port::Pull, addr(SUB), id);
+    h.advance(Duration::from_millis(9_999));
+    assert_eq!(h.relay.state_sizes().clients, 1);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.relay.state_sizes().clients, 0);
+}
+
+/// Config `pull_reassembly_timeout_ms` = 1000: an incomplete pull request
+/// is dropped exactly 1 s after its latest chunk.
+#[test]
+fn an_incomplete_pull_request_is_dropped_exactly_1_s_after_its_latest_chunk() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.send(Port::Pull, addr(SUB), packet(pt::PULL_REQ, false, 0, 0, id, b"a"));
+    assert!(h.advance(Duration::from_millis(999)).is_empty());
+    assert_eq!(of(&h.advance(Duration::from_millis(1)), pt::PULL_REQ_LOST).len(), 1);
+}
+
+/// `n` client ids issued from distinct addresses, at most 64 per IP.
+fn many_clients(h: &mut Harness, n: usize) -> Vec<(std::net::SocketAddr, u32)> {
+    (0..n)
+        .map(|i| {
+            let from = std::net::SocketAddr::from((
+                [10, 1, (i / 64 / 256) as u8, (i / 64 % 256) as u8],
+                1000 + (i % 64) as u16,
+            ));
+            (from, h.client_id(Port::Pull, from))
+        })
+        .collect()
+}
+
+/// Config `max_subscribers_per_stream` = 2000: the 2001st ack is refused
+/// and counted; data goes to exactly 2000 subscribers.
+#[test]
+fn a_stream_has_at_most_2000_acknowledged_subscribers() {
+    let (mut h, ssrcs) = with_live(&["a"]);
+    for (from, id) in many_clients(&mut h, 2001) {
+        h.pull(Port::Pull, from, id, &["a"]);
+        h.ack(Port::Pull, from, id, 0, "a");
+    }
+    assert_eq!(h.counters().subscriber_limit, 1);
+    assert_eq!(of(&h.ts_data(addr(PUB), ssrcs[0], 1, b"x"), pt::TS_DATA).len(), 2000);
+}
+
+/// Config `max_pending_reassemblies` = 1024: the 1025th incomplete pull
+/// request at once is refused.
+#[test]
+fn at_most_1024_chunked_pull_requests_are_reassembled_at_once() {
+    let mut h = Harness::new();
+    for (from, id) in many_clients(&mut h, 1025) {
+        h.send(Port::Pull, from, packet(pt::PULL_REQ, false, 0, 0, id, b"a"));
+    }
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 1024);
+    assert_eq!(h.counters().pull_req_rejected, 1);
+}
+
+/// Config `max_clients` = 10000: the 10001st client id is refused.
+#[test]
+fn the_relay_tracks_at_most_10000_clients() {
+    let mut h = Harness::new();
+    many_clients(&mut h, 10_000);
+    let from = std::net::SocketAddr::from(([10, 2, 0, 1], 1));
+    assert!(h.send(Port::Pull, from, packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b"")).is_empty());
+    assert_eq!(h.relay.state_sizes().clients, 10_000);
+    assert_eq!((h.counters().client_limit_global, h.counters().client_limit_per_ip), (1, 0));
+}
+
+/// Config `max_pull_request_chunks` = 64: chunk indexes 0..=63 make a
+/// request, index 64 is refused.
+#[test]
+fn a_pull_request_may_have_64_chunks() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    let mut out = Vec::new();
+    for index in 0..64u16 {
+        out.extend(h.send(
+            Port::Pull,
+            addr(SUB),
+            packet(pt::PULL_REQ, index == 63, index, 0, id, format!("s{index}#").as_bytes()),
+        ));
+    }
+    let entries: Vec<_> = of(&out, pt::PULL_RSP).iter().flat_map(|r| text::parse_pull_rsp(r.payload())).collect();
+    assert_eq!(entries.len(), 64, "64 chunks are reassembled");
+    h.send(Port::Pull, addr(SUB), packet(pt::PULL_REQ, false, 64, 0, id, b"x"));
+    assert_eq!(h.counters().pull_req_rejected, 1, "a 65th chunk is refused");
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 0);
+}
+
+/// Config `max_ids_per_request` = 512: the rest are ignored and counted.
+#[test]
+fn a_pull_request_may_list_512_ids() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    let ids: Vec<String> = (0..513).map(|i| format!("s{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let out = h.pull(Port::Pull, addr(SUB), id, &refs);
+    let entries: Vec<_> = of(&out, pt::PULL_RSP).iter().flat_map(|r| text::parse_pull_rsp(r.payload())).collect();
+    assert_eq!(entries.len(), 512);
+    assert_eq!(entries.last().unwrap().0, "s511");
+    assert_eq!(h.counters().pull_req_ids_truncated, 1);
+}
+
+/// Config `max_queued_per_destination` = 1024: when a destination's queue
+/// is full the oldest packet goes.
+#[test]
+fn a_destination_queues_at_most_1024_packets() {
+    let (mut h, ssrcs) = with_live(&["a"]);
+    h.subscriber(Port::Pull, addr(SUB), &["a"]);
+    for seq in 0..1030u16 {
+        h.relay.handle_datagram(h.now, Port::Push, addr(PUB), packet(pt::TS_DATA, false, seq, 0, ssrcs[0], b"x"));
+    }
+    let seqs: Vec<u16> = h.drain().iter().map(|s| s.header().sequence).collect();
+    assert_eq!(seqs, (6..1030).collect::<Vec<u16>>());
+    assert_eq!(h.counters().tx_queue_overflow, 6);
+}

@@ -221,3 +221,128 @@ fn pending_reassemblies_chunks_and_ids_per_request_are_limited() {
     assert_eq!(of(&out, pt::PULL_RSP)[0].text(), "1#null;2#null;3#null");
     assert_eq!(h.counters().pull_req_ids_truncated, 2);
 }
+
+/// Config `challenge_validity_ms` = 5000: a challenge echoed 4.999 s after
+/// it was sent still moves the client, at exactly 5 s it no longer does.
+#[test]
+fn a_challenge_is_valid_for_exactly_5_s() {
+    let moved_after = |ms: u64| {
+        let (mut h, ssrc, id) = setup(Config::default());
+        let rsp: Vec<_> = (0..5).flat_map(|_| h.heartbeat(Port::Pull, addr(NEW), id)).collect();
+        let challenge = of(&rsp, pt::PULL_RSP)[0].header().timestamp;
+        for _ in 0..ms / 1_000 {
+            h.advance(Duration::from_millis(1_000));
+            h.heartbeat(Port::Pull, addr(SUB), id);
+        }
+        h.advance(Duration::from_millis(ms % 1_000));
+        h.ack(Port::Pull, addr(NEW), id, challenge, "a");
+        data_to(&mut h, ssrc) == [addr(NEW)]
+    };
+    assert!(moved_after(4_999));
+    assert!(!moved_after(5_000));
+}
+
+/// README "Address changes": the `PULL_RSP` to a new address lists the
+/// live streams first, at most 20, and as many as the bytes received from
+/// that address allow (exactly: one more entry would not fit).
+#[test]
+fn a_pull_rsp_to_a_new_address_lists_live_streams_first_at_most_20_as_far_as_bytes_allow() {
+    let mut h = Harness::new();
+    let live: Vec<String> = (0..25).map(|i| format!("live{i:02}")).collect();
+    let mut ssrcs = Vec::new();
+    for n in &live {
+        h.add_credential(n, "code");
+        ssrcs.push(h.auth(Port::Push, addr(PUB), n, "code"));
+    }
+    let mut ids: Vec<String> = (0..5).map(|i| format!("off{i}")).collect();
+    ids.extend(live.iter().cloned());
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let id = h.subscriber(Port::Pull, addr(SUB), &refs);
+    let expected: Vec<(String, Option<u32>)> = live.iter().cloned().zip(ssrcs.iter().map(|&s| Some(s))).collect();
+    // Exactly the bytes of a PULL_RSP with two entries: two entries.
+    let two = 12 + text::encode_pull_rsp(&expected[..2])[0].len();
+    let hb = packet(pt::HEARTBEAT, false, 0, 0, id, &vec![0; two - 12]);
+    let out = h.send(Port::Pull, addr(NEW), hb);
+    assert_eq!(out.len(), 1);
+    assert_eq!(text::parse_pull_rsp(out[0].payload()), expected[..2]);
+    // Plenty of bytes from another address: the first 20 live ones.
+    let hb = packet(pt::HEARTBEAT, false, 0, 0, id, &[0; 2000]);
+    let out = h.send(Port::Pull, addr(NEW + 1), hb);
+    assert_eq!(out.len(), 1, "one PULL_RSP");
+    assert_eq!(text::parse_pull_rsp(out[0].payload()), expected[..20]);
+}
+
+/// README "`legacy_trust`": any message naming a known id from another
+/// address moves the client at once, not only a heartbeat.
+#[test]
+fn legacy_trust_moves_a_client_on_a_pull_request_or_an_ack_from_another_address() {
+    let (mut h, ssrc, id) = setup(Config { legacy_trust: true, ..Config::default() });
+    h.pull(Port::Pull, addr(NEW), id, &["a"]);
+    assert_eq!(data_to(&mut h, ssrc), [addr(NEW)], "moved by a PULL_REQ");
+    h.ack(Port::Pull, addr(NEW + 1), id, 0, "a");
+    assert_eq!(data_to(&mut h, ssrc), [addr(NEW + 1)], "moved by an SSRC_ACK");
+}
+
+/// README "`legacy_trust`": an unknown id creates a client at the source
+/// address, never a sentinel id, whichever message names it.
+#[test]
+fn legacy_trust_never_adopts_a_sentinel_id() {
+    let mut h = Harness::with_config(Config { legacy_trust: true, ..Config::default() });
+    let mut port = 8000;
+    for id in [0, u32::MAX - 1, u32::MAX] {
+        for p in [
+            packet(pt::HEARTBEAT, false, 0, 0, id, b""),
+            packet(pt::PULL_REQ, true, 0, 0, id, b"a"),
+            packet(pt::SSRC_ACK, false, 0, 0, id, b"a"),
+        ] {
+            port += 1;
+            assert_eq!(of(&h.send(Port::Pull, addr(port), p), pt::CLIENT_UNKNOWN).len(), 1, "{id:#x}");
+        }
+    }
+    assert_eq!(h.relay.state_sizes().clients, 0);
+    h.heartbeat(Port::Pull, addr(port + 1), 1);
+    assert_eq!(h.relay.state_sizes().clients, 1, "an ordinary unknown id is adopted");
+}
+
+/// Config `max_clients_per_ip` = 64: the 65th client id for one IP is
+/// refused; another IP is not affected.
+#[test]
+fn one_source_ip_may_hold_64_clients() {
+    let mut h = Harness::new();
+    for port in 0..64 {
+        h.client_id(Port::Pull, addr(SUB + port));
+    }
+    assert!(h.send(Port::Pull, addr(SUB + 64), packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b"")).is_empty());
+    assert_eq!(h.counters().client_limit_per_ip, 1);
+    h.client_id(Port::Pull, std::net::SocketAddr::from(([127, 0, 0, 2], SUB)));
+    assert_eq!(h.relay.state_sizes().clients, 65);
+}
+
+/// Config `max_rate_limited_sources` = 4096: the `*_UNKNOWN` limiter
+/// remembers 4096 sources; a 4097th within the interval gets no answer.
+#[test]
+fn the_unknown_reply_limiter_remembers_4096_sources() {
+    let mut h = Harness::new();
+    let from = |i: u32| std::net::SocketAddr::from(([10, 3, (i / 256) as u8, (i % 256) as u8], 1));
+    for i in 0..4096 {
+        assert_eq!(h.send(Port::Pull, from(i), packet(pt::HEARTBEAT, false, 0, 0, 7, b"")).len(), 1);
+    }
+    assert!(h.send(Port::Pull, from(4096), packet(pt::HEARTBEAT, false, 0, 0, 7, b"")).is_empty());
+    assert_eq!((h.counters().client_unknown_sent, h.counters().unknown_reply_limited), (4096, 1));
+}
+
+/// Config `max_rate_limited_sources` = 4096 also bounds the failed-auth
+/// limiter: 4096 IPs are remembered (and held back), a 4097th is not.
+#[test]
+fn the_failed_auth_limiter_remembers_4096_ips() {
+    let mut h = Harness::with_config(Config { max_auth_failures_per_ip_per_minute: 1, ..Config::default() });
+    h.add_credential("a", "code");
+    let from = |i: u32| std::net::SocketAddr::from(([10, 4, (i / 256) as u8, (i % 256) as u8], 1));
+    let guess =
+        |h: &mut Harness, i| h.send(Port::Push, from(i), packet(pt::AUTH_REQ, false, 0, 0, 0, b"a#guess")).len();
+    for i in 0..4097 {
+        assert_eq!(guess(&mut h, i), 1);
+    }
+    assert_eq!(guess(&mut h, 4095), 0, "the 4096th IP is remembered");
+    assert_eq!(guess(&mut h, 4096), 1, "the 4097th is not");
+}

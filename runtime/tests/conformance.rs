@@ -234,7 +234,11 @@ fn pull_req_lost_follows_an_incomplete_request_after_1_s() {
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, false, 0, 0, id, b"cam1#ca"));
     let lost = client.expect(PULL_REQ_LOST);
     let after = sent.elapsed();
-    assert!(after >= Duration::from_millis(900) && after < Duration::from_millis(2500), "after {after:?}");
+    // The relay drops the set exactly 1 s after it received the chunk, which
+    // is after `sent` (its timers never fire early; its clock truncates to
+    // microseconds, hence 999 ms). The upper bound allows 500 ms for
+    // scheduling on a loaded machine.
+    assert!(after >= Duration::from_millis(999) && after < Duration::from_millis(1500), "after {after:?}");
     assert_control(&lost, PULL_REQ_LOST, 0);
     assert_eq!(lost.text(), "packetloss");
     assert_eq!(lost.from, server.ready.pull);
@@ -478,10 +482,13 @@ fn a_client_without_heartbeat_is_dropped_after_the_configured_timeout() {
 #[test]
 fn an_idle_stream_is_stopped_after_the_configured_timeout() {
     let (_dir, server) = start(&[("RTPRELAY_STREAM_IDLE_TIMEOUT_MS", "500")]);
-    let (_publisher, subscriber, _) = live_with_subscriber(&server, "cam1");
     let started = Instant::now();
+    let (_publisher, subscriber, _) = live_with_subscriber(&server, "cam1");
     let stopped = subscriber.expect(pt::STREAM_STOPPED);
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // The timer starts at the auth, after `started`; the upper bound allows
+    // 500 ms for scheduling on a loaded machine.
+    let after = started.elapsed();
+    assert!(after >= Duration::from_millis(499) && after < Duration::from_millis(1000), "after {after:?}");
     assert_eq!(stopped.text(), "cam1");
     assert_eq!(http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["live"], false);
 }
@@ -576,8 +583,9 @@ fn post_streams_imports_existing_credentials() {
 fn get_streams_lists_every_field() {
     let (_dir, server) = start(&[]);
     create_stream(&server, "idle");
-    let (publisher, _subscriber, ssrc) = live_with_subscriber(&server, "cam1");
+    let (publisher, subscriber, ssrc) = live_with_subscriber(&server, "cam1");
     publisher.send(server.ready.push, &ts(1, ssrc, &[0x47; 188]));
+    subscriber.expect(pt::TS_DATA);
     let list = http("GET", &server.url("/api/streams"), None, &[]);
     assert_eq!(list.status, 200);
     let json = list.json();
@@ -589,13 +597,30 @@ fn get_streams_lists_every_field() {
     assert_eq!(cam["ssrc"].as_u64(), Some(u64::from(ssrc)), "{cam}");
     assert_eq!(cam["publisher"].as_str(), Some(publisher_addr.as_str()), "{cam}");
     assert_eq!(cam["subscribers"].as_u64(), Some(1), "{cam}");
-    for key in ["bitrateBps", "lost", "recovered", "delayMs"] {
-        assert!(cam.get(key).is_some(), "no {key}: {cam}");
-    }
-    let keys: Vec<&String> = cam.as_object().unwrap().keys().collect();
-    for word in ["packets", "bytes"] {
-        assert!(keys.iter().any(|k| k.to_lowercase().contains(word)), "no {word} in {keys:?}");
-    }
+    assert_eq!((cam["packetsIn"].as_u64(), cam["bytesIn"].as_u64()), (Some(1), Some(200)), "one 200-byte datagram");
+    assert_eq!((cam["lost"].as_u64(), cam["recovered"].as_u64()), (Some(0), Some(0)), "{cam}");
+    assert!(cam["delayMs"].is_null(), "no round trip measured yet: {cam}");
+    // 200 bytes within the last 1, 3 and 10 s.
+    let bitrates = &cam["bitrateBps"];
+    assert_eq!(bitrates["1s"].as_u64(), Some(1600), "{cam}");
+    assert_eq!(bitrates["3s"].as_u64(), Some(533), "{cam}");
+    assert_eq!(bitrates["10s"].as_u64(), Some(160), "{cam}");
+    let mut keys: Vec<&str> = cam.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let expected = [
+        "bitrateBps",
+        "bytesIn",
+        "delayMs",
+        "live",
+        "liveId",
+        "lost",
+        "packetsIn",
+        "publisher",
+        "recovered",
+        "ssrc",
+        "subscribers",
+    ];
+    assert_eq!(keys, expected);
     let idle = streams.iter().find(|s| s["liveId"] == "idle").unwrap();
     assert_eq!(idle["live"], false, "{idle}");
 }
@@ -649,8 +674,10 @@ fn get_clients_shows_clients_without_their_ids() {
     let clients = a.json()["clients"].as_array().unwrap().clone();
     assert_eq!(clients.len(), 1);
     let addr = subscriber.socket.local_addr().unwrap().to_string();
-    assert!(a.body.contains(&addr), "address {addr} missing: {}", a.body);
-    assert!(a.body.contains("cam1"), "subscriptions missing: {}", a.body);
+    assert_eq!(clients[0]["address"].as_str(), Some(addr.as_str()), "{}", a.body);
+    let subscriptions = clients[0]["subscriptions"].as_array().unwrap();
+    assert_eq!(subscriptions.len(), 1, "{}", a.body);
+    assert_eq!(subscriptions[0]["liveId"], "cam1", "{}", a.body);
     for shown in [id.to_string(), (id as i32).to_string()] {
         assert!(!a.body.contains(&shown), "client id {shown} shown: {}", a.body);
     }
@@ -826,7 +853,7 @@ fn stream_create_prints_one_json_object_with_live_id_and_live_code() {
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(json.as_object().unwrap().len(), 2, "{json}");
     assert_eq!(json["liveId"], "cli1");
-    assert!(json["liveCode"].as_str().is_some_and(|c| !c.is_empty()));
+    assert_eq!(json["liveCode"].as_str().map(str::len), Some(20), "a generated code has 20 characters: {json}");
     let mut generated = Command::new(support::binary());
     generated.args(["stream", "create", "--http", &server.ready.http.to_string()]);
     let (status, out, err) = run(generated);
@@ -917,8 +944,9 @@ fn an_unacked_pull_rsp_is_resent_three_times_then_given_up() {
     auth(&Peer::new(), server.ready.push, "cam1", &code);
     let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
-    // Answer at 0, resends at +150, +450, +1050 ms; none after.
-    let rsps = client.drain(Duration::from_millis(1800)).into_iter().filter(|p| p.byte1 == pt::PULL_RSP).count();
+    // Answer at 0, resends at +150, +450, +1050 ms; none after: a fourth
+    // would come at +2250 ms, inside this window.
+    let rsps = client.drain(Duration::from_millis(2700)).into_iter().filter(|p| p.byte1 == pt::PULL_RSP).count();
     assert_eq!(rsps, 4);
 }
 
@@ -933,7 +961,11 @@ fn a_pull_rsp_with_default_settings_is_resent_after_1_s() {
     let first = Instant::now();
     client.expect(pt::PULL_RSP);
     let after = first.elapsed();
-    assert!(after > Duration::from_millis(850) && after < Duration::from_millis(1600), "resent after {after:?}");
+    // The resend leaves exactly 1 s after the answer; both are timed on
+    // arrival here, so only our lateness in seeing the first (scheduling
+    // on a loaded machine) can shorten it and only lateness in seeing the
+    // second can lengthen it.
+    assert!(after > Duration::from_millis(900) && after < Duration::from_millis(1400), "resent after {after:?}");
 }
 
 #[test]
@@ -946,12 +978,13 @@ fn a_complete_request_replaces_the_list_and_keeps_acks_of_streams_still_listed()
         ssrc.push(auth(&publisher, server.ready.push, live_id, &code));
     }
     let (client, id) = registered(&server);
+    let entry = |i: usize| (["a", "b", "c"][i].to_owned(), (ssrc[i] as i32).to_string());
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"a#b"));
-    pull_rsp_entries(&client, Duration::from_millis(200));
+    assert_eq!(pull_rsp_entries(&client, Duration::from_millis(200)), [entry(0), entry(1)]);
     client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, 0, id, b"a;b"));
     wait_subscribers(&server, "b", 1);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"b#c"));
-    pull_rsp_entries(&client, Duration::from_millis(200));
+    assert_eq!(pull_rsp_entries(&client, Duration::from_millis(200)), [entry(1), entry(2)]);
     wait_subscribers(&server, "a", 0);
     for (i, s) in ssrc.iter().enumerate() {
         publisher.send(server.ready.push, &ts(50, *s, &[b'a' + i as u8]));
@@ -964,13 +997,15 @@ fn a_complete_request_replaces_the_list_and_keeps_acks_of_streams_still_listed()
 fn an_ack_split_over_datagrams_is_handled_datagram_by_datagram() {
     let (_dir, server) = start(&[]);
     let publisher = Peer::new();
+    let mut expected = Vec::new();
     for live_id in ["a", "b"] {
         let code = create_stream(&server, live_id);
-        auth(&publisher, server.ready.push, live_id, &code);
+        let ssrc = auth(&publisher, server.ready.push, live_id, &code);
+        expected.push((live_id.to_owned(), (ssrc as i32).to_string()));
     }
     let (client, id) = registered(&server);
     client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, id, b"a#b"));
-    pull_rsp_entries(&client, Duration::from_millis(200));
+    assert_eq!(pull_rsp_entries(&client, Duration::from_millis(200)), expected);
     client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, 0, id, b"a;"));
     client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, 0, id, b"b"));
     wait_subscribers(&server, "a", 1);
@@ -1042,6 +1077,9 @@ fn a_nack_from_a_foreign_address_is_ignored() {
     let stranger = Peer::new();
     stranger.send(server.ready.pull, &nack(id, ssrc, 1, 0));
     assert!(stranger.drain(SHORT).iter().all(|p| !ts_data(p)));
+    assert!(subscriber.drain(Duration::from_millis(100)).iter().all(|p| !ts_data(p)), "nor to the subscriber");
+    subscriber.send(server.ready.pull, &nack(id, ssrc, 1, 0));
+    assert_eq!(subscriber.expect(pt::TS_DATA).payload, b"x", "the same NACK from the subscriber is answered");
 }
 
 #[test]
@@ -1109,7 +1147,7 @@ fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed(
     std::thread::sleep(Duration::from_millis(100));
     publisher.send(server.ready.push, &ts(2, ssrc, b"after"));
     let moved: Vec<Vec<u8>> = new.drain(SHORT).into_iter().filter(ts_data).map(|p| p.payload).collect();
-    assert!(moved.contains(&b"after".to_vec()), "{moved:?}");
+    assert_eq!(moved, [b"after".to_vec()]);
     assert!(old.drain(Duration::from_millis(100)).iter().all(|p| !ts_data(p)));
 }
 
@@ -1122,7 +1160,8 @@ fn legacy_trust_accepts_unissued_client_ids_but_never_sentinels() {
     for sentinel in [0, u32::MAX, u32::MAX - 1] {
         let peer = Peer::new();
         peer.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, sentinel, b"cam1"));
-        assert!(peer.drain(Duration::from_millis(200)).iter().all(|p| p.byte1 != pt::PULL_RSP), "{sentinel}");
+        let got: Vec<(u8, u32)> = peer.drain(Duration::from_millis(200)).iter().map(|p| (p.byte1, p.ssrc)).collect();
+        assert_eq!(got, [(CLIENT_UNKNOWN, sentinel)], "a sentinel id is unknown, never adopted");
     }
 }
 
@@ -1220,11 +1259,15 @@ fn ssrcs_are_unique_among_streams() {
         })
         .collect();
     let listed = http("GET", &server.url("/api/streams"), None, &[]).json();
-    for stream in listed["streams"].as_array().unwrap() {
-        let ssrc = stream["ssrc"].as_u64().unwrap_or_else(|| panic!("ssrc not unsigned: {stream}"));
-        assert!(ssrcs.contains(&(ssrc as u32)), "{stream}");
-    }
+    let mut shown: Vec<u32> = listed["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ssrc"].as_u64().unwrap_or_else(|| panic!("ssrc not unsigned: {s}")) as u32)
+        .collect();
+    shown.sort_unstable();
     ssrcs.sort_unstable();
+    assert_eq!(shown, ssrcs, "the API lists exactly the SSRCs the auths returned");
     ssrcs.dedup();
     assert_eq!(ssrcs.len(), 20);
     assert!(ssrcs.iter().all(|s| ![0, u32::MAX, u32::MAX - 1].contains(s)));
@@ -1272,13 +1315,22 @@ fn live_codes_are_stored_hashed() {
 #[test]
 fn get_clients_shows_address_subscriptions_and_counters() {
     let (_dir, server) = start(&[]);
-    let (publisher, _subscriber, ssrc) = live_with_subscriber(&server, "cam1");
+    let (publisher, subscriber, ssrc) = live_with_subscriber(&server, "cam1");
     publisher.send(server.ready.push, &ts(1, ssrc, b"x"));
-    std::thread::sleep(Duration::from_millis(100));
-    let body = http("GET", &server.url("/api/clients"), None, &[]).body.to_lowercase();
-    for word in ["address", "cam1", "packets", "bytes", "retransmitted", "loss", "jitter", "acked"] {
-        assert!(body.contains(word), "no {word} in {body}");
-    }
+    subscriber.expect(pt::TS_DATA);
+    let json = http("GET", &server.url("/api/clients"), None, &[]).json();
+    let address = subscriber.socket.local_addr().unwrap().to_string();
+    let expected = serde_json::json!({"clients": [{
+        "address": address,
+        "verified": true,
+        "subscriptions": [{
+            "liveId": "cam1", "acked": true, "reportedLoss": null, "reportedLostTotal": null, "reportedJitter": null,
+        }],
+        "packetsSent": 1,
+        "bytesSent": 13,
+        "retransmitted": 0,
+    }]});
+    assert_eq!(json, expected);
 }
 
 #[test]
@@ -1292,7 +1344,7 @@ fn loopback_host_names_are_accepted_without_a_token() {
     }
     for host in ["evil.example", "127.0.0.1.evil.example", "localhost.evil.example:80"] {
         let a = http("GET", &server.url("/api/streams"), None, &[("Host", host)]);
-        assert!((400..500).contains(&a.status), "{host}: {}", a.status);
+        assert_eq!(a.status, 403, "{host}: {}", a.body);
     }
 }
 
@@ -1309,19 +1361,30 @@ fn app_keys_from_a_config_file_sign_envelopes() {
 #[test]
 fn toward_an_unverified_address_the_relay_sends_no_more_bytes_than_it_received() {
     let (_dir, server) = start(&[]);
-    let (_publisher, old, _) = live_with_subscriber(&server, "cam1");
+    let (_publisher, old, ssrc) = live_with_subscriber(&server, "cam1");
     let id = register(&old, server.ready.pull);
     let new = Peer::new();
-    let (mut sent, mut received) = (0, 0);
+    // Each 12-byte heartbeat adds credit; a PULL_RSP ("cam1#<ssrc>" after
+    // the 12-byte header) goes out whenever the credit covers it.
+    let rsp_len = 12 + format!("cam1#{}", ssrc as i32).len();
+    let (mut sent, mut received, mut credit_used) = (0, 0, 0);
     for _ in 0..6 {
         let beat = rtp(pt::HEARTBEAT, false, 0, 0, id, b"");
         new.send(server.ready.pull, &beat);
         sent += beat.len();
+        if sent - credit_used >= rsp_len {
+            credit_used += rsp_len;
+        }
         for p in new.drain(Duration::from_millis(60)) {
             received += p.raw.len();
             assert!(received <= sent, "{received} bytes sent to an address that sent {sent}");
         }
     }
+    for p in new.drain(Duration::from_millis(100)) {
+        received += p.raw.len();
+    }
+    assert!(credit_used > 0, "six heartbeats cover at least one PULL_RSP");
+    assert_eq!(received, credit_used, "exactly the PULL_RSPs the {sent} bytes received pay for");
 }
 
 #[test]
@@ -1358,9 +1421,8 @@ fn a_dropped_reassembly_is_forgotten_and_clients_do_not_mix_chunks() {
     two.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 1, 0, id2, b"too"));
     let ids: Vec<String> = pull_rsp_entries(&two, Duration::from_millis(200)).into_iter().map(|(i, _)| i).collect();
     assert_eq!(ids, ["mine", "too"]);
-    let got = one.drain(Duration::from_millis(600));
-    assert!(got.iter().all(|p| p.byte1 != pt::PULL_RSP), "{got:?}");
-    assert!(got.iter().any(|p| p.byte1 == PULL_REQ_LOST), "the lone tail chunk is dropped too");
+    let got: Vec<u8> = one.drain(Duration::from_millis(600)).iter().map(|p| p.byte1).collect();
+    assert_eq!(got, [PULL_REQ_LOST], "no PULL_RSP; the lone tail chunk is dropped too");
 }
 
 #[test]
@@ -1427,9 +1489,8 @@ fn push_authenticates_sends_ts_data_and_exits_0_after_stop_push_rsp() {
     assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "{seqs:?}");
     assert_eq!(data, ts_bytes);
     assert_eq!(stop.text(), "cam1");
-    if stop.byte1 & 0x80 != 0 {
-        assert_eq!(Some(&stop.seq), seqs.last(), "a marked stop names the last sequence number");
-    }
+    assert_eq!(stop.byte1, pt::STOP_PUSH_REQ | 0x80, "a new publisher marks its stop (2.5)");
+    assert_eq!(Some(&stop.seq), seqs.last(), "a marked stop names the last sequence number");
     relay.send(stop.from, &rtp(pt::STOP_PUSH_RSP, false, 0, 0, 0, b""));
     assert_eq!(support::wait_bounded(&mut child).code(), Some(0));
 }
@@ -1532,7 +1593,12 @@ fn stop_rsps_are_never_sent_unasked() {
     assert_eq!(http("POST", &server.url("/api/streams/cam2/stop"), None, &[]).status, 204);
     let mut got = publisher.drain(Duration::from_millis(900));
     got.extend(subscriber.drain(Duration::from_millis(100)));
-    assert!(got.iter().any(|p| p.byte1 == pt::STREAM_STOPPED), "cam1 stopped by the idle timeout");
+    // cam1 stops by the idle timeout while its subscriber is still there
+    // (the stream's 300 ms run from the auth, before the client's 500 ms);
+    // the subscriber echoed the challenge, so it gets STREAM_STOPPED three
+    // times, 100 ms apart, all within the 900 ms drained.
+    let stopped: Vec<String> = got.iter().filter(|p| p.byte1 == pt::STREAM_STOPPED).map(Rtp::text).collect();
+    assert_eq!(stopped, ["cam1", "cam1", "cam1"], "cam1 stopped by the idle timeout");
     assert!(
         got.iter().all(|p| p.byte1 != pt::STOP_PUSH_RSP && p.byte1 != STOP_PULL_RSP),
         "unasked stop answer: {got:?}"
@@ -1592,10 +1658,10 @@ fn unprompted_pull_rsps_leave_from_the_socket_the_subscriber_uses() {
     let id = client.expect(pt::CLIENT_ID_RSP).ssrc;
     client.send(server.ready.push, &rtp(pt::PULL_REQ, true, 0, 0, id, b"cam1"));
     assert_eq!(client.expect(pt::PULL_RSP).from, server.ready.push);
-    auth(&Peer::new(), server.ready.pull, "cam1", &code);
+    let ssrc = auth(&Peer::new(), server.ready.pull, "cam1", &code);
     let live = client.expect(pt::PULL_RSP);
     assert_eq!(live.from, server.ready.push);
-    assert!(live.text().starts_with("cam1#") && !live.text().ends_with("null"), "{}", live.text());
+    assert_eq!(live.text(), format!("cam1#{}", ssrc as i32));
     let resend = client.expect(pt::PULL_RSP);
     assert_eq!(resend.from, server.ready.push);
 }
@@ -1656,7 +1722,12 @@ fn push_exits_0_after_a_short_timeout_when_the_stop_is_never_confirmed() {
     let asked = Instant::now();
     assert_eq!(stop.text(), "cam1");
     assert_eq!(support::wait_bounded(&mut child).code(), Some(0));
-    assert!(asked.elapsed() < Duration::from_secs(8), "took {:?}", asked.elapsed());
+    // The client gives up 2 s after sending the stop (its default close
+    // timeout); we start timing when the stop arrives, so a little later.
+    // The upper bound allows 1.5 s for the process to exit on a loaded
+    // machine.
+    let took = asked.elapsed();
+    assert!(took >= Duration::from_millis(1900) && took < Duration::from_millis(3500), "took {took:?}");
 }
 
 #[test]
@@ -1710,10 +1781,16 @@ fn receiver_reports_become_the_subscribers_loss_and_jitter() {
         rr.extend_from_slice(&word.to_be_bytes());
     }
     subscriber.send(server.ready.pull, &rr);
+    let report = |json: &serde_json::Value| {
+        let s = &json["clients"][0]["subscriptions"][0];
+        (s["reportedLoss"].as_f64(), s["reportedLostTotal"].as_i64(), s["reportedJitter"].as_u64())
+    };
     support::eventually("the report in /api/clients", || {
-        let body = http("GET", &server.url("/api/clients"), None, &[]).body;
-        body.contains("0.25") && body.contains("900")
+        report(&http("GET", &server.url("/api/clients"), None, &[]).json()) != (None, None, None)
     });
+    let json = http("GET", &server.url("/api/clients"), None, &[]).json();
+    assert_eq!(json["clients"].as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(report(&json), (Some(0.25), Some(10), Some(900)), "{json}");
 }
 
 #[test]
@@ -1731,16 +1808,18 @@ fn an_acked_pull_rsp_is_not_resent() {
 #[test]
 fn stream_counters_count_accepted_packets_only() {
     let (_dir, server) = start(&[]);
-    let (publisher, _subscriber, ssrc) = live_with_subscriber(&server, "cam1");
+    let (publisher, subscriber, ssrc) = live_with_subscriber(&server, "cam1");
     for seq in 1..=4 {
         publisher.send(server.ready.push, &ts(seq, ssrc, &[0x47; 188]));
     }
     Peer::new().send(server.ready.push, &ts(5, ssrc, &[0x47; 188]));
-    support::eventually("4 packets in", || {
-        let stream = http("GET", &server.url("/api/streams/cam1"), None, &[]).json();
-        let obj = stream.as_object().unwrap().clone();
-        obj.iter().any(|(k, v)| k.to_lowercase().contains("packets") && v.as_u64() == Some(4))
-    });
+    publisher.send(server.ready.push, &ts(6, ssrc, b"last"));
+    // The relay handles one socket's datagrams in order: once the last one
+    // reached the subscriber, the foreign one before it was handled too.
+    let got: Vec<u16> = (0..5).map(|_| subscriber.expect(pt::TS_DATA).seq).collect();
+    assert_eq!(got, [1, 2, 3, 4, 6]);
+    let stream = http("GET", &server.url("/api/streams/cam1"), None, &[]).json();
+    assert_eq!((stream["packetsIn"].as_u64(), stream["bytesIn"].as_u64()), (Some(5), Some(4 * 200 + 16)), "{stream}");
 }
 
 #[test]
@@ -1765,6 +1844,10 @@ fn a_jump_of_more_than_3000_is_a_restart_not_a_gap() {
     publisher.send(server.ready.push, &ts(5000, ssrc, b"b"));
     assert_eq!(nacks(&publisher, SHORT), 0);
     assert_eq!(subscriber.drain(Duration::from_millis(100)).into_iter().filter(ts_data).count(), 2);
+    publisher.send(server.ready.push, &ts(5002, ssrc, b"c"));
+    // NACKed 10 ms after the gap appears and retried twice 100 ms apart (no
+    // round trip measured yet): all three within the 400 ms drained.
+    assert_eq!(nacks(&publisher, SHORT), 3, "a gap after the restart is NACKed");
 }
 
 #[test]
@@ -1778,6 +1861,10 @@ fn a_reauth_restarts_push_gap_tracking() {
     auth(&publisher, server.ready.push, "cam1", &code);
     publisher.send(server.ready.push, &ts(20, ssrc, b"b"));
     assert_eq!(nacks(&publisher, SHORT), 0);
+    publisher.send(server.ready.push, &ts(22, ssrc, b"c"));
+    // NACKed 10 ms after the gap appears and retried twice 100 ms apart (no
+    // round trip measured yet): all three within the 400 ms drained.
+    assert_eq!(nacks(&publisher, SHORT), 3, "the next gap is NACKed");
 }
 
 #[test]
@@ -1792,7 +1879,10 @@ fn a_publisher_that_answers_none_of_20_nacks_is_no_longer_nacked() {
         seen += nacks(&publisher, Duration::from_millis(30));
     }
     seen += nacks(&publisher, Duration::from_millis(200));
-    assert!((1..=20).contains(&seen), "{seen} NACKs");
+    // 25 one-packet gaps (1, 3, ..., 49), at least 30 ms apart: each is
+    // NACKed on its own 10 ms after it appears, once (max tries 1), until
+    // 20 NACKs went unanswered; the last 5 are not NACKed.
+    assert_eq!(seen, 20, "{seen} NACKs");
     publisher.send(server.ready.push, &ts(60, ssrc, b"x"));
     assert_eq!(nacks(&publisher, SHORT), 0, "NACKs after 20 unanswered ones");
 }
@@ -1805,8 +1895,12 @@ fn packets_older_than_the_history_age_are_not_resent() {
     publisher.send(server.ready.push, &ts(1, ssrc, b"old"));
     subscriber.expect(pt::TS_DATA);
     std::thread::sleep(Duration::from_millis(400));
-    subscriber.send(server.ready.pull, &nack(id, ssrc, 1, 0));
-    assert!(subscriber.drain(SHORT).iter().all(|p| !ts_data(p)));
+    let fresh = ts(2, ssrc, b"new");
+    publisher.send(server.ready.push, &fresh);
+    subscriber.expect(pt::TS_DATA);
+    subscriber.send(server.ready.pull, &nack(id, ssrc, 1, 0b1));
+    let again: Vec<Vec<u8>> = subscriber.drain(SHORT).into_iter().filter(ts_data).map(|p| p.raw).collect();
+    assert_eq!(again, [fresh], "only the packet younger than 200 ms is resent");
 }
 
 #[test]
@@ -1821,6 +1915,9 @@ fn metrics_samples_carry_the_name_of_their_type_line() {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| l.split(['{', ' ']).next().unwrap())
         .collect();
+    let types = body.lines().filter(|l| l.starts_with("# TYPE ")).count();
+    assert!(types > 0, "no # TYPE line: {body}");
+    assert_eq!(samples.len(), types, "one sample per family");
     for line in body.lines().filter(|l| l.starts_with("# TYPE ")) {
         let mut words = line.split(' ').skip(2);
         let (name, kind) = (words.next().unwrap(), words.next().unwrap());
