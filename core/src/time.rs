@@ -109,6 +109,11 @@ mod tests {
     }
 
     #[test]
+    fn instants_print_as_seconds_with_microseconds() {
+        assert_eq!(format!("{:?}", Instant::from_micros(3_000_042)), "3.000042s");
+    }
+
+    #[test]
     fn relay_timestamps_are_unix_millis_truncated_to_u32() {
         let now = Instant::from_millis(10_000);
         let clock = WallClock::new(now, 0x1_2345_6789);

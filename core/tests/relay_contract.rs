@@ -65,3 +65,20 @@ fn rx_and_tx_counters_match_what_crossed_the_interface() {
     assert_eq!((c.tx_datagrams, c.tx_bytes), (tx, tx_bytes));
     assert_eq!(tx, 3, "AUTH_OK, CLIENT_ID_RSP and DELAY_RSP");
 }
+
+/// `rate_limited_sources` counts both limiters' tables, and every
+/// `*_UNKNOWN` sent or held back is counted by its kind.
+#[test]
+fn both_limiters_count_in_the_state_sizes_and_unknown_replies_by_kind() {
+    let mut h = Harness::new();
+    h.add_credential("cam", "code");
+    let out = h.send(Port::Push, addr(5000), packet(pt::AUTH_REQ, false, 0, 0, 0, b"cam#wrong"));
+    assert_eq!(out.len(), 1, "AUTH_REFUSED");
+    for _ in 0..2 {
+        h.send(Port::Push, addr(5001), packet(pt::TS_DATA, false, 1, 0, 1234, b"x"));
+    }
+    h.send(Port::Pull, addr(5002), packet(pt::HEARTBEAT, false, 0, 0, 1234, b""));
+    let c = h.counters();
+    assert_eq!((c.stream_unknown_sent, c.client_unknown_sent, c.unknown_reply_limited), (1, 1, 1));
+    assert_eq!(h.relay.state_sizes().rate_limited_sources, 3, "one failed-auth IP, two unknown-reply sources");
+}

@@ -610,3 +610,18 @@ fn a_receiver_report_marks_an_extension_client() {
     out.extend(h.advance(Duration::from_secs(1)));
     assert_eq!(of(&out, pt::STREAM_STOPPED).iter().filter(|s| s.to == addr(SUB + 1)).count(), 3);
 }
+
+/// Two extension clients of one stream each get their three
+/// `STREAM_STOPPED`, though their repeats fall due at the same instants.
+#[test]
+fn every_extension_client_gets_three_stream_stopped_at_the_same_instants() {
+    let (mut h, ssrc, _, y) = setup(Config::default());
+    let rr = ReceiverReport { sender_ssrc: y, blocks: vec![ReportBlock { ssrc, ..Default::default() }] };
+    h.send(Port::Pull, addr(SUB + 1), rr.encode());
+    let mut out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    out.extend(h.advance(Duration::from_secs(1)));
+    let stopped = of(&out, pt::STREAM_STOPPED);
+    for to in [addr(SUB), addr(SUB + 1)] {
+        assert_eq!(stopped.iter().filter(|s| s.to == to).count(), 3, "to {to}");
+    }
+}
