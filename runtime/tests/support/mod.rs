@@ -32,6 +32,25 @@ pub(crate) mod pt {
     pub(crate) const STOP_PUSH_RSP: u8 = 123;
 }
 
+/// Whether the outside program `name` can be run (it answers `-version`).
+/// When it cannot, a test that needs it prints `SKIPPED: <name> missing` and
+/// returns early, except under `CI=true`, where a missing tool fails the
+/// test: CI installs every tool (`.ci/run`), so there it is a broken setup.
+pub(crate) fn require_tool(name: &str) -> bool {
+    let found = Command::new(name)
+        .arg("-version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{name} missing, and CI=true requires it");
+        println!("SKIPPED: {name} missing");
+    }
+    found
+}
+
 /// The addresses of the ready line.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ready {
