@@ -1,9 +1,9 @@
 //! End to end with the real binary: `rtprelay push` and `rtprelay pull`
-//! (PROTOCOL.md §4) through `rtprelay serve`, on loopback.
+//! (docs/protocol.md §4) through `rtprelay serve`, on loopback.
 //!
 //! Byte-for-byte checks push with `--realtime`: a whole file pushed in a
 //! millisecond can start and stop before a subscriber's ack reaches the
-//! relay, and then, as PROTOCOL.md says, that subscriber gets only
+//! relay, and then, as docs/protocol.md says, that subscriber gets only
 //! `STREAM_STOPPED`.
 
 mod support;

@@ -1,6 +1,6 @@
 //! Shared helpers of the integration tests: the real `rtprelay` binary in a
 //! child process (killed on drop), a tiny HTTP client, and hand-built
-//! legacy RTP packets written from PROTOCOL.md alone (not the core codec).
+//! legacy RTP packets written from docs/protocol.md alone (not the core codec).
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{BufRead, BufReader, Read};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// Bound on every wait in the tests.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-/// Payload types (PROTOCOL.md 1.2).
+/// Payload types (§1.2).
 pub(crate) mod pt {
     pub(crate) const DELAY_REQ: u8 = 11;
     pub(crate) const DELAY_RSP: u8 = 12;
