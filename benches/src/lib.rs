@@ -38,7 +38,7 @@ pub struct Fanout {
 
 impl Fanout {
     /// Sets up the relay: panics if the relay does not answer the set-up
-    /// messages as PROTOCOL.md §1 says (a bench on a broken relay would
+    /// messages as docs/protocol.md §1 says (a bench on a broken relay would
     /// measure nothing).
     pub fn new(subscribers: usize) -> Self {
         let config = Config {

@@ -1,7 +1,8 @@
 //! Once its queues are warm, forwarding a packet to 100 acknowledged
-//! subscribers and draining the transmits allocates nothing (DESIGN.md §2,
-//! hot path). The global allocator counts every allocation; this file holds
-//! one test so no other test thread allocates during the measurement.
+//! subscribers and draining the transmits allocates nothing (the zero-copy
+//! fan-out of docs/architecture.md). The global allocator counts every
+//! allocation; this file holds one test so no other test thread allocates
+//! during the measurement.
 
 use rtprelay_benches::Fanout;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};

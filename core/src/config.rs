@@ -11,7 +11,7 @@ use std::time::Duration;
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// A live stream with no accepted `TS_DATA` and no auth for this long is
-    /// stopped (PROTOCOL.md 1.3.7). 30 s: publishers re-auth every few seconds.
+    /// stopped (docs/protocol.md §1.3.7). 30 s: publishers re-auth every few seconds.
     pub stream_idle_timeout_ms: u64,
     /// A pull client with no heartbeat for this long is dropped (1.4.7).
     /// 10 s: ten missed one-second heartbeats.

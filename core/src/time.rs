@@ -70,7 +70,7 @@ impl fmt::Debug for Instant {
 }
 
 /// Maps the core's [`Instant`] to the relay's RTP timestamp: Unix-epoch
-/// milliseconds truncated to `u32` (PROTOCOL.md 1.1).
+/// milliseconds truncated to `u32` (docs/protocol.md §1.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WallClock {
     /// Unix-epoch microseconds at `Instant::ZERO` (may be "negative" for a

@@ -1,4 +1,4 @@
-//! The `rtprelay` command line (PROTOCOL.md §4). Exit codes: 0 success,
+//! The `rtprelay` command line (docs/protocol.md §4). Exit codes: 0 success,
 //! 1 runtime failure, 2 bad usage or configuration (one line on stderr).
 
 use crate::config::{self, ConfigError, Settings};

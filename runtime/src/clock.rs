@@ -1,6 +1,6 @@
 //! Maps the OS clocks onto the core's: the monotonic clock to
 //! [`rtprelay_core::Instant`] from a fixed origin, the system clock to a
-//! [`WallClock`] offset (PROTOCOL.md 1.1: relay timestamps are Unix ms).
+//! [`WallClock`] offset (docs/protocol.md §1.1: relay timestamps are Unix ms).
 
 use rtprelay_core::{Instant, WallClock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,7 +1,7 @@
 //! The server's configuration: the core's [`Config`] plus the server's own
 //! [`ServerConfig`], read from a TOML file, `RTPRELAY_<KEY>` environment
 //! variables and command-line flags, in that order of increasing precedence
-//! (PROTOCOL.md §4). Every key is listed in `runtime/CONFIG.md`.
+//! (docs/protocol.md §4). Every key is listed in `runtime/CONFIG.md`.
 //!
 //! All sources are merged as one flat TOML table first, then split between
 //! the two structs: a key neither knows is an error, so a typo never goes
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub const ENV_PREFIX: &str = "RTPRELAY_";
 
 /// One `{appId, secureKey}` pair allowed to call the signed-envelope routes
-/// (PROTOCOL.md §3.2).
+/// (§3.2).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppKey {

@@ -1,4 +1,4 @@
-//! The signed envelope of the compatibility routes (PROTOCOL.md §3.2):
+//! The signed envelope of the compatibility routes (docs/protocol.md §3.2):
 //! `{"appId", "sn", "timestamp", "nonce", "data", "signature"}`, all
 //! strings, signed with the lowercase hex SHA-1 of the six strings
 //! `secureKey, appId, sn, timestamp, nonce, data` sorted lexicographically

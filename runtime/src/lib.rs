@@ -3,8 +3,8 @@
 //! The relay as a service: a tokio driver for the sans-IO core
 //! ([`rtprelay_core`]) over two UDP sockets ([`udp`]), a durable credential
 //! [`store`], the HTTP API ([`http`]), the async client API ([`client`])
-//! and the `rtprelay` command line ([`cli`]). See PROTOCOL.md §3-4 for the contract and `CONFIG.md` for
-//! every configuration key.
+//! and the `rtprelay` command line ([`cli`]). See docs/protocol.md §3-4 for
+//! the API and the command line, and `CONFIG.md` for every configuration key.
 
 pub mod cli;
 pub mod client;

@@ -2,7 +2,7 @@
 
 use rtprelay_core::Credential;
 
-/// Length of a generated live code (PROTOCOL.md §3.1).
+/// Length of a generated live code (docs/protocol.md §3.1).
 pub const LIVE_CODE_LEN: usize = 20;
 
 /// The 64 symbols of generated codes (a subset of the `liveCode` grammar):

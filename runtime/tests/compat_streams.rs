@@ -1,4 +1,4 @@
-//! The read-only compatibility routes of PROTOCOL.md §3.2:
+//! The read-only compatibility routes of docs/protocol.md §3.2:
 //! `/VideoMeeting/rtpServer/stream/getAllStream` and `.../getSubscribers`.
 
 mod support;

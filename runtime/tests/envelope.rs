@@ -1,4 +1,4 @@
-//! The signed-envelope routes (PROTOCOL.md §3.2), signed here the way the
+//! The signed-envelope routes (docs/protocol.md §3.2), signed here the way the
 //! document describes: SHA-1 of the six strings sorted and concatenated.
 
 mod support;

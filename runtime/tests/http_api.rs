@@ -1,4 +1,4 @@
-//! The native HTTP API (PROTOCOL.md §3.1), its guards, `rtprelay stream
+//! The native HTTP API (docs/protocol.md §3.1), its guards, `rtprelay stream
 //! create`, and credentials surviving a restart.
 
 mod support;

@@ -1,5 +1,5 @@
 //! A legacy publisher and legacy subscribers against the real binary over
-//! UDP on 127.0.0.1, with packets built from PROTOCOL.md §1 by hand.
+//! UDP on 127.0.0.1, with packets built from docs/protocol.md §1 by hand.
 
 mod support;
 

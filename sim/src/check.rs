@@ -44,15 +44,15 @@ pub enum Invariant {
     /// A datagram went to an address that never sent the relay anything.
     Unsolicited,
     /// Toward an address not verified on the wire, the relay sent more
-    /// bytes than it had received from it (PROTOCOL §2.3 amplification).
+    /// bytes than it had received from it (docs/protocol.md §2.3 amplification).
     Amplification,
     /// A client's data or replies went to an address the wire never
     /// verified for that client: an address change without an echoed
-    /// challenge (PROTOCOL §2.3).
+    /// challenge (§2.3).
     AddressMove,
     /// A retransmission answered RTCP that did not come from the bound
     /// address of the client its NACK names, went elsewhere than to that
-    /// address, or was of a packet the NACK did not list (PROTOCOL §2.1).
+    /// address, or was of a packet the NACK did not list (§2.1).
     NackSource,
     /// The relay's state outgrew its configured or scenario bounds.
     StateBounds,
@@ -450,7 +450,7 @@ impl Checker {
 
     /// In a step that handed the relay RTCP, a `TS_DATA` to `dest` is a
     /// retransmission: only to the address of a client whose NACK it
-    /// carried, which the relay held there (PROTOCOL §2.1).
+    /// carried, which the relay held there (§2.1).
     fn check_retransmission(&mut self, dest: SocketAddr, ssrc: u32, sequence: u16) -> Result<Retransmission, Breach> {
         let Some(step) = self.step_rtcp.as_mut() else { return Ok(Retransmission::NotAsked) };
         if step.bound_nacks == 0 {

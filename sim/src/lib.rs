@@ -1,6 +1,6 @@
 //! # rtprelay-sim
 //!
-//! A deterministic simulation of the rtprelay relay (DESIGN.md §4): the
+//! A deterministic simulation of the rtprelay relay (docs/architecture.md): the
 //! real [`rtprelay_core::Relay`] on a virtual clock and a seeded virtual
 //! network, with scripted legacy peers, invariants checked after every
 //! step, and a report per run. One `u64` seed fixes everything: the relay's

@@ -24,7 +24,7 @@ pub struct CredentialSpec {
     pub salt: [u8; 16],
 }
 
-/// A scripted legacy publisher (PROTOCOL.md 1.3).
+/// A scripted legacy publisher (docs/protocol.md §1.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublisherSpec {
     /// Its address.
@@ -48,7 +48,7 @@ pub struct PublisherSpec {
     pub stop_linger: Duration,
 }
 
-/// A scripted legacy subscriber (PROTOCOL.md 1.4).
+/// A scripted legacy subscriber (§1.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubscriberSpec {
     /// Its address.
@@ -76,7 +76,7 @@ pub struct IntruderSpec {
 /// An off-path attacker against NACKs: it reads the client id and the
 /// stream's SSRC and sequence numbers from what `sniffs` receives, and sends
 /// Generic NACKs naming them from its own address. The relay must not
-/// retransmit anything for them (PROTOCOL §2.1: NACKs count only from the
+/// retransmit anything for them (§2.1: NACKs count only from the
 /// subscriber's bound address).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NackIntruderSpec {
@@ -213,7 +213,7 @@ pub enum Fault {
     /// A NAT in front of `peer` rebinds at `at`: from then on its
     /// datagrams come from `to`, and what the relay sends to its old
     /// address reaches nobody. A pull client follows by the protocol
-    /// (PROTOCOL §2.3: heartbeats from `to`, then an echoed challenge).
+    /// (§2.3: heartbeats from `to`, then an echoed challenge).
     Rebind {
         /// When, from the run's origin.
         at: Duration,

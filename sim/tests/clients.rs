@@ -253,7 +253,7 @@ fn canary_an_unrequested_second_copy_to_a_nacking_client_is_caught() {
 
 /// A NAT rebinds a pull client mid-stream: its heartbeats come from a new
 /// address, the relay challenges it there, the client echoes, and data
-/// follows it (PROTOCOL §2.3) while every invariant holds, amplification
+/// follows it (docs/protocol.md §2.3) while every invariant holds, amplification
 /// and address moves included.
 #[test]
 fn a_pull_client_follows_a_nat_rebinding() {
@@ -282,7 +282,7 @@ fn forged_nacks_for_a_pull_client_cause_no_retransmission() {
 }
 
 /// The legacy relay's trust (`legacy_trust`: a heartbeat from a new
-/// address moves the client at once, PROTOCOL §1.4.10) as the planted bug:
+/// address moves the client at once, §1.4.10) as the planted bug:
 /// data goes to an address that never echoed a challenge.
 #[test]
 fn canary_data_moved_to_an_address_without_an_echoed_challenge_is_caught() {

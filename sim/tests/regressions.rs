@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// A successful re-auth resets the stream's sequence tracker, so a network
 /// duplicate of a packet forwarded just before the re-auth is forwarded
-/// again (PROTOCOL.md 1.3.4 says it must not be). Here every datagram is
+/// again (docs/protocol.md §1.3.4 says it must not be). Here every datagram is
 /// duplicated up to 10 ms late and the publisher re-authenticates 1 ms
 /// after a data tick, so some duplicate lands right after a re-auth. Found
 /// by `cargo run -p rtprelay-sim -- --sweep 2000 --dup 0.05 --loss 0.05

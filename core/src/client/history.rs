@@ -1,5 +1,5 @@
 //! A publisher's bounded history of sent `TS_DATA` datagrams, so it can
-//! answer the relay's NACKs (PROTOCOL.md 2.2) with the same bytes.
+//! answer the relay's NACKs (docs/protocol.md §2.2) with the same bytes.
 
 use crate::packet::rtp::HEADER_LEN;
 use bytes::Bytes;

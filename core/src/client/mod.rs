@@ -1,7 +1,7 @@
 //! Sans-IO client state machines: the publisher ([`push::PushClient`]) and
 //! the subscriber ([`pull::PullClient`], with its [`reorder`] buffer).
 //!
-//! They have the relay's shape (DESIGN.md §2): every input is a method call
+//! They have the relay's shape (docs/architecture.md): every input is a method call
 //! carrying `now`, every output is polled. Each client talks to one peer,
 //! the relay, so `poll_transmit` returns bare datagrams.
 //!
@@ -80,7 +80,7 @@ impl std::fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
-/// Accepts ids the legacy text grammar can carry (PROTOCOL.md 1.1).
+/// Accepts ids the legacy text grammar can carry (docs/protocol.md §1.1).
 fn check_live_id(live_id: &str) -> Result<(), ClientError> {
     if live_id.is_empty() || live_id.contains(['#', ';']) {
         return Err(ClientError::InvalidLiveId(live_id.to_owned()));

@@ -1,4 +1,4 @@
-//! The subscriber (PROTOCOL.md 1.4, 1.5, 2.1, 2.3-2.5) as a sans-IO state
+//! The subscriber (docs/protocol.md §1.4, 1.5, 2.1, 2.3-2.5) as a sans-IO state
 //! machine: registers for a client id, sends its (chunked) pull request,
 //! acknowledges responses echoing their challenge, heartbeats, puts each
 //! stream's data through a [`ReorderBuffer`] with NACKs, follows stream
@@ -30,7 +30,7 @@ pub struct PullConfig {
     pub client_id_retry_initial_ms: u64,
     /// Longest wait between two `CLIENT_ID_REQ` tries. 8 s.
     pub client_id_retry_max_ms: u64,
-    /// `HEARTBEAT` period (PROTOCOL.md 1.4.7). 1 s.
+    /// `HEARTBEAT` period (§1.4.7). 1 s.
     pub heartbeat_interval_ms: u64,
     /// First wait before a pull request that is not fully answered is sent
     /// again; the wait doubles after each try. 1 s (the relay's own
@@ -49,7 +49,7 @@ pub struct PullConfig {
     /// Send an RTCP Receiver Report (loss and jitter of each stream) with
     /// every heartbeat (2.3), so the relay's API shows them. On.
     pub receiver_reports: bool,
-    /// The reorder buffer and its NACKs (PROTOCOL.md 2.4); its window also
+    /// The reorder buffer and its NACKs (§2.4); its window also
     /// bounds the wait for a stopped stream's tail.
     pub reorder: ReorderConfig,
 }
@@ -75,7 +75,7 @@ fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis.max(1))
 }
 
-/// What the subscriber tells its owner (PROTOCOL.md 1.5).
+/// What the subscriber tells its owner (§1.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PullEvent {
     /// The relay issued a client id (again after a relay restart); see
@@ -270,7 +270,7 @@ impl PullClient {
         &self.counters
     }
 
-    /// Asks for `live_ids`, replacing the previous list (PROTOCOL.md
+    /// Asks for `live_ids`, replacing the previous list (docs/protocol.md
     /// 1.4.3): streams no longer listed are dropped with their buffered
     /// data; streams still listed keep their state. Duplicates count once.
     /// Sent at once if the client is registered, else once it is; resent

@@ -1,4 +1,4 @@
-//! The publisher (PROTOCOL.md 1.3, 1.5, 2.2, 2.5) as a sans-IO state
+//! The publisher (docs/protocol.md §1.3, 1.5, 2.2, 2.5) as a sans-IO state
 //! machine: authenticates its streams, splits MPEG-TS into `TS_DATA`
 //! packets, answers the relay's NACKs, probes the round trip and stops.
 //!
@@ -57,7 +57,7 @@ pub struct PushConfig {
     pub auth_retry_max_ms: u64,
     /// A live stream is authenticated again this often, as deployed
     /// publishers do: it keeps the relay's idle timer fresh and follows a
-    /// changed address (PROTOCOL.md 1.3.1). 5 s.
+    /// changed address (§1.3.1). 5 s.
     pub reauth_interval_ms: u64,
     /// `DELAY_REQ` probes are sent this often while the client has a
     /// stream. 1 s.
@@ -103,7 +103,7 @@ impl PushConfig {
     }
 }
 
-/// The legacy error codes of a failed push (PROTOCOL.md 1.5).
+/// The legacy error codes of a failed push (§1.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PushErrorCode {
     /// 10001: the stream's auth has not been answered yet.
@@ -145,7 +145,7 @@ impl std::fmt::Display for PushStreamError {
 
 impl std::error::Error for PushStreamError {}
 
-/// What the publisher tells its owner (PROTOCOL.md 1.5).
+/// What the publisher tells its owner (§1.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PushEvent {
     /// The relay answered an auth: on the first answer, when the answer
@@ -411,7 +411,7 @@ impl PushClient {
     /// [`PushConfig::close_retry_ms`] until `STOP_PUSH_RSP` or
     /// [`PushConfig::close_timeout_ms`], then emits
     /// [`PushEvent::CloseSuccess`]. With one stream the request has the
-    /// marker set and the stream's last sequence number (PROTOCOL.md 2.5).
+    /// marker set and the stream's last sequence number (§2.5).
     /// NACKs are still answered while closing. Closing twice does nothing.
     pub fn close(&mut self, now: Instant) {
         self.enter(now);

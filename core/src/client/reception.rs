@@ -1,5 +1,5 @@
 //! What a pull client reports about each stream in its RTCP Receiver
-//! Reports (PROTOCOL.md 2.3, RFC 3550 §6.4.1 and A.8): loss since the last
+//! Reports (docs/protocol.md §2.3, RFC 3550 §6.4.1 and A.8): loss since the last
 //! report, cumulative loss, the extended highest sequence number, and the
 //! interarrival jitter.
 

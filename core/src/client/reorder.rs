@@ -1,4 +1,4 @@
-//! The receiver's reorder buffer (PROTOCOL.md 2.4): packets of one stream
+//! The receiver's reorder buffer (docs/protocol.md §2.4): packets of one stream
 //! go in in arrival order and come out in sequence order, across the
 //! 16-bit wraparound, each at most one latency window after it arrived.
 //!
@@ -47,7 +47,7 @@ const BASE: u64 = 1 << 32;
 #[serde(default, deny_unknown_fields)]
 pub struct ReorderConfig {
     /// The latency window: the longest a packet is held waiting for the
-    /// ones before it (PROTOCOL.md 2.4). 200 ms.
+    /// ones before it (§2.4). 200 ms.
     pub window_ms: u64,
     /// Wait before the first NACK for a gap, so that packets merely
     /// reordered by the network are not asked for again. 10 ms.
@@ -65,7 +65,7 @@ impl Default for ReorderConfig {
     }
 }
 
-/// Counters of one stream's buffer, with the meanings of PROTOCOL.md 2.4.
+/// Counters of one stream's buffer, with the meanings of §2.4.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ReorderStats {
     /// Distinct packets accepted into the buffer.
@@ -383,7 +383,7 @@ impl ReorderBuffer {
         !(0..=MAX_JUMP).contains(&delta)
     }
 
-    /// The stream ended with `seq` (PROTOCOL.md 2.5): numbers after the
+    /// The stream ended with `seq` (§2.5): numbers after the
     /// highest received, up to `seq`, become missing (and are NACKed).
     /// Returns whether there is anything left to wait for.
     pub fn expect_through(&mut self, now: Instant, seq: u16) -> bool {

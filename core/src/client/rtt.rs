@@ -2,7 +2,7 @@
 //!
 //! The RTT is smoothed as TCP does (RFC 6298: gain 1/8, variance gain 1/4).
 //! The relay stamps its packets with Unix-epoch milliseconds truncated to
-//! `u32` (PROTOCOL.md 1.1); a publisher's `TS_DATA` carries its estimate of
+//! `u32` (docs/protocol.md §1.1); a publisher's `TS_DATA` carries its estimate of
 //! that clock, so it keeps the offset between its own wall clock and the
 //! relay's, learnt from the timestamps of the relay's answers.
 

@@ -1,4 +1,4 @@
-//! Payload types of PROTOCOL.md 1.2 and 2.5, and fixed protocol numbers.
+//! Payload types of docs/protocol.md §1.2 and 2.5, and fixed protocol numbers.
 
 /// Publisher → relay: delay probe, echoed as [`DELAY_RSP`].
 pub const DELAY_REQ: u8 = 11;

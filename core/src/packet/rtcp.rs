@@ -1,4 +1,4 @@
-//! The RTCP packets of PROTOCOL.md §2: Generic NACK (RFC 4585 §6.2.1) and
+//! The RTCP packets of docs/protocol.md §2: Generic NACK (RFC 4585 §6.2.1) and
 //! Receiver Report (RFC 3550 §6.4.2), alone, compound or reduced-size
 //! (RFC 5506).
 

@@ -1,4 +1,4 @@
-//! The legacy text payloads (PROTOCOL.md 1.1, 1.3, 1.4): UTF-8, entries
+//! The legacy text payloads (docs/protocol.md §1.1, 1.3, 1.4): UTF-8, entries
 //! separated by `#` or `;`, empty entries ignored, duplicates counted once.
 
 use super::pt::{PULL_REQ_CHUNK, PULL_RSP_MAX_IDS};

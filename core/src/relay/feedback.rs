@@ -1,4 +1,4 @@
-//! RTCP from subscribers (PROTOCOL.md 2.1, 2.3): Generic NACKs answered
+//! RTCP from subscribers (docs/protocol.md §2.1, 2.3): Generic NACKs answered
 //! from the stream's history within a per-subscriber budget, and receiver
 //! reports kept as that subscriber's loss and jitter.
 

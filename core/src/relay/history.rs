@@ -1,4 +1,4 @@
-//! A stream's recent packets, kept for retransmission (PROTOCOL.md 2.1) and
+//! A stream's recent packets, kept for retransmission (docs/protocol.md §2.1) and
 //! for a joining subscriber (2.5), bounded by count and age. Slots are
 //! indexed by sequence number, so a lookup is one array access and keeping
 //! a packet is a refcount, never a copy.

@@ -1,4 +1,4 @@
-//! Push-leg loss recovery (PROTOCOL.md 2.2, 2.5 tail): the relay NACKs a
+//! Push-leg loss recovery (docs/protocol.md §2.2, 2.5 tail): the relay NACKs a
 //! publisher for the gaps in its sequence numbers, estimates the round
 //! trip from NACK to retransmission (Karn's rule: only packets NACKed
 //! once give samples), stops NACKing a publisher that answered none of its

@@ -1,4 +1,4 @@
-//! The relay as a sans-IO state machine (PROTOCOL.md §1, §2.3, §2.5).
+//! The relay as a sans-IO state machine (docs/protocol.md §1, §2.3, §2.5).
 //!
 //! Datagrams, timeouts and operator commands go in with the current time;
 //! transmits, a next deadline and events come out. See [`Relay`] for the
@@ -133,7 +133,7 @@ pub struct StateSizes {
 
 /// One pull client as the relay holds it: [`Relay::client_bindings`].
 /// Unlike [`ClientInfo`] (the operator's view) it names the client id,
-/// which is a secret of that client (PROTOCOL §1.4.10): it is for tests and
+/// which is a secret of that client (§1.4.10): it is for tests and
 /// simulators that check the relay from outside, never for an API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientBinding {

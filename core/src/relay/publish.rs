@@ -1,4 +1,4 @@
-//! Publishing (PROTOCOL.md 1.3): auth and SSRCs, `TS_DATA` acceptance and
+//! Publishing (docs/protocol.md §1.3): auth and SSRCs, `TS_DATA` acceptance and
 //! fan-out, delay echo, stop requests and the idle timeout.
 
 use super::feedback::{Budget, Report};

@@ -1,4 +1,4 @@
-//! Subscribing (PROTOCOL.md 1.4, 2.3): client ids, chunked pull requests,
+//! Subscribing (docs/protocol.md §1.4, 2.3): client ids, chunked pull requests,
 //! responses and their resends, acks, heartbeats, address changes with a
 //! challenge, and stop requests.
 

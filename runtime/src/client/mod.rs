@@ -1,6 +1,6 @@
 //! The async client API: the core's sans-IO clients
 //! ([`rtprelay_core::client`]) driven over a tokio UDP socket, with their
-//! events (PROTOCOL.md 1.5) on a channel.
+//! events (docs/protocol.md §1.5) on a channel.
 //!
 //! * [`PushStreamClient`] publishes streams.
 //! * [`PullStreamClient`] subscribes to streams.

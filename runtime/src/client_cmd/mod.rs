@@ -1,4 +1,4 @@
-//! `rtprelay push` and `rtprelay pull` (PROTOCOL.md §4): the async clients
+//! `rtprelay push` and `rtprelay pull` (docs/protocol.md §4): the async clients
 //! ([`crate::client`]) wired to files, pipes and a live status line.
 
 pub mod pull;

@@ -1,4 +1,4 @@
-//! The compatibility routes (PROTOCOL.md §3.2): always HTTP 200 with
+//! The compatibility routes (docs/protocol.md §3.2): always HTTP 200 with
 //! `{"errCode", "msg"}` bodies, legacy codes for errors, no bearer token.
 //! Stream lists show SSRCs signed, as the legacy Java components read them.
 

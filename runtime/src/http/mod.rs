@@ -1,4 +1,4 @@
-//! The HTTP API (PROTOCOL.md §3): the native JSON API under `/api`
+//! The HTTP API (docs/protocol.md §3): the native JSON API under `/api`
 //! ([`native`]), the legacy routes under `/VideoMeeting/rtpServer`
 //! ([`legacy`]), `/healthz` and `/metrics`. Handlers reach the packet loop
 //! only through the [`RelayHandle`] channel.

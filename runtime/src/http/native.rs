@@ -1,4 +1,4 @@
-//! The native API (PROTOCOL.md §3.1) and the two open pages.
+//! The native API (docs/protocol.md §3.1) and the two open pages.
 
 use super::{ApiError, Shared};
 use crate::metrics;

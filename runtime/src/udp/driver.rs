@@ -1,5 +1,5 @@
 //! The packet loop: one tokio task owns the [`Relay`] and both sockets and
-//! follows the core's call contract (DESIGN.md §3): receive in batches and
+//! follows the core's call contract (docs/architecture.md): receive in batches and
 //! feed the core, drain its events after every call, send its transmits in
 //! batches (GSO where the datagrams allow it), capped per turn so receiving
 //! is never starved, and sleep until `poll_timeout`.

@@ -1,5 +1,5 @@
 //! The packet side: the two UDP sockets ([`socket`]) and the loop that
-//! drives the core with them ([`driver`]), per DESIGN.md §3.
+//! drives the core with them ([`driver`]), per docs/architecture.md.
 
 pub mod driver;
 pub mod socket;

@@ -1,6 +1,6 @@
 //! Shared helpers of the integration tests: the real `rtprelay` binary in a
 //! child process (killed on drop), a tiny HTTP client, and hand-built
-//! legacy RTP packets written from PROTOCOL.md alone (not the core codec).
+//! legacy RTP packets written from docs/protocol.md alone (not the core codec).
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{BufRead, BufReader, Read};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// Bound on every wait in the tests.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-/// Payload types (PROTOCOL.md 1.2).
+/// Payload types (§1.2).
 pub(crate) mod pt {
     pub(crate) const DELAY_REQ: u8 = 11;
     pub(crate) const DELAY_RSP: u8 = 12;
@@ -30,6 +30,25 @@ pub(crate) mod pt {
     pub(crate) const STREAM_STOPPED: u8 = 121;
     pub(crate) const STOP_PUSH_REQ: u8 = 122;
     pub(crate) const STOP_PUSH_RSP: u8 = 123;
+}
+
+/// Whether the outside program `name` can be run (it answers `-version`).
+/// When it cannot, a test that needs it prints `SKIPPED: <name> missing` and
+/// returns early, except under `CI=true`, where a missing tool fails the
+/// test: CI installs every tool (`.ci/run`), so there it is a broken setup.
+pub(crate) fn require_tool(name: &str) -> bool {
+    let found = Command::new(name)
+        .arg("-version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{name} missing, and CI=true requires it");
+        println!("SKIPPED: {name} missing");
+    }
+    found
 }
 
 /// The addresses of the ready line.

@@ -1,4 +1,4 @@
-//! What the wire proves about addresses (PROTOCOL §2.3), computed by the
+//! What the wire proves about addresses (docs/protocol.md §2.3), computed by the
 //! checker from the datagrams alone, never from the relay's own flags: the
 //! bytes each address sent and was sent, which addresses are verified, and
 //! for which client id. One relay process at a time: a restart forgets it

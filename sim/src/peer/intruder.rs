@@ -1,6 +1,6 @@
 //! An on-path attacker: it reads the stream's SSRC from the `AUTH_OK` the
 //! publisher receives and sends forged `TS_DATA` with it from its own
-//! address, which the relay must drop (PROTOCOL.md 1.3.3).
+//! address, which the relay must drop (docs/protocol.md §1.3.3).
 
 use super::{Action, Peer, legacy_type, message, ssrc_field};
 use crate::scenario::IntruderSpec;

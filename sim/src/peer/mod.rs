@@ -1,5 +1,5 @@
 //! Simulated peers, driven by the simulator like the relay (event in,
-//! actions out): scripted legacy endpoints written from PROTOCOL.md §1,
+//! actions out): scripted legacy endpoints written from docs/protocol.md §1,
 //! wrappers around the real push and pull clients of the core, and
 //! attackers (forged data, forged NACKs).
 

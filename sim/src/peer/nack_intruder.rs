@@ -2,7 +2,7 @@
 //! client id from the `CLIENT_ID_RSP` the victim receives and the stream's
 //! SSRC and latest sequence numbers from its `TS_DATA`, and sends Generic
 //! NACKs naming them from its own address. The relay must ignore them
-//! (PROTOCOL §2.1: NACKs count only from the subscriber's bound address).
+//! (docs/protocol.md §2.1: NACKs count only from the subscriber's bound address).
 
 use super::{Action, Peer, legacy_type, ssrc_field};
 use crate::scenario::NackIntruderSpec;

@@ -1,4 +1,4 @@
-//! The legacy publisher (PROTOCOL.md 1.3): `AUTH_REQ` until answered,
+//! The legacy publisher (docs/protocol.md §1.3): `AUTH_REQ` until answered,
 //! `TS_DATA` at a steady rate, a re-auth every few seconds, and at the end
 //! `STOP_PUSH_REQ` until confirmed.
 

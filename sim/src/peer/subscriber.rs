@@ -1,4 +1,4 @@
-//! The legacy subscriber (PROTOCOL.md 1.4): `CLIENT_ID_REQ` until answered,
+//! The legacy subscriber (docs/protocol.md §1.4): `CLIENT_ID_REQ` until answered,
 //! a chunked `PULL_REQ` (again after a second without answer or on
 //! `PULL_REQ_LOST`), an `SSRC_ACK` of the ids that had an SSRC for every
 //! `PULL_RSP`, a `HEARTBEAT` every second, and at the end `STOP_PULL_REQ`.
