@@ -1,4 +1,4 @@
-//! Both clients against a fake relay written from PROTOCOL.md: the relay's
+//! Both clients against a fake relay written from docs/protocol.md: the relay's
 //! datagrams are built by hand here, and every datagram a client sends is
 //! checked byte by byte.
 

@@ -1,4 +1,4 @@
-//! The pull client's reorder buffer (PROTOCOL.md 2.4): order, wraparound,
+//! The pull client's reorder buffer (docs/protocol.md §2.4): order, wraparound,
 //! the window's edge, late/lost/duplicate/recovered counters, NACK
 //! schedule, restarts, and properties over random arrivals.
 

@@ -1,4 +1,4 @@
-//! PROTOCOL.md 1.1-1.3: packet rules, auth, data, delay echo, stop, idle.
+//! docs/protocol.md §1.1-§1.3: packet rules, auth, data, delay echo, stop, idle.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! PROTOCOL.md 2.1, 2.3 (receiver reports) and 2.5 (join, tail): loss
+//! docs/protocol.md §2.1, §2.3 (receiver reports) and §2.5 (join, tail): loss
 //! recovery from the stream's history.
 
 mod common;

@@ -1,4 +1,4 @@
-//! PROTOCOL.md 1.4: client ids, chunked pull requests, responses, acks,
+//! docs/protocol.md §1.4: client ids, chunked pull requests, responses, acks,
 //! resends, going live later, heartbeats, stops.
 
 mod common;

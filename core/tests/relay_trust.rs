@@ -1,4 +1,4 @@
-//! PROTOCOL.md 1.4.10, 2.3 and 2.5: the trust rule, verified address
+//! docs/protocol.md §1.4.10, §2.3 and §2.5: the trust rule, verified address
 //! changes, anti-amplification, `legacy_trust`, and the `*_UNKNOWN` answers.
 
 mod common;

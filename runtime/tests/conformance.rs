@@ -1,5 +1,6 @@
-//! Black-box conformance of the `rtprelay` binary against PROTOCOL.md,
-//! written from the document alone: one test per rule, named after it.
+//! Black-box conformance of the `rtprelay` binary against docs/protocol.md
+//! (the fleet's contract, section by section), written from the document
+//! alone: one test per rule, named after it.
 
 mod support;
 
