@@ -83,6 +83,19 @@ fn the_unknown_reply_limiter_is_bounded() {
     assert_eq!(h.heartbeat(Port::Pull, addr(20_000), 1).len(), 1, "expired entries make room");
 }
 
+/// An entry of the full limiter expires exactly one interval after its
+/// reply: a new source then takes its place, a microsecond earlier not.
+#[test]
+fn a_full_unknown_reply_limiter_frees_entries_exactly_one_interval_old() {
+    let mut h = Harness::with_config(Config { max_rate_limited_sources: 2, ..Config::default() });
+    h.heartbeat(Port::Pull, addr(10_000), 1);
+    h.heartbeat(Port::Pull, addr(10_001), 1);
+    h.advance(Duration::from_micros(999_999));
+    assert!(h.heartbeat(Port::Pull, addr(10_002), 1).is_empty(), "full, nothing expired yet");
+    h.advance(Duration::from_micros(1));
+    assert_eq!(h.heartbeat(Port::Pull, addr(10_003), 1).len(), 1, "expired at exactly 1 s");
+}
+
 #[test]
 fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed() {
     let (mut h, ssrc, id) = setup(Config::default());
