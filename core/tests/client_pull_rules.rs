@@ -1,0 +1,149 @@
+//! Rules of the subscriber (PROTOCOL §1.4, §1.5, §2.1, §2.3-2.5) that the
+//! fake-relay tests leave open, one test per rule, against a relay whose
+//! datagrams are written out by hand.
+
+use bytes::Bytes;
+use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
+use rtprelay_core::packet::pt::*;
+use rtprelay_core::{Instant, WallClock};
+
+/// The relay's wall clock: Unix ms at `Instant::ZERO`.
+const RELAY_EPOCH_MS: u64 = 1_700_000_000_000;
+/// The client id the fake relay issues.
+const ID: u32 = 0x0102_0304;
+
+fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+fn millis(at: Instant) -> u64 {
+    at.as_micros() / 1000
+}
+
+/// A datagram as the relay sends it: byte 0 = 0x80, marker clear, PT,
+/// sequence, timestamp, SSRC, payload.
+fn relay_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Bytes {
+    let mut d = vec![0x80, pt];
+    d.extend_from_slice(&seq.to_be_bytes());
+    d.extend_from_slice(&ts.to_be_bytes());
+    d.extend_from_slice(&ssrc.to_be_bytes());
+    d.extend_from_slice(payload);
+    Bytes::from(d)
+}
+
+/// The fields of a datagram the client sent: an RTCP one (second byte
+/// 192-223) is returned whole as the payload, with its packet type as `pt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sent {
+    marker: bool,
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    payload: Vec<u8>,
+}
+
+fn read(d: &[u8]) -> Sent {
+    if let Some(&pt @ 192..=223) = d.get(1) {
+        return Sent { marker: false, pt, seq: 0, ts: 0, ssrc: 0, payload: d.to_vec() };
+    }
+    assert!(d.len() >= 12, "short datagram {d:?}");
+    Sent {
+        marker: d[1] & 0x80 != 0,
+        pt: d[1] & 0x7f,
+        seq: u16::from_be_bytes([d[2], d[3]]),
+        ts: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+        ssrc: u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
+        payload: d[12..].to_vec(),
+    }
+}
+
+fn client_with(config: PullConfig) -> PullClient {
+    PullClient::new(config, [5; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS), ms(0))
+}
+
+fn sent(c: &mut PullClient) -> Vec<Sent> {
+    std::iter::from_fn(|| c.poll_transmit()).map(|d| read(&d)).collect()
+}
+
+fn events(c: &mut PullClient) -> Vec<PullEvent> {
+    std::iter::from_fn(|| c.poll_event()).collect()
+}
+
+/// Runs timeouts from `from` (the time of the last call) up to `until`,
+/// returning `(ms, datagram)` sent and the events.
+fn run(c: &mut PullClient, from: Instant, until: Instant) -> (Vec<(u64, Sent)>, Vec<PullEvent>) {
+    let (mut out, mut evs) = (Vec::new(), Vec::new());
+    let mut now = from;
+    for _ in 0..10_000 {
+        let Some(at) = c.poll_timeout().filter(|&at| at <= until) else { return (out, evs) };
+        now = now.max(at);
+        c.handle_timeout(now);
+        out.extend(sent(c).into_iter().map(|d| (millis(now), d)));
+        evs.extend(events(c));
+    }
+    panic!("timeouts do not advance");
+}
+
+/// A client the relay issued `ID` at 5 ms, with nothing sent or reported
+/// left to read.
+fn registered_with(config: PullConfig) -> PullClient {
+    let mut c = client_with(config);
+    sent(&mut c);
+    c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
+    c
+}
+
+fn registered() -> PullClient {
+    registered_with(PullConfig::default())
+}
+
+fn of_type(out: &[(u64, Sent)], pt: u8) -> Vec<(u64, Sent)> {
+    out.iter().filter(|(_, s)| s.pt == pt).cloned().collect()
+}
+
+/// PROTOCOL §1.4: the request is sent again until every id it lists is
+/// answered; an answer about some of them is not enough.
+#[test]
+fn a_partly_answered_request_is_resent_until_every_id_is_answered() {
+    let mut c = registered();
+    c.pull(ms(10), &["a", "b"]).unwrap();
+    assert_eq!(
+        sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
+        [(PULL_REQ, b"a#b".to_vec())]
+    );
+    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 0x77, 0, b"a#5"));
+    assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["a".into()] }]);
+    assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ts)).collect::<Vec<_>>(), [(SSRC_ACK, 0x77)]);
+    let (out, _) = run(&mut c, ms(20), ms(3_100));
+    let resends: Vec<(u64, Vec<u8>)> = of_type(&out, PULL_REQ).into_iter().map(|(at, s)| (at, s.payload)).collect();
+    assert_eq!(resends, [(1_010, b"a#b".to_vec()), (3_010, b"a#b".to_vec())], "b is still unanswered");
+    assert_eq!(c.counters().pull_requests, 3);
+    c.handle_datagram(ms(3_100), relay_packet(PULL_RSP, 0, 0x78, 0, b"b#null"));
+    assert_eq!(events(&mut c), [PullEvent::NoStream { live_ids: vec!["b".into()] }]);
+    sent(&mut c);
+    let (out, _) = run(&mut c, ms(3_100), ms(20_000));
+    assert!(of_type(&out, PULL_REQ).is_empty(), "every id answered: no more resends");
+}
+
+/// The call contract (see `rtprelay_core::client`): events are drained
+/// after every call. Debug builds check it.
+#[test]
+#[should_panic(expected = "call contract: drain poll_event after every call")]
+#[cfg(debug_assertions)]
+fn undrained_events_break_the_call_contract() {
+    let mut c = client_with(PullConfig::default());
+    sent(&mut c);
+    c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b"")); // PullStreamReady
+    c.handle_timeout(ms(6));
+}
+
+/// The call contract: `now` never goes backwards. Debug builds check it.
+#[test]
+#[should_panic(expected = "call contract: now must not go backwards")]
+#[cfg(debug_assertions)]
+fn time_going_backwards_breaks_the_call_contract() {
+    let mut c = registered();
+    c.handle_timeout(ms(4));
+}
