@@ -147,3 +147,126 @@ fn time_going_backwards_breaks_the_call_contract() {
     let mut c = registered();
     c.handle_timeout(ms(4));
 }
+
+fn relay_ts(now: Instant) -> u32 {
+    WallClock::new(Instant::ZERO, RELAY_EPOCH_MS).rtp_timestamp(now)
+}
+
+/// A registered client pulling `cam1`, acknowledged with SSRC 7 at 20 ms.
+fn pulling() -> PullClient {
+    let mut c = registered();
+    c.pull(ms(10), &["cam1"]).unwrap();
+    sent(&mut c);
+    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 99, 0, b"cam1#7"));
+    assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["cam1".into()] }]);
+    sent(&mut c);
+    c
+}
+
+fn ts_data(seq: u16, ssrc: u32) -> Bytes {
+    relay_packet(TS_DATA, seq, 0, ssrc, &seq.to_be_bytes())
+}
+
+/// PROTOCOL §1.1: bytes 4-7 carry the sender's clock, Unix ms truncated to
+/// u32; the client's own requests carry the driver's wall clock (only
+/// `SSRC_ACK` carries the echoed challenge instead, §2.3).
+#[test]
+fn the_clients_requests_carry_its_wall_clock() {
+    let mut c = registered();
+    c.pull(ms(10), &["cam1"]).unwrap();
+    let req = sent(&mut c);
+    assert_eq!(req.iter().map(|s| (s.pt, s.ts)).collect::<Vec<_>>(), [(PULL_REQ, relay_ts(ms(10)))]);
+    let (out, _) = run(&mut c, ms(10), ms(1_010));
+    assert_eq!(
+        out.iter().map(|(at, s)| (*at, s.pt, s.ts)).collect::<Vec<_>>(),
+        [(1_005, HEARTBEAT, relay_ts(ms(1_005))), (1_010, PULL_REQ, relay_ts(ms(1_010)))]
+    );
+    c.close(ms(1_020));
+    assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ts)).collect::<Vec<_>>(), [(STOP_PULL_REQ, relay_ts(ms(1_020)))]);
+}
+
+/// The call contract: input from the network never errors; what does not
+/// parse is counted malformed, RTCP (second byte 192-223, PROTOCOL §1.1;
+/// the relay sends subscribers none, §2) and unknown types are ignored.
+#[test]
+fn unparsable_datagrams_are_malformed_and_rtcp_and_unknown_types_ignored() {
+    let mut c = pulling();
+    c.handle_datagram(ms(30), Bytes::from_static(&[0x80, TS_DATA, 0, 1, 0]));
+    // An empty RTCP Receiver Report: 8 bytes, too short for an RTP header.
+    c.handle_datagram(ms(31), Bytes::from_static(&[0x80, 201, 0, 1, 0, 0, 0, 9]));
+    c.handle_datagram(ms(32), relay_packet(50, 0, 0, 0, b"?"));
+    assert!(events(&mut c).is_empty());
+    assert!(sent(&mut c).is_empty());
+    let counters = c.counters();
+    assert_eq!((counters.malformed, counters.ignored), (1, 2));
+}
+
+/// PROTOCOL §1.4 step 8: the relay sends `STOP_PULL_RSP` only when asked;
+/// one that arrives unasked does not end the subscription.
+#[test]
+fn an_unasked_stop_pull_rsp_does_not_close_the_client() {
+    let mut c = pulling();
+    c.handle_datagram(ms(30), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
+    assert!(events(&mut c).is_empty());
+    assert_eq!(c.counters().ignored, 1);
+    c.handle_datagram(ms(40), ts_data(1, 7));
+    let (out, evs) = run(&mut c, ms(40), ms(1_005));
+    assert_eq!(evs, [PullEvent::PullStreamData { live_id: "cam1".into(), seq: 1, data: Bytes::from_static(&[0, 1]) }]);
+    assert_eq!(of_type(&out, HEARTBEAT).iter().map(|(at, _)| *at).collect::<Vec<_>>(), [1_005]);
+}
+
+/// PROTOCOL §1.5: `close()` ends the subscription; while the stop is on
+/// its way, only its answer counts: data, answers, losses, stops and
+/// restarts from the relay are ignored, nothing is sent or reported.
+#[test]
+fn while_closing_only_the_stop_answer_counts() {
+    let mut c = pulling();
+    c.handle_datagram(ms(30), ts_data(10, 7));
+    c.close(ms(40));
+    assert_eq!(events(&mut c).len(), 1, "10 is handed over");
+    sent(&mut c);
+    for d in [
+        ts_data(11, 7),
+        relay_packet(PULL_RSP, 0, 0x55, 0, b"cam1#7"),
+        relay_packet(PULL_REQ_LOST, 0, 0, 0, PULL_REQ_LOST_PAYLOAD),
+        relay_packet(STREAM_STOPPED, 10, 0, 0, b"cam1"),
+        relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""),
+        relay_packet(CLIENT_ID_RSP, 0, 0, 0x0A0B_0C0D, b""),
+    ] {
+        c.handle_datagram(ms(50), d);
+        assert!(events(&mut c).is_empty());
+        assert!(sent(&mut c).is_empty());
+    }
+    assert_eq!(c.counters().ignored, 6);
+    assert_eq!(c.client_id(), Some(ID));
+    c.handle_datagram(ms(60), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
+    assert_eq!(events(&mut c), [PullEvent::CloseSuccess]);
+}
+
+/// A client closed before the relay answered its `CLIENT_ID_REQ` does not
+/// take the late answer: it has nothing left to register for.
+#[test]
+fn a_client_id_arriving_while_closing_is_not_taken() {
+    let mut c = client_with(PullConfig::default());
+    sent(&mut c);
+    c.close(ms(10));
+    assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(STOP_PULL_REQ, 0)]);
+    c.handle_datagram(ms(20), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    assert!(events(&mut c).is_empty());
+    assert_eq!((c.client_id(), c.counters().ignored), (None, 1));
+}
+
+/// Once closed, the client takes nothing: a repeated `STOP_PULL_RSP` does
+/// not report a second `CloseSuccess`.
+#[test]
+fn a_closed_client_ignores_everything() {
+    let mut c = pulling();
+    c.close(ms(30));
+    sent(&mut c);
+    c.handle_datagram(ms(40), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
+    assert_eq!(events(&mut c), [PullEvent::CloseSuccess]);
+    c.handle_datagram(ms(41), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
+    c.handle_datagram(ms(42), ts_data(1, 7));
+    assert!(events(&mut c).is_empty());
+    assert_eq!((c.counters().ignored, c.poll_timeout()), (2, None));
+}
