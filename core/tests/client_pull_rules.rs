@@ -270,3 +270,72 @@ fn a_closed_client_ignores_everything() {
     assert!(events(&mut c).is_empty());
     assert_eq!((c.counters().ignored, c.poll_timeout()), (2, None));
 }
+
+/// PROTOCOL §1.1 and §1.4 step 1: the relay never issues a sentinel id, and
+/// the client keeps the first id it got; other answers are ignored.
+#[test]
+fn a_sentinel_or_second_client_id_is_ignored() {
+    let mut c = client_with(PullConfig::default());
+    sent(&mut c);
+    for sentinel in SENTINEL_IDS {
+        c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, sentinel, b""));
+    }
+    assert!(events(&mut c).is_empty());
+    assert_eq!((c.client_id(), c.counters().ignored), (None, 3));
+    c.handle_datagram(ms(6), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
+    c.handle_datagram(ms(7), relay_packet(CLIENT_ID_RSP, 0, 0, 0x0A0B_0C0D, b""));
+    assert!(events(&mut c).is_empty());
+    assert_eq!((c.client_id(), c.counters().ignored), (Some(ID), 4));
+}
+
+/// PROTOCOL §1.4 step 2: the list asked for before the client id arrived
+/// is sent once it does, even an empty one (one empty chunk with the
+/// marker), so the relay's list is the client's.
+#[test]
+fn a_list_asked_for_before_registration_is_sent_once_registered_even_empty() {
+    let mut c = client_with(PullConfig::default());
+    sent(&mut c);
+    c.pull(ms(1), &[] as &[&str]).unwrap();
+    assert!(sent(&mut c).is_empty(), "no client id yet");
+    c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
+    assert_eq!(
+        sent(&mut c),
+        [Sent { marker: true, pt: PULL_REQ, seq: 0, ts: relay_ts(ms(5)), ssrc: ID, payload: vec![] }]
+    );
+    assert_eq!(c.counters().pull_requests, 1);
+}
+
+/// PROTOCOL §2.5: `CLIENT_UNKNOWN` carries the id the relay does not know;
+/// one about another id is not about this client.
+#[test]
+fn client_unknown_for_another_id_is_ignored() {
+    let mut c = pulling();
+    c.handle_datagram(ms(30), relay_packet(CLIENT_UNKNOWN, 0, 0, ID + 1, b""));
+    assert!(sent(&mut c).is_empty());
+    assert_eq!((c.client_id(), c.counters().ignored, c.counters().reregistrations), (Some(ID), 1, 0));
+    c.handle_datagram(ms(31), relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""));
+    assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(CLIENT_ID_REQ, 0)]);
+    assert_eq!((c.client_id(), c.counters().ignored, c.counters().reregistrations), (None, 1, 1));
+}
+
+/// PROTOCOL §1.4 steps 4-5: a `PULL_RSP` answers a request the client made
+/// with its id; before the client has one there is nothing to answer, and
+/// no ack could name the client.
+#[test]
+fn a_pull_response_before_registration_is_ignored() {
+    let mut c = client_with(PullConfig::default());
+    sent(&mut c);
+    c.pull(ms(1), &["cam1"]).unwrap();
+    c.handle_datagram(ms(2), relay_packet(PULL_RSP, 0, 0x55, 0, b"cam1#7"));
+    assert!(events(&mut c).is_empty());
+    assert!(sent(&mut c).is_empty());
+    assert_eq!(c.counters().ignored, 1);
+    c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
+    assert_eq!(
+        sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
+        [(PULL_REQ, b"cam1".to_vec())]
+    );
+}
