@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
 use rtprelay_core::packet::pt::*;
+use rtprelay_core::packet::rtcp::{ReceiverReport, ReportBlock, RtcpPacket, parse_compound};
 use rtprelay_core::{Instant, WallClock};
 
 /// The relay's wall clock: Unix ms at `Instant::ZERO`.
@@ -338,4 +339,133 @@ fn a_pull_response_before_registration_is_ignored() {
         sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
         [(PULL_REQ, b"cam1".to_vec())]
     );
+}
+
+/// The Receiver Reports the client sent, decoded.
+fn receiver_reports(out: &[(u64, Sent)]) -> Vec<(u64, ReceiverReport)> {
+    of_type(out, 201)
+        .into_iter()
+        .map(|(at, s)| {
+            let (packets, err) = parse_compound(&s.payload);
+            assert_eq!(err, None);
+            match &packets[..] {
+                [RtcpPacket::ReceiverReport(rr)] => (at, rr.clone()),
+                other => panic!("not a lone Receiver Report: {other:?}"),
+            }
+        })
+        .collect()
+}
+
+/// PROTOCOL §2.3: with each heartbeat the client sends an RTCP Receiver
+/// Report, sender SSRC = client id, one block per live stream that got
+/// data: the loss since the previous report, cumulative loss, the highest
+/// sequence number and the interarrival jitter (RFC 3550 §6.4.1).
+#[test]
+fn a_receiver_report_goes_with_each_heartbeat_for_the_streams_that_got_data() {
+    let mut c = registered();
+    c.pull(ms(10), &["cam1", "cam2", "cam3"]).unwrap();
+    sent(&mut c);
+    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7;cam2#8;cam3#null"));
+    events(&mut c);
+    sent(&mut c);
+    // cam1: 10 and 11 at 30 ms, 13 at 62 ms (transit 32 ms longer: jitter
+    // 32 / 16 = 2), 12 never (lost at 262 ms). cam2: nothing.
+    c.handle_datagram(ms(30), ts_data(10, 7));
+    c.handle_datagram(ms(30), ts_data(11, 7));
+    c.handle_datagram(ms(62), ts_data(13, 7));
+    let (out, _) = run(&mut c, ms(62), ms(2_005));
+    assert_eq!(of_type(&out, HEARTBEAT).iter().map(|(at, _)| *at).collect::<Vec<_>>(), [1_005, 2_005]);
+    let block = |fraction_lost| ReportBlock {
+        ssrc: 7,
+        fraction_lost,
+        cumulative_lost: 1,
+        highest_sequence: 13,
+        jitter: 2,
+        last_sr: 0,
+        delay_since_last_sr: 0,
+    };
+    assert_eq!(
+        receiver_reports(&out),
+        [
+            (1_005, ReceiverReport { sender_ssrc: ID, blocks: vec![block(64)] }),
+            (2_005, ReceiverReport { sender_ssrc: ID, blocks: vec![block(0)] }),
+        ],
+        "1 of 4 lost in the first second, none in the next"
+    );
+    assert_eq!(c.counters().receiver_reports, 2);
+}
+
+/// PullConfig::receiver_reports off: heartbeats go alone.
+#[test]
+fn receiver_reports_can_be_turned_off() {
+    let mut c = registered_with(PullConfig { receiver_reports: false, ..PullConfig::default() });
+    c.pull(ms(10), &["cam1"]).unwrap();
+    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7"));
+    events(&mut c);
+    c.handle_datagram(ms(30), ts_data(10, 7));
+    sent(&mut c);
+    let (out, _) = run(&mut c, ms(30), ms(2_005));
+    assert_eq!(out.iter().map(|(at, s)| (*at, s.pt)).collect::<Vec<_>>(), [(1_005, HEARTBEAT), (2_005, HEARTBEAT)]);
+    assert_eq!(c.counters().receiver_reports, 0);
+}
+
+/// PROTOCOL §1.4 step 5: the ids of an `SSRC_ACK` are joined with `;` in
+/// datagrams of at most 738 bytes (the chunk size of §1.4 step 2), split
+/// only between ids: a list of exactly 738 bytes is one datagram, one
+/// byte more is two.
+#[test]
+fn an_ack_fills_a_datagram_up_to_738_bytes_and_splits_between_ids_beyond() {
+    for (second, expected) in [(369, vec![738]), (370, vec![368, 370])] {
+        let ids = ["a".repeat(368), "b".repeat(second)];
+        let mut c = registered();
+        c.pull(ms(10), &ids).unwrap();
+        sent(&mut c);
+        let rsp = format!("{}#7;{}#8", ids[0], ids[1]);
+        c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 42, 0, rsp.as_bytes()));
+        events(&mut c);
+        let acks = sent(&mut c);
+        assert_eq!(acks.iter().map(|a| a.payload.len()).collect::<Vec<_>>(), expected, "second id of {second}");
+        let payloads: Vec<String> = acks.iter().map(|a| String::from_utf8(a.payload.clone()).unwrap()).collect();
+        assert_eq!(payloads.join(";"), ids.join(";"));
+        assert!(acks.iter().all(|a| (a.pt, a.ts, a.ssrc) == (SSRC_ACK, 42, ID)));
+    }
+}
+
+/// PROTOCOL §1.4 step 9: `STREAM_STOPPED` about a stream the client does
+/// not list, or not as UTF-8, is ignored and counted.
+#[test]
+fn a_stream_stopped_for_a_stream_not_listed_is_ignored() {
+    let mut c = pulling();
+    c.handle_datagram(ms(30), relay_packet(STREAM_STOPPED, 0, 0, 0, b"cam2"));
+    c.handle_datagram(ms(31), relay_packet(STREAM_STOPPED, 0, 0, 0, b"\xff"));
+    assert!(events(&mut c).is_empty());
+    assert_eq!(c.counters().ignored, 2);
+    assert_eq!(c.live_ids().collect::<Vec<_>>(), ["cam1"]);
+}
+
+/// PROTOCOL §1.4 step 9: a stopped stream leaves the list; the streams
+/// after it keep receiving their data under their own names.
+#[test]
+fn when_one_stream_stops_the_others_keep_their_data() {
+    let mut c = registered();
+    c.pull(ms(10), &["cam1", "cam2", "cam3"]).unwrap();
+    sent(&mut c);
+    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7;cam2#8;cam3#9"));
+    events(&mut c);
+    c.handle_datagram(ms(30), relay_packet(STREAM_STOPPED, 0, 0, 0, b"cam1"));
+    assert_eq!(events(&mut c), [PullEvent::StreamStop { live_id: "cam1".into() }], "no data to wait for");
+    assert_eq!(c.live_ids().collect::<Vec<_>>(), ["cam2", "cam3"]);
+    c.handle_datagram(ms(40), ts_data(5, 9));
+    c.handle_datagram(ms(40), ts_data(6, 8));
+    c.handle_datagram(ms(41), ts_data(7, 7));
+    let (_, evs) = run(&mut c, ms(41), ms(500));
+    let data: Vec<(String, u16)> = evs
+        .into_iter()
+        .filter_map(|e| match e {
+            PullEvent::PullStreamData { live_id, seq, .. } => Some((live_id, seq)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data, [("cam2".to_owned(), 6), ("cam3".to_owned(), 5)], "each after its window, in list order");
+    assert_eq!(c.counters().unknown_ssrc, 1, "cam1's SSRC is no longer taken");
 }
