@@ -469,3 +469,26 @@ fn when_one_stream_stops_the_others_keep_their_data() {
     assert_eq!(data, [("cam2".to_owned(), 6), ("cam3".to_owned(), 5)], "each after its window, in list order");
     assert_eq!(c.counters().unknown_ssrc, 1, "cam1's SSRC is no longer taken");
 }
+
+/// PROTOCOL §2.5: after `CLIENT_UNKNOWN` the client registers again on
+/// the `CLIENT_ID_REQ` schedule (500 ms, then doubling), whatever other
+/// timers fire meanwhile; without an id it sends no NACK or heartbeat.
+#[test]
+fn registering_again_keeps_its_own_retry_schedule() {
+    let mut c = pulling();
+    c.handle_datagram(ms(30), ts_data(10, 7));
+    c.handle_datagram(ms(31), relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""));
+    assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(CLIENT_ID_REQ, 0)]);
+    // 11 is missing: its NACK timers and 12's window run meanwhile.
+    c.handle_datagram(ms(35), ts_data(12, 7));
+    let (out, evs) = run(&mut c, ms(35), ms(1_600));
+    assert_eq!(
+        out.iter().map(|(at, s)| (*at, s.pt)).collect::<Vec<_>>(),
+        [(531, CLIENT_ID_REQ), (1_531, CLIENT_ID_REQ)]
+    );
+    assert_eq!(
+        evs.iter().filter(|e| matches!(e, PullEvent::PullStreamData { .. })).count(),
+        2,
+        "10 and 12 are still handed over"
+    );
+}
