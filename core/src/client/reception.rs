@@ -89,4 +89,18 @@ mod tests {
         let block = r.report(1, ReorderStats { received: 200, ..ReorderStats::default() }).unwrap();
         assert_eq!(block.jitter, 4, "converges on |D| = 5 ms, truncated: {}", r.jitter);
     }
+
+    /// RFC 3550 §6.4.1: the fraction lost is the interval's new losses over
+    /// the packets expected in that interval (received + lost since the
+    /// previous report), scaled to 1/256.
+    #[test]
+    fn the_loss_fraction_is_over_the_packets_expected_since_the_last_report() {
+        let mut r = Reception::default();
+        r.on_packet(1, 0, 0);
+        let first = r.report(5, ReorderStats { received: 3, lost: 1, ..ReorderStats::default() }).unwrap();
+        assert_eq!((first.fraction_lost, first.cumulative_lost), (64, 1), "1 of 4");
+        // This interval: 7 received and 2 lost, so 9 expected.
+        let second = r.report(5, ReorderStats { received: 10, lost: 3, ..ReorderStats::default() }).unwrap();
+        assert_eq!((second.fraction_lost, second.cumulative_lost), (56, 3), "2 × 256 / 9");
+    }
 }
