@@ -305,3 +305,125 @@ proptest! {
         prop_assert_eq!((b.stats().lost, b.stats().late), (0, 0));
     }
 }
+
+/// The verdicts on packets arriving again after their slot passed.
+fn verdicts(b: &mut ReorderBuffer, now: Instant, seqs: impl IntoIterator<Item = u16>) -> Vec<(u16, Arrival)> {
+    seqs.into_iter().map(|seq| (seq, b.insert(now, seq, data(seq)))).collect()
+}
+
+#[test]
+fn a_number_already_emitted_is_a_duplicate_and_one_declared_lost_is_late() {
+    // Head 0; 1..=300 arrive except the numbers ending in 2, 3 or 7 (so
+    // lost numbers sit next to each other and next to emitted ones, in
+    // every word of the bit set the buffer keeps).
+    let lost = |n: u16| matches!(n % 10, 2 | 3 | 7);
+    let (mut b, t) = started_at(0);
+    for seq in (1..=300).filter(|&n| !lost(n)) {
+        b.insert(t, seq, data(seq));
+    }
+    b.handle_timeout(t + Duration::from_millis(WINDOW));
+    let out = drain(&mut b);
+    assert_eq!(out, (1..=300).filter(|&n| !lost(n)).collect::<Vec<_>>());
+    let again = t + Duration::from_millis(WINDOW + 1);
+    let got = verdicts(&mut b, again, 0..=300);
+    let expected: Vec<(u16, Arrival)> =
+        (0..=300).map(|n| (n, if lost(n) { Arrival::Late } else { Arrival::Duplicate })).collect();
+    assert_eq!(got, expected);
+    let s = b.stats();
+    assert_eq!((s.emitted, s.lost, s.duplicate, s.late), (211, 90, 211, 90));
+    assert_eq!(
+        verdicts(&mut b, again, [65535, 65000]),
+        [(65535, Arrival::Late), (65000, Arrival::Late)],
+        "numbers before the first one (across the wrap) were never emitted"
+    );
+}
+
+#[test]
+fn a_packet_more_than_1024_numbers_behind_the_head_is_late_even_if_emitted() {
+    let (mut b, t) = started_at(0);
+    for seq in 1..=1100 {
+        b.insert(t, seq, data(seq));
+    }
+    assert_eq!(drain(&mut b).len(), 1100);
+    // The head is 1101: 77 is 1024 behind it, 76 is 1025 behind.
+    assert_eq!(verdicts(&mut b, t, [77, 76, 50]), [(77, Arrival::Duplicate), (76, Arrival::Late), (50, Arrival::Late)]);
+    assert_eq!((b.stats().duplicate, b.stats().late), (1, 2));
+}
+
+#[test]
+fn a_jump_of_3000_is_a_gap_and_one_of_3001_needs_confirmation() {
+    // After the start at 100 the head is 101.
+    let (mut b, t) = started_at(100);
+    assert_eq!(b.insert(t, 3101, data(3101)), Arrival::Accepted, "3000 ahead: a gap");
+    assert_eq!(b.stats().restarts, 0);
+    let (mut b, t) = started_at(100);
+    assert_eq!(b.insert(t, 3102, data(3102)), Arrival::Probation, "3001 ahead: a restart if confirmed");
+    // Behind: 3000 back is an old packet (late), 3001 back a jump.
+    let (mut b, t) = started_at(5000);
+    assert_eq!(b.insert(t, 2001, data(2001)), Arrival::Late);
+    assert_eq!(b.insert(t, 2000, data(2000)), Arrival::Probation);
+}
+
+#[test]
+fn a_second_jump_that_does_not_follow_the_first_replaces_it() {
+    let (mut b, t) = started_at(100);
+    assert_eq!(b.insert(t, 9000, data(9000)), Arrival::Probation);
+    assert_eq!(b.insert(t, 20000, data(20000)), Arrival::Probation, "not 9001: no restart");
+    assert_eq!((b.stats().late, b.stats().restarts), (1, 0), "the first jump is dropped");
+    assert_eq!(b.insert(t, 20001, data(20001)), Arrival::Accepted, "20001 confirms 20000");
+    assert_eq!((b.stats().late, b.stats().restarts), (1, 1));
+    b.handle_timeout(t + Duration::from_millis(WINDOW));
+    assert_eq!(drain(&mut b), [20000, 20001]);
+}
+
+#[test]
+fn a_jump_awaiting_confirmation_is_late_when_the_buffer_is_flushed() {
+    let (mut b, t) = started_at(100);
+    assert_eq!(b.insert(t, 9000, data(9000)), Arrival::Probation);
+    b.flush();
+    assert!(drain(&mut b).is_empty());
+    let s = b.stats();
+    assert_eq!((s.late, s.received, s.restarts), (1, 1, 0));
+}
+
+#[test]
+fn before_the_start_a_lower_number_becomes_the_head_unless_the_span_exceeds_3000() {
+    let mut b = buffer();
+    assert_eq!(b.insert(ms(0), 1000, data(1000)), Arrival::Accepted);
+    assert_eq!(b.insert(ms(1), 3500, data(3500)), Arrival::Accepted);
+    assert_eq!(b.insert(ms(2), 500, data(500)), Arrival::Accepted, "3500 - 500 = 3000: still one stream");
+    assert_eq!(b.insert(ms(3), 499, data(499)), Arrival::Late, "3500 - 499 = 3001");
+    assert_eq!((b.stats().late, b.stats().received), (1, 3));
+    b.handle_timeout(ms(WINDOW));
+    assert_eq!(drain(&mut b), [500, 1000], "1000's window passed: 501..=999 are lost");
+    assert_eq!(b.stats().lost, 499);
+    b.handle_timeout(ms(WINDOW + 1));
+    assert_eq!(drain(&mut b), [3500]);
+    assert_eq!(b.stats().lost, 499 + 2499);
+}
+
+#[test]
+fn before_the_start_a_second_copy_of_the_first_packet_is_a_duplicate() {
+    let mut b = buffer();
+    assert_eq!(b.insert(ms(0), 10, data(10)), Arrival::Accepted);
+    assert_eq!(b.insert(ms(1), 10, data(10)), Arrival::Duplicate);
+    assert_eq!((b.stats().received, b.stats().duplicate), (1, 1));
+    b.handle_timeout(ms(WINDOW));
+    assert_eq!(drain(&mut b), [10]);
+}
+
+#[test]
+fn before_the_start_only_the_numbers_in_a_gap_are_nacked() {
+    // A gap behind the first packet.
+    let mut b = buffer();
+    b.insert(ms(0), 10, data(10));
+    b.insert(ms(1), 12, data(12));
+    assert!(b.poll_nacks(ms(10)).is_empty(), "not before the NACK delay");
+    assert_eq!(b.poll_nacks(ms(11)), [11]);
+    // A packet that overtook the first one: the numbers between them.
+    let mut b = buffer();
+    b.insert(ms(0), 12, data(12));
+    b.insert(ms(1), 10, data(10));
+    assert_eq!(b.poll_nacks(ms(11)), [11]);
+    assert_eq!(b.stats().nacked, 1);
+}
