@@ -1,6 +1,6 @@
 //! Round-trip time and the relay's clock, as a publisher sees them.
 //!
-//! The RTT is smoothed as TCP does (RFC 6298: gain 1/8, variance gain 1/4).
+//! The RTT is smoothed as TCP does (RFC 6298: gain 1/8).
 //! The relay stamps its packets with Unix-epoch milliseconds truncated to
 //! `u32` (docs/protocol.md §1.1); a publisher's `TS_DATA` carries its estimate of
 //! that clock, so it keeps the offset between its own wall clock and the
@@ -9,26 +9,19 @@
 use crate::time::{Instant, WallClock};
 use std::time::Duration;
 
-/// Smoothed round-trip time (RFC 6298 §2).
+/// Smoothed round-trip time (RFC 6298 §2, SRTT only: nothing here derives
+/// a retransmission timeout, so no variance is kept).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RttEstimator {
     srtt: Option<Duration>,
-    rttvar: Duration,
 }
 
 impl RttEstimator {
     pub(crate) fn sample(&mut self, rtt: Duration) {
-        match self.srtt {
-            None => {
-                self.srtt = Some(rtt);
-                self.rttvar = rtt / 2;
-            }
-            Some(srtt) => {
-                let diff = srtt.abs_diff(rtt);
-                self.rttvar = (self.rttvar * 3 + diff) / 4;
-                self.srtt = Some((srtt * 7 + rtt) / 8);
-            }
-        }
+        self.srtt = Some(match self.srtt {
+            None => rtt,
+            Some(srtt) => (srtt * 7 + rtt) / 8,
+        });
     }
 
     /// The smoothed RTT, once there is a sample.
