@@ -690,3 +690,18 @@ fn a_malformed_rtcp_compound_is_counted_and_its_valid_head_kept() {
     let sub = &clients.iter().find(|c| c.address == addr(SUB)).unwrap().subscriptions[0];
     assert_eq!((sub.reported_loss, sub.reported_lost_total, sub.reported_jitter), (Some(0.5), Some(3), Some(9)));
 }
+
+/// Decisions "Sequence tracking" and "Push-leg NACKs": a publisher restart
+/// (a jump of more than 3000) forgets the gaps from before it; the
+/// restarted publisher could not resend them. Gaps after it are NACKed.
+#[test]
+fn a_publisher_restart_forgets_the_push_gaps() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.ts_data(addr(PUB), ssrc, 12, b"x");
+    h.ts_data(addr(PUB), ssrc, 5_000, b"restarted");
+    assert!(nacked(&h.advance(Duration::from_secs(1))).is_empty(), "11 is forgotten");
+    h.ts_data(addr(PUB), ssrc, 5_002, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [5_001]);
+    assert_eq!(h.counters().push_nacks_sent, 1);
+}
