@@ -705,3 +705,16 @@ fn a_publisher_restart_forgets_the_push_gaps() {
     assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [5_001]);
     assert_eq!(h.counters().push_nacks_sent, 1);
 }
+
+/// Config `push_nack_max_missing` = 512 holds across gaps too: two gaps of
+/// 300 leave the newest 512 numbers tracked, the oldest 88 dropped.
+#[test]
+fn at_most_512_missing_push_packets_are_tracked_across_gaps() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 0, b"x");
+    h.ts_data(addr(PUB), ssrc, 301, b"x");
+    h.ts_data(addr(PUB), ssrc, 602, b"x");
+    let expected: Vec<u16> = (89..=300).chain(302..=601).collect();
+    assert_eq!(expected.len(), 512);
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), expected);
+}
