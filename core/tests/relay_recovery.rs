@@ -718,3 +718,25 @@ fn at_most_512_missing_push_packets_are_tracked_across_gaps() {
     assert_eq!(expected.len(), 512);
     assert_eq!(nacked(&h.advance(Duration::from_millis(10))), expected);
 }
+
+/// Config `push_nack_max_tries` = 3: a number NACKed for the third time is
+/// given up only when a fourth NACK would be due (+310 ms), even when a
+/// newer gap is NACKed in between.
+#[test]
+fn a_push_packet_is_given_up_only_when_its_last_retry_is_over() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.ts_data(addr(PUB), ssrc, 3, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [2]);
+    assert_eq!(nacked(&h.advance(Duration::from_millis(100))), [2]);
+    assert_eq!(nacked(&h.advance(Duration::from_millis(100))), [2]);
+    h.advance(Duration::from_millis(40));
+    h.ts_data(addr(PUB), ssrc, 4, b"x");
+    h.ts_data(addr(PUB), ssrc, 6, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [5]);
+    assert_eq!(h.counters().push_nack_abandoned, 0, "2 is still waiting for its third NACK's answer");
+    assert!(nacked(&h.advance(Duration::from_millis(49))).is_empty());
+    assert_eq!(h.counters().push_nack_abandoned, 0);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.counters().push_nack_abandoned, 1, "given up at +310 ms");
+}
