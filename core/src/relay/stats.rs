@@ -64,7 +64,8 @@ mod tests {
         assert_eq!(w.bits_per_second(Instant::from_millis(30_000), 10), 0);
     }
 
-    /// A record 10 s or more older than the newest bucket has no bucket
+    /// The stream bitrates of docs/protocol.md §3.1 look back 10 s at most:
+    /// a record 10 s or more older than the newest bucket has no bucket
     /// left in the ring and is dropped; one 9.9 s old still counts.
     #[test]
     fn a_record_older_than_the_ring_is_dropped() {
