@@ -82,3 +82,26 @@ fn both_limiters_count_in_the_state_sizes_and_unknown_replies_by_kind() {
     assert_eq!((c.stream_unknown_sent, c.client_unknown_sent, c.unknown_reply_limited), (1, 1, 1));
     assert_eq!(h.relay.state_sizes().rate_limited_sources, 3, "one failed-auth IP, two unknown-reply sources");
 }
+
+/// `poll_timeout` names the earliest deadline still wanted, and
+/// `state_sizes().timers` counts the scheduled ones: a stream going live
+/// schedules its idle check (docs/protocol.md §1.3), a client id its
+/// heartbeat check (§1.4); stopping the stream withdraws its idle check at
+/// once, so the driver is not woken for it.
+#[test]
+fn a_withdrawn_deadline_is_neither_polled_nor_counted() {
+    let mut h = Harness::new();
+    assert_eq!((h.relay.poll_timeout(), h.relay.state_sizes().timers), (None, 0));
+    h.add_credential("cam", "code");
+    h.auth(Port::Push, addr(5000), "cam", "code");
+    let idle_at = h.now + Duration::from_secs(30);
+    assert_eq!((h.relay.poll_timeout(), h.relay.state_sizes().timers), (Some(idle_at), 1));
+    h.advance(Duration::from_secs(1));
+    h.client_id(Port::Pull, addr(6000));
+    assert_eq!((h.relay.poll_timeout(), h.relay.state_sizes().timers), (Some(h.now + Duration::from_secs(10)), 2));
+    h.command(rtprelay_core::Command::StopStream { live_id: "cam".into() }).unwrap();
+    h.drain();
+    assert_eq!((h.relay.poll_timeout(), h.relay.state_sizes().timers), (Some(h.now + Duration::from_secs(10)), 1));
+    h.advance(Duration::from_secs(10));
+    assert_eq!((h.relay.poll_timeout(), h.relay.state_sizes().timers), (None, 0), "the client timed out");
+}

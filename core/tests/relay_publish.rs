@@ -499,3 +499,141 @@ fn codes_are_stored_as_sha256_of_salt_then_code() {
     assert_eq!((c.salt, c.hash), (salt, expected));
     assert!(c.verify(b"code1") && !c.verify(b"code2"));
 }
+
+/// docs/protocol.md §3.1 (`GET /api/streams/{liveId}`, `GET /api/clients`):
+/// a stream's snapshot counts its accepted packets and whole-datagram
+/// bytes, its 1 s / 3 s / 10 s bitrates and, per subscriber, what was sent
+/// and resent; a client's snapshot sums its streams.
+#[test]
+fn snapshots_count_packets_bytes_bitrates_and_what_each_subscriber_got() {
+    use rtprelay_core::Reply;
+    use rtprelay_core::packet::rtcp::Nack;
+    use rtprelay_core::relay::{StreamInfo, SubscriberInfo};
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.add_credential("live2", "code2");
+    let ssrc2 = h.auth(Port::Push, addr(PUB + 1), "live2", "code2");
+    let x = h.subscriber(Port::Pull, addr(7000), &["live1", "live2"]);
+    for seq in 1..=3 {
+        h.ts_data(addr(PUB), ssrc, seq, &[0x47; 188]); // 200-byte datagrams
+    }
+    h.ts_data(addr(PUB + 1), ssrc2, 1, &[0x47; 88]); // 100 bytes
+    let resent = h.send(Port::Pull, addr(7000), Nack::from_sequences(x, ssrc, &[2]).encode());
+    assert_eq!(resent.len(), 1);
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "live1".into() }) else { panic!() };
+    let expected = StreamInfo {
+        live_id: "live1".into(),
+        live: true,
+        ssrc: Some(ssrc),
+        publisher: Some(addr(PUB)),
+        bitrate_bps: [4_800, 1_600, 480],
+        packets_in: 3,
+        bytes_in: 600,
+        lost: 0,
+        recovered: 0,
+        rtt_ms: None,
+        subscribers: 1,
+        subscriber_list: vec![SubscriberInfo {
+            address: addr(7000),
+            packets_sent: 3,
+            bytes_sent: 600,
+            retransmitted: 1,
+        }],
+    };
+    assert_eq!(info, expected);
+    let Ok(Reply::Clients(clients)) = h.command(Command::ListClients) else { panic!() };
+    assert_eq!(clients.len(), 1);
+    let c = &clients[0];
+    assert_eq!((c.address, c.verified), (addr(7000), true));
+    assert_eq!((c.packets_sent, c.bytes_sent, c.retransmitted), (4, 700, 1), "both streams, resends included");
+    assert_eq!(
+        c.subscriptions.iter().map(|s| (s.live_id.as_str(), s.acked)).collect::<Vec<_>>(),
+        [("live1", true), ("live2", true)]
+    );
+    // 1.5 s later the data has left the 1 s window only.
+    h.advance(Duration::from_millis(1_500));
+    let Ok(Reply::Streams(list)) = h.command(Command::ListStreams) else { panic!() };
+    assert_eq!(
+        list.iter().map(|s| (s.live_id.as_str(), s.bitrate_bps)).collect::<Vec<_>>(),
+        [("live1", [0, 1_600, 480]), ("live2", [0, 800 / 3, 80])]
+    );
+    assert!(list.iter().all(|s| s.subscriber_list.is_empty()), "only GetStream lists the subscribers");
+}
+
+/// docs/protocol.md §3.1: a stream with credentials is known whether live
+/// or not (a stopped one keeps its SSRC and loses its publisher); one
+/// without is 404.
+#[test]
+fn get_stream_knows_every_credentialed_stream_and_no_other() {
+    use rtprelay_core::Reply;
+    use rtprelay_core::relay::StreamInfo;
+    let mut h = Harness::new();
+    h.add_credential("never", "code");
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "never".into() }) else { panic!() };
+    let idle = StreamInfo {
+        live_id: "never".into(),
+        live: false,
+        ssrc: None,
+        publisher: None,
+        bitrate_bps: [0; 3],
+        packets_in: 0,
+        bytes_in: 0,
+        lost: 0,
+        recovered: 0,
+        rtt_ms: None,
+        subscribers: 0,
+        subscriber_list: Vec::new(),
+    };
+    assert_eq!(info, idle);
+    let ssrc = live(&mut h);
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.command(Command::StopStream { live_id: "live1".into() }).unwrap();
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "live1".into() }) else { panic!() };
+    assert_eq!((info.live, info.ssrc, info.publisher, info.packets_in), (false, Some(ssrc), None, 1));
+    let err = h.command(Command::GetStream { live_id: "ghost".into() }).unwrap_err();
+    assert_eq!(err, CommandError::NotFound);
+}
+
+/// Operator stops (`StopStream`, `RevokeStream` of a live stream,
+/// `StopAll`) each count one `streams_stopped_by_operator` per stream
+/// stopped; `StopAll` stops only the live ones, with reason `Operator`.
+#[test]
+fn operator_stops_are_counted_per_stream_stopped() {
+    let mut h = Harness::new();
+    live(&mut h);
+    for (id, port) in [("b", 1), ("c", 2), ("d", 3)] {
+        h.add_credential(id, "code");
+        h.auth(Port::Push, addr(PUB + port), id, "code");
+    }
+    h.add_credential("off", "code");
+    h.command(Command::StopStream { live_id: "live1".into() }).unwrap();
+    assert_eq!(h.counters().streams_stopped_by_operator, 1);
+    h.command(Command::RevokeStream { live_id: "b".into() }).unwrap();
+    h.command(Command::RevokeStream { live_id: "off".into() }).unwrap();
+    assert_eq!(h.counters().streams_stopped_by_operator, 2, "revoking a stream that is not live stops nothing");
+    h.events.clear();
+    h.command(Command::StopAll).unwrap();
+    assert_eq!(h.counters().streams_stopped_by_operator, 4);
+    let mut stopped: Vec<_> = h
+        .events
+        .iter()
+        .map(|e| match e {
+            RelayEvent::StreamStopped { live_id, reason } => (live_id.clone(), *reason),
+            e => panic!("{e:?}"),
+        })
+        .collect();
+    stopped.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(stopped, [("c".to_owned(), StopReason::Operator), ("d".to_owned(), StopReason::Operator)]);
+    h.command(Command::StopAll).unwrap();
+    assert_eq!(h.counters().streams_stopped_by_operator, 4, "nothing left live");
+    let err = h.command(Command::AddCredential(rtprelay_core::Credential::new("c", "other", [2; 16]))).unwrap_err();
+    assert_eq!(err, CommandError::AlreadyExists);
+}
+
+/// The operator's error messages (shown by the CLI and the HTTP API).
+#[test]
+fn command_errors_say_what_went_wrong() {
+    assert_eq!(CommandError::AlreadyExists.to_string(), "stream already exists");
+    assert_eq!(CommandError::NotFound.to_string(), "no such stream");
+    assert_eq!(CommandError::NotLive.to_string(), "stream is not live");
+}

@@ -625,3 +625,118 @@ fn every_extension_client_gets_three_stream_stopped_at_the_same_instants() {
         assert_eq!(stopped.iter().filter(|s| s.to == to).count(), 3, "to {to}");
     }
 }
+
+/// docs/protocol.md §1.3 and Decisions "Sequence tracking": a jump of more
+/// than 3000 is a publisher restart, and the packets from before it are
+/// gone from the history (§2.1): a NACK for one is not answered.
+#[test]
+fn a_publisher_restart_empties_the_history() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 100, b"old");
+    h.ts_data(addr(PUB), ssrc, 5_000, b"new");
+    assert_eq!(resent(&mut h, x, ssrc, &[100, 5_000]), [5_000]);
+    assert_eq!(h.counters().retransmit_not_in_history, 1);
+}
+
+/// docs/protocol.md §2.3 (round trip): the push-leg round trip is smoothed,
+/// each new sample weighing 1/8: samples of 30 ms then 50 ms give
+/// (7 × 30 + 50) / 8 = 32.5 ms, and the next NACK is retried after twice
+/// that (Decisions "Push-leg NACKs").
+#[test]
+fn the_push_round_trip_is_smoothed_an_eighth_per_sample() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    sample_rtt(&mut h, ssrc, 11, Duration::from_millis(30));
+    sample_rtt(&mut h, ssrc, 14, Duration::from_millis(50));
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    assert_eq!((info.recovered, info.rtt_ms), (2, Some(32.5)));
+    assert_eq!(retry_after(&mut h, ssrc, 17), Duration::from_millis(65));
+}
+
+/// Decisions "Tail stop": a stop held for its tail is counted
+/// (`tail_stops_delayed`) and, once the tail is in, counts as a stop by the
+/// publisher, like an immediate one.
+#[test]
+fn a_stop_held_for_its_tail_is_counted_and_ends_as_the_publishers() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, true, 3, 0, 0, b"a"));
+    let counts = |h: &Harness| (h.counters().tail_stops_delayed, h.counters().streams_stopped_by_publisher);
+    assert_eq!(counts(&h), (1, 0));
+    h.ts_data(addr(PUB), ssrc, 2, b"x");
+    let out = h.ts_data(addr(PUB), ssrc, 3, b"x");
+    assert_eq!(of(&out, pt::STOP_PUSH_RSP).len(), 1);
+    assert_eq!(counts(&h), (1, 1));
+    h.auth(Port::Push, addr(PUB), "a", "code");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    assert_eq!(counts(&h), (1, 2), "an immediate stop");
+}
+
+/// docs/protocol.md §2.3: a compound RTCP packet that turns malformed part
+/// way is counted (`rtcp_malformed`), and the packets before the fault
+/// still count.
+#[test]
+fn a_malformed_rtcp_compound_is_counted_and_its_valid_head_kept() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    let rr = ReceiverReport {
+        sender_ssrc: x,
+        blocks: vec![ReportBlock { ssrc, fraction_lost: 128, cumulative_lost: 3, jitter: 9, ..Default::default() }],
+    };
+    let mut compound = rr.encode().to_vec();
+    compound.extend_from_slice(&[0x81, 205, 0]);
+    h.send(Port::Pull, addr(SUB), compound.into());
+    let c = h.counters();
+    assert_eq!((c.rtcp_malformed, c.receiver_reports, c.rtcp_ignored), (1, 1, 0));
+    let Ok(Reply::Clients(clients)) = h.command(Command::ListClients) else { panic!() };
+    let sub = &clients.iter().find(|c| c.address == addr(SUB)).unwrap().subscriptions[0];
+    assert_eq!((sub.reported_loss, sub.reported_lost_total, sub.reported_jitter), (Some(0.5), Some(3), Some(9)));
+}
+
+/// Decisions "Sequence tracking" and "Push-leg NACKs": a publisher restart
+/// (a jump of more than 3000) forgets the gaps from before it; the
+/// restarted publisher could not resend them. Gaps after it are NACKed.
+#[test]
+fn a_publisher_restart_forgets_the_push_gaps() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.ts_data(addr(PUB), ssrc, 12, b"x");
+    h.ts_data(addr(PUB), ssrc, 5_000, b"restarted");
+    assert!(nacked(&h.advance(Duration::from_secs(1))).is_empty(), "11 is forgotten");
+    h.ts_data(addr(PUB), ssrc, 5_002, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [5_001]);
+    assert_eq!(h.counters().push_nacks_sent, 1);
+}
+
+/// Config `push_nack_max_missing` = 512 holds across gaps too: two gaps of
+/// 300 leave the newest 512 numbers tracked, the oldest 88 dropped.
+#[test]
+fn at_most_512_missing_push_packets_are_tracked_across_gaps() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 0, b"x");
+    h.ts_data(addr(PUB), ssrc, 301, b"x");
+    h.ts_data(addr(PUB), ssrc, 602, b"x");
+    let expected: Vec<u16> = (89..=300).chain(302..=601).collect();
+    assert_eq!(expected.len(), 512);
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), expected);
+}
+
+/// Config `push_nack_max_tries` = 3: a number NACKed for the third time is
+/// given up only when a fourth NACK would be due (+310 ms), even when a
+/// newer gap is NACKed in between.
+#[test]
+fn a_push_packet_is_given_up_only_when_its_last_retry_is_over() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.ts_data(addr(PUB), ssrc, 3, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [2]);
+    assert_eq!(nacked(&h.advance(Duration::from_millis(100))), [2]);
+    assert_eq!(nacked(&h.advance(Duration::from_millis(100))), [2]);
+    h.advance(Duration::from_millis(40));
+    h.ts_data(addr(PUB), ssrc, 4, b"x");
+    h.ts_data(addr(PUB), ssrc, 6, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [5]);
+    assert_eq!(h.counters().push_nack_abandoned, 0, "2 is still waiting for its third NACK's answer");
+    assert!(nacked(&h.advance(Duration::from_millis(49))).is_empty());
+    assert_eq!(h.counters().push_nack_abandoned, 0);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.counters().push_nack_abandoned, 1, "given up at +310 ms");
+}

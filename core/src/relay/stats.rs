@@ -63,4 +63,16 @@ mod tests {
         assert_eq!(w.bits_per_second(now, 10), 24_000);
         assert_eq!(w.bits_per_second(Instant::from_millis(30_000), 10), 0);
     }
+
+    /// The stream bitrates of docs/protocol.md §3.1 look back 10 s at most:
+    /// a record 10 s or more older than the newest bucket has no bucket
+    /// left in the ring and is dropped; one 9.9 s old still counts.
+    #[test]
+    fn a_record_older_than_the_ring_is_dropped() {
+        let mut w = RateWindow::new();
+        w.record(Instant::from_millis(20_000), 1000);
+        w.record(Instant::from_millis(10_000), 500);
+        w.record(Instant::from_millis(10_100), 250);
+        assert_eq!(w.bits_per_second(Instant::from_millis(20_000), 10), (1000 + 250) * 8 / 10);
+    }
 }
