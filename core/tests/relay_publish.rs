@@ -499,3 +499,81 @@ fn codes_are_stored_as_sha256_of_salt_then_code() {
     assert_eq!((c.salt, c.hash), (salt, expected));
     assert!(c.verify(b"code1") && !c.verify(b"code2"));
 }
+
+/// docs/protocol.md §1.3.1: a stream keeps its SSRC for the relay's life,
+/// so the relay keeps every stream ever authenticated, live or stopped.
+#[test]
+fn the_state_counts_every_stream_ever_authenticated() {
+    let mut h = Harness::new();
+    assert_eq!(h.relay.state_sizes().streams, 0);
+    live(&mut h);
+    assert_eq!(h.relay.state_sizes().streams, 1);
+    h.add_credential("live2", "code2");
+    h.auth(Port::Push, addr(PUB + 1), "live2", "code2");
+    h.auth(Port::Push, addr(PUB + 1), "live2", "code2");
+    assert_eq!(h.relay.state_sizes().streams, 2, "a re-auth is the same stream");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    assert_eq!(h.relay.state_sizes().streams, 2, "a stopped stream keeps its SSRC");
+}
+
+/// docs/protocol.md §3.1 (operator stop): stopping all stops every live
+/// stream, and each of its subscribers hears of it.
+#[test]
+fn stop_all_stops_every_live_stream() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.add_credential("live2", "code2");
+    h.auth(Port::Push, addr(PUB + 1), "live2", "code2");
+    h.add_credential("never", "code3");
+    h.subscriber(Port::Pull, addr(7000), &["live1", "live2"]);
+    h.events.clear();
+    assert!(matches!(h.command(Command::StopAll), Ok(rtprelay_core::Reply::Done)));
+    let out = h.drain();
+    let mut stopped: Vec<String> = of(&out, pt::STREAM_STOPPED).iter().map(|s| s.text()).collect();
+    stopped.sort();
+    assert_eq!(stopped, ["live1", "live2"]);
+    assert_eq!(h.counters().streams_stopped_by_operator, 2);
+    assert_eq!(
+        h.events,
+        [
+            RelayEvent::StreamStopped { live_id: "live1".into(), reason: StopReason::Operator },
+            RelayEvent::StreamStopped { live_id: "live2".into(), reason: StopReason::Operator },
+        ]
+    );
+}
+
+/// docs/protocol.md §1.2: a control packet the relay originates carries
+/// the relay's timestamp; `STREAM_STOPPED` too.
+#[test]
+fn stream_stopped_carries_the_relays_timestamp() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    h.advance(Duration::from_millis(1_234));
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    let stopped = of(&out, pt::STREAM_STOPPED)[0].header();
+    assert_eq!((stopped.timestamp, stopped.ssrc), (h.clock(), 0));
+}
+
+/// docs/protocol.md §1.3.1: every accepted auth is counted, re-auths
+/// included, and only those.
+#[test]
+fn each_accepted_auth_is_counted() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.auth(Port::Push, addr(PUB), "live1", "code1");
+    h.auth(Port::Push, addr(PUB + 1), "live1", "code1");
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#wrong"));
+    let c = h.counters();
+    assert_eq!((c.auth_accepted, c.auth_refused), (3, 1));
+}
+
+/// docs/protocol.md §1.3.7: going live arms the idle check 30 s on, and
+/// nothing sooner: the relay asks to be woken exactly then.
+#[test]
+fn a_stream_going_live_asks_to_be_woken_30_s_later() {
+    let mut h = Harness::new();
+    h.now = h.now + Duration::from_secs(60);
+    live(&mut h);
+    assert_eq!(h.relay.poll_timeout(), Some(h.now + Duration::from_secs(30)));
+}

@@ -625,3 +625,15 @@ fn every_extension_client_gets_three_stream_stopped_at_the_same_instants() {
         assert_eq!(stopped.iter().filter(|s| s.to == to).count(), 3, "to {to}");
     }
 }
+
+/// docs/protocol.md §2.1: a NACK names the stream by its SSRC; one naming an
+/// SSRC the relay never issued resends nothing and is ignored.
+#[test]
+fn a_nack_naming_an_ssrc_the_relay_never_issued_is_ignored() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let out = h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc.wrapping_add(1), &[1]).encode());
+    assert!(out.is_empty(), "{out:?}");
+    let c = h.counters();
+    assert_eq!((c.rtcp_ignored, c.nacks_received, c.retransmitted), (1, 0, 0));
+}
