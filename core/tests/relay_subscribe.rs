@@ -459,3 +459,39 @@ fn a_destination_queues_at_most_1024_packets() {
     assert_eq!(seqs, (6..1030).collect::<Vec<u16>>());
     assert_eq!(h.counters().tx_queue_overflow, 6);
 }
+
+/// Sends one `PULL_REQ` chunk; returns the entries of any `PULL_RSP`.
+fn chunk(h: &mut Harness, id: u32, index: u16, last: bool, payload: &[u8]) -> Vec<(String, Option<u32>)> {
+    let out = h.send(Port::Pull, addr(SUB), packet(pt::PULL_REQ, last, index, 0, id, payload));
+    of(&out, pt::PULL_RSP).iter().flat_map(|r| text::parse_pull_rsp(r.payload())).collect()
+}
+
+/// docs/protocol.md §1.4.2: a chunk past the one marked last cannot belong
+/// to that request (a client that restarted with a longer list): it
+/// starts a new set, which then completes on its own.
+#[test]
+fn a_chunk_past_the_marked_last_one_starts_a_new_set() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    assert!(chunk(&mut h, id, 1, true, b"old-b").is_empty());
+    assert!(chunk(&mut h, id, 2, false, b"c#").is_empty());
+    assert!(chunk(&mut h, id, 3, true, b"d").is_empty());
+    assert!(chunk(&mut h, id, 0, false, b"a#").is_empty());
+    let entries = chunk(&mut h, id, 1, false, b"b#");
+    let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c", "d"]);
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 0);
+}
+
+/// docs/protocol.md §1.4.2: a chunk marked last below a chunk already held
+/// cannot belong to that request: it starts a new set.
+#[test]
+fn a_last_chunk_below_a_chunk_already_held_starts_a_new_set() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    assert!(chunk(&mut h, id, 2, false, b"old-c").is_empty());
+    assert!(chunk(&mut h, id, 1, true, b"b").is_empty());
+    let entries = chunk(&mut h, id, 0, false, b"a#");
+    assert_eq!(entries, [("a".to_owned(), None), ("b".to_owned(), None)]);
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 0);
+}
