@@ -577,3 +577,38 @@ fn a_stream_going_live_asks_to_be_woken_30_s_later() {
     live(&mut h);
     assert_eq!(h.relay.poll_timeout(), Some(h.now + Duration::from_secs(30)));
 }
+
+/// docs/protocol.md "Auth guessing" with `max_rate_limited_sources`: a full
+/// failed-auth limiter frees the entries exactly one minute old, so a new
+/// IP then counts (and is held back); a microsecond earlier it is not.
+#[test]
+fn a_full_failed_auth_limiter_frees_entries_exactly_one_minute_old() {
+    let config = Config { max_rate_limited_sources: 2, max_auth_failures_per_ip_per_minute: 1, ..Config::default() };
+    let mut h = Harness::with_config(config);
+    h.add_credential("live1", "code1");
+    assert_eq!(guess(&mut h, [10, 0, 0, 1], 1), Some(pt::AUTH_REFUSED));
+    assert_eq!(guess(&mut h, [10, 0, 0, 2], 1), Some(pt::AUTH_REFUSED));
+    h.advance(Duration::from_micros(59_999_999));
+    assert_eq!(guess(&mut h, [10, 0, 0, 3], 1), Some(pt::AUTH_REFUSED));
+    assert_eq!(guess(&mut h, [10, 0, 0, 3], 2), Some(pt::AUTH_REFUSED), "full: not remembered");
+    h.advance(Duration::from_micros(1));
+    assert_eq!(guess(&mut h, [10, 0, 0, 4], 1), Some(pt::AUTH_REFUSED));
+    assert_eq!(guess(&mut h, [10, 0, 0, 4], 2), None, "room made at exactly one minute: remembered");
+    assert_eq!(h.relay.state_sizes().rate_limited_sources, 1);
+}
+
+/// docs/protocol.md §1.3.3: after a stream stops, its publisher's data is
+/// no longer accepted (the stream is not live), and is answered
+/// `STREAM_UNKNOWN` (§2.5) so a new publisher authenticates again.
+#[test]
+fn data_for_a_stopped_stream_is_refused_even_from_its_publisher() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.ts_data(addr(PUB), ssrc, 1, b"a");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    let out = h.ts_data(addr(PUB), ssrc, 2, b"b");
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].pt(), out[0].header().ssrc, out[0].to), (pt::STREAM_UNKNOWN, ssrc, addr(PUB)));
+    let c = h.counters();
+    assert_eq!((c.ts_data_accepted, c.ts_data_wrong_source), (1, 1));
+}
