@@ -612,3 +612,37 @@ fn data_for_a_stopped_stream_is_refused_even_from_its_publisher() {
     let c = h.counters();
     assert_eq!((c.ts_data_accepted, c.ts_data_wrong_source), (1, 1));
 }
+
+/// docs/protocol.md §1.3.4 and §3.1: accepted data is counted per stream
+/// (packets and bytes in), per subscriber (packets and bytes sent) and in
+/// all (accepted, forwarded copies); refused data nowhere.
+#[test]
+fn accepted_data_is_counted_per_stream_per_subscriber_and_in_all() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    h.ts_data(addr(PUB), ssrc, 1, &[1; 100]);
+    h.advance(Duration::from_millis(10)); // the second joins after packet 1
+    h.subscriber(Port::Pull, addr(7001), &["live1"]);
+    h.ts_data(addr(PUB), ssrc, 2, &[2; 50]);
+    h.ts_data(addr(PUB), ssrc, 2, &[2; 50]); // a duplicate
+    h.ts_data(addr(6666), ssrc, 3, &[3; 70]); // a foreign source
+    let Ok(rtprelay_core::Reply::Stream(info)) = h.command(Command::GetStream { live_id: "live1".into() }) else {
+        panic!()
+    };
+    assert_eq!((info.packets_in, info.bytes_in), (2, 112 + 62));
+    let sent: Vec<_> = info.subscriber_list.iter().map(|s| (s.address, s.packets_sent, s.bytes_sent)).collect();
+    assert_eq!(sent, [(addr(7000), 2, 112 + 62), (addr(7001), 1, 62)]);
+    let c = h.counters();
+    assert_eq!((c.ts_data_accepted, c.ts_data_forwarded), (2, 3));
+}
+
+/// docs/protocol.md §1.3.5: each delay probe echoed is counted.
+#[test]
+fn each_delay_probe_echoed_is_counted() {
+    let mut h = Harness::new();
+    for port in [PUB, 7000, 7000] {
+        h.send(Port::Push, addr(port), packet(pt::DELAY_REQ, false, 0, 0, 0, b"liveIdTest-0"));
+    }
+    assert_eq!(h.counters().delay_echoed, 3);
+}
