@@ -646,3 +646,19 @@ fn each_delay_probe_echoed_is_counted() {
     }
     assert_eq!(h.counters().delay_echoed, 3);
 }
+
+/// docs/protocol.md §1.3.6: every stop request is counted, answered or not
+/// effective, and so is each stream it stops.
+#[test]
+fn stop_requests_and_the_streams_they_stop_are_counted() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.add_credential("live2", "code2");
+    h.auth(Port::Push, addr(PUB), "live2", "code2");
+    h.send(Port::Push, addr(6666), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b""));
+    assert_eq!(h.counters().streams_stopped_by_publisher, 0, "a foreign source or an empty list stops nothing");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1#live2"));
+    let c = h.counters();
+    assert_eq!((c.stop_push_requests, c.streams_stopped_by_publisher), (3, 2));
+}
