@@ -666,3 +666,20 @@ fn a_stop_waiting_for_its_tail_ends_when_the_tail_arrives_in_order() {
     assert_eq!(of(&out, pt::TS_DATA).len(), 2);
     assert_eq!((of(&out, pt::STOP_PUSH_RSP).len(), of(&out, pt::STREAM_STOPPED).len()), (1, 2));
 }
+
+/// docs/protocol.md §2.5 and §3.1: the packets replayed at the join count
+/// as sent to that subscriber, in packets and bytes.
+#[test]
+fn packets_replayed_at_the_join_count_as_sent_to_the_subscriber() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    let z = h.client_id(Port::Pull, addr(SUB + 2));
+    h.pull(Port::Pull, addr(SUB + 2), z, &["a"]);
+    h.ts_data(addr(PUB), ssrc, 1, &[1; 100]);
+    h.ts_data(addr(PUB), ssrc, 2, &[2; 30]);
+    assert_eq!(h.ack(Port::Pull, addr(SUB + 2), z, 0, "a").len(), 2);
+    h.ts_data(addr(PUB), ssrc, 3, &[3; 10]);
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    let z_info = info.subscriber_list.iter().find(|s| s.address == addr(SUB + 2)).unwrap();
+    assert_eq!((z_info.packets_sent, z_info.bytes_sent), (3, 112 + 42 + 22));
+    assert_eq!(h.counters().join_replayed, 2);
+}

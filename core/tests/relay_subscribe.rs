@@ -559,3 +559,18 @@ fn issued_ids_applied_requests_and_stopped_clients_are_counted() {
     assert_eq!((c.client_ids_issued, c.pull_req_applied, c.pull_req_not_utf8), (2, 2, 1));
     assert_eq!((c.client_stopped, c.client_untrusted), (1, 1));
 }
+
+/// Config `max_pull_request_chunks`: a refused chunk index also drops the
+/// client's pending request, which no longer counts and cannot complete.
+#[test]
+fn a_refused_chunk_drops_the_pending_request() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    assert!(chunk(&mut h, id, 0, false, b"a#").is_empty());
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 1);
+    assert!(chunk(&mut h, id, 64, false, b"x").is_empty());
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 0);
+    assert_eq!(h.counters().pull_req_rejected, 1);
+    assert!(chunk(&mut h, id, 1, true, b"b").is_empty(), "chunk 0 is gone");
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 1);
+}

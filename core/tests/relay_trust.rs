@@ -392,3 +392,21 @@ fn address_changes_started_and_completed_are_counted() {
     h.ack(Port::Pull, addr(NEW), id, challenge, "a");
     assert_eq!((h.counters().address_change_started, h.counters().address_change_completed), (1, 1));
 }
+
+/// docs/protocol.md "Address changes": until one entry fits the bytes the
+/// new address sent, nothing is sent there, not even an empty `PULL_RSP`.
+#[test]
+fn a_new_address_gets_no_pull_rsp_until_one_entry_fits() {
+    let mut h = Harness::new();
+    h.add_credential("stream-with-a-long-name", "code");
+    let ssrc = h.auth(Port::Push, addr(PUB), "stream-with-a-long-name", "code");
+    let id = h.subscriber(Port::Pull, addr(SUB), &["stream-with-a-long-name"]);
+    let entry = format!("stream-with-a-long-name#{}", ssrc as i32);
+    let needed = (12 + entry.len()).div_ceil(12);
+    for _ in 1..needed {
+        assert!(h.heartbeat(Port::Pull, addr(NEW), id).is_empty());
+    }
+    let out = h.heartbeat(Port::Pull, addr(NEW), id);
+    assert_eq!(of(&out, pt::PULL_RSP).iter().map(|s| s.text()).collect::<Vec<_>>(), [entry]);
+    assert_eq!(h.counters().amplification_limited, needed as u64 - 1);
+}
