@@ -637,3 +637,166 @@ fn command_errors_say_what_went_wrong() {
     assert_eq!(CommandError::NotFound.to_string(), "no such stream");
     assert_eq!(CommandError::NotLive.to_string(), "stream is not live");
 }
+
+/// docs/protocol.md §1.3.1: a stream keeps its SSRC for the relay's life,
+/// so the relay keeps every stream ever authenticated, live or stopped.
+#[test]
+fn the_state_counts_every_stream_ever_authenticated() {
+    let mut h = Harness::new();
+    assert_eq!(h.relay.state_sizes().streams, 0);
+    live(&mut h);
+    assert_eq!(h.relay.state_sizes().streams, 1);
+    h.add_credential("live2", "code2");
+    h.auth(Port::Push, addr(PUB + 1), "live2", "code2");
+    h.auth(Port::Push, addr(PUB + 1), "live2", "code2");
+    assert_eq!(h.relay.state_sizes().streams, 2, "a re-auth is the same stream");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    assert_eq!(h.relay.state_sizes().streams, 2, "a stopped stream keeps its SSRC");
+}
+
+/// docs/protocol.md §3.1 (operator stop): stopping all stops every live
+/// stream, and each of its subscribers hears of it.
+#[test]
+fn stop_all_stops_every_live_stream() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.add_credential("live2", "code2");
+    h.auth(Port::Push, addr(PUB + 1), "live2", "code2");
+    h.add_credential("never", "code3");
+    h.subscriber(Port::Pull, addr(7000), &["live1", "live2"]);
+    h.events.clear();
+    assert!(matches!(h.command(Command::StopAll), Ok(rtprelay_core::Reply::Done)));
+    let out = h.drain();
+    let mut stopped: Vec<String> = of(&out, pt::STREAM_STOPPED).iter().map(|s| s.text()).collect();
+    stopped.sort();
+    assert_eq!(stopped, ["live1", "live2"]);
+    assert_eq!(h.counters().streams_stopped_by_operator, 2);
+    assert_eq!(
+        h.events,
+        [
+            RelayEvent::StreamStopped { live_id: "live1".into(), reason: StopReason::Operator },
+            RelayEvent::StreamStopped { live_id: "live2".into(), reason: StopReason::Operator },
+        ]
+    );
+}
+
+/// docs/protocol.md §1.2: a control packet the relay originates carries
+/// the relay's timestamp; `STREAM_STOPPED` too.
+#[test]
+fn stream_stopped_carries_the_relays_timestamp() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    h.advance(Duration::from_millis(1_234));
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    let stopped = of(&out, pt::STREAM_STOPPED)[0].header();
+    assert_eq!((stopped.timestamp, stopped.ssrc), (h.clock(), 0));
+}
+
+/// docs/protocol.md §1.3.1: every accepted auth is counted, re-auths
+/// included, and only those.
+#[test]
+fn each_accepted_auth_is_counted() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.auth(Port::Push, addr(PUB), "live1", "code1");
+    h.auth(Port::Push, addr(PUB + 1), "live1", "code1");
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#wrong"));
+    let c = h.counters();
+    assert_eq!((c.auth_accepted, c.auth_refused), (3, 1));
+}
+
+/// docs/protocol.md §1.3.7: going live arms the idle check 30 s on, and
+/// nothing sooner: the relay asks to be woken exactly then.
+#[test]
+fn a_stream_going_live_asks_to_be_woken_30_s_later() {
+    let mut h = Harness::new();
+    h.now = h.now + Duration::from_secs(60);
+    live(&mut h);
+    assert_eq!(h.relay.poll_timeout(), Some(h.now + Duration::from_secs(30)));
+}
+
+/// docs/protocol.md "Auth guessing" with `max_rate_limited_sources`: a full
+/// failed-auth limiter frees the entries exactly one minute old, so a new
+/// IP then counts (and is held back); a microsecond earlier it is not.
+#[test]
+fn a_full_failed_auth_limiter_frees_entries_exactly_one_minute_old() {
+    let config = Config { max_rate_limited_sources: 2, max_auth_failures_per_ip_per_minute: 1, ..Config::default() };
+    let mut h = Harness::with_config(config);
+    h.add_credential("live1", "code1");
+    assert_eq!(guess(&mut h, [10, 0, 0, 1], 1), Some(pt::AUTH_REFUSED));
+    assert_eq!(guess(&mut h, [10, 0, 0, 2], 1), Some(pt::AUTH_REFUSED));
+    h.advance(Duration::from_micros(59_999_999));
+    assert_eq!(guess(&mut h, [10, 0, 0, 3], 1), Some(pt::AUTH_REFUSED));
+    assert_eq!(guess(&mut h, [10, 0, 0, 3], 2), Some(pt::AUTH_REFUSED), "full: not remembered");
+    h.advance(Duration::from_micros(1));
+    assert_eq!(guess(&mut h, [10, 0, 0, 4], 1), Some(pt::AUTH_REFUSED));
+    assert_eq!(guess(&mut h, [10, 0, 0, 4], 2), None, "room made at exactly one minute: remembered");
+    assert_eq!(h.relay.state_sizes().rate_limited_sources, 1);
+}
+
+/// docs/protocol.md §1.3.3: after a stream stops, its publisher's data is
+/// no longer accepted (the stream is not live), and is answered
+/// `STREAM_UNKNOWN` (§2.5) so a new publisher authenticates again.
+#[test]
+fn data_for_a_stopped_stream_is_refused_even_from_its_publisher() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.ts_data(addr(PUB), ssrc, 1, b"a");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    let out = h.ts_data(addr(PUB), ssrc, 2, b"b");
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].pt(), out[0].header().ssrc, out[0].to), (pt::STREAM_UNKNOWN, ssrc, addr(PUB)));
+    let c = h.counters();
+    assert_eq!((c.ts_data_accepted, c.ts_data_wrong_source), (1, 1));
+}
+
+/// docs/protocol.md §1.3.4 and §3.1: accepted data is counted per stream
+/// (packets and bytes in), per subscriber (packets and bytes sent) and in
+/// all (accepted, forwarded copies); refused data nowhere.
+#[test]
+fn accepted_data_is_counted_per_stream_per_subscriber_and_in_all() {
+    let mut h = Harness::new();
+    let ssrc = live(&mut h);
+    h.subscriber(Port::Pull, addr(7000), &["live1"]);
+    h.ts_data(addr(PUB), ssrc, 1, &[1; 100]);
+    h.advance(Duration::from_millis(10)); // the second joins after packet 1
+    h.subscriber(Port::Pull, addr(7001), &["live1"]);
+    h.ts_data(addr(PUB), ssrc, 2, &[2; 50]);
+    h.ts_data(addr(PUB), ssrc, 2, &[2; 50]); // a duplicate
+    h.ts_data(addr(6666), ssrc, 3, &[3; 70]); // a foreign source
+    let Ok(rtprelay_core::Reply::Stream(info)) = h.command(Command::GetStream { live_id: "live1".into() }) else {
+        panic!()
+    };
+    assert_eq!((info.packets_in, info.bytes_in), (2, 112 + 62));
+    let sent: Vec<_> = info.subscriber_list.iter().map(|s| (s.address, s.packets_sent, s.bytes_sent)).collect();
+    assert_eq!(sent, [(addr(7000), 2, 112 + 62), (addr(7001), 1, 62)]);
+    let c = h.counters();
+    assert_eq!((c.ts_data_accepted, c.ts_data_forwarded), (2, 3));
+}
+
+/// docs/protocol.md §1.3.5: each delay probe echoed is counted.
+#[test]
+fn each_delay_probe_echoed_is_counted() {
+    let mut h = Harness::new();
+    for port in [PUB, 7000, 7000] {
+        h.send(Port::Push, addr(port), packet(pt::DELAY_REQ, false, 0, 0, 0, b"liveIdTest-0"));
+    }
+    assert_eq!(h.counters().delay_echoed, 3);
+}
+
+/// docs/protocol.md §1.3.6: every stop request is counted, answered or not
+/// effective, and so is each stream it stops.
+#[test]
+fn stop_requests_and_the_streams_they_stop_are_counted() {
+    let mut h = Harness::new();
+    live(&mut h);
+    h.add_credential("live2", "code2");
+    h.auth(Port::Push, addr(PUB), "live2", "code2");
+    h.send(Port::Push, addr(6666), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1"));
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b""));
+    assert_eq!(h.counters().streams_stopped_by_publisher, 0, "a foreign source or an empty list stops nothing");
+    h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"live1#live2"));
+    let c = h.counters();
+    assert_eq!((c.stop_push_requests, c.streams_stopped_by_publisher), (3, 2));
+}

@@ -740,3 +740,61 @@ fn a_push_packet_is_given_up_only_when_its_last_retry_is_over() {
     h.advance(Duration::from_millis(1));
     assert_eq!(h.counters().push_nack_abandoned, 1, "given up at +310 ms");
 }
+
+/// docs/protocol.md §2.1: a NACK names the stream by its SSRC; one naming an
+/// SSRC the relay never issued resends nothing and is ignored.
+#[test]
+fn a_nack_naming_an_ssrc_the_relay_never_issued_is_ignored() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let out = h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc.wrapping_add(1), &[1]).encode());
+    assert!(out.is_empty(), "{out:?}");
+    let c = h.counters();
+    assert_eq!((c.rtcp_ignored, c.nacks_received, c.retransmitted), (1, 0, 0));
+}
+
+/// docs/protocol.md §2.2 and the "recovered" word of §2.4: each push packet
+/// that arrives after the relay NACKed it counts once as recovered.
+#[test]
+fn each_push_packet_recovered_after_a_nack_is_counted_once() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.ts_data(addr(PUB), ssrc, 14, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [11, 12, 13]);
+    for seq in [12, 11, 12] {
+        h.ts_data(addr(PUB), ssrc, seq, b"late");
+    }
+    assert_eq!(h.counters().push_recovered, 2);
+}
+
+/// docs/protocol.md "Tail stop": a stop waiting only for the packets right
+/// after the newest one ends the moment they have arrived in order.
+#[test]
+fn a_stop_waiting_for_its_tail_ends_when_the_tail_arrives_in_order() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, true, 3, 0, 0, b"a"));
+    assert_eq!(nacked(&out), [2, 3]);
+    let out = h.ts_data(addr(PUB), ssrc, 2, b"x");
+    assert!(of(&out, pt::STOP_PUSH_RSP).is_empty(), "3 is still missing");
+    let out = h.ts_data(addr(PUB), ssrc, 3, b"x");
+    assert_eq!(of(&out, pt::TS_DATA).len(), 2);
+    assert_eq!((of(&out, pt::STOP_PUSH_RSP).len(), of(&out, pt::STREAM_STOPPED).len()), (1, 2));
+}
+
+/// docs/protocol.md §2.5 and §3.1: the packets replayed at the join count
+/// as sent to that subscriber, in packets and bytes.
+#[test]
+fn packets_replayed_at_the_join_count_as_sent_to_the_subscriber() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    let z = h.client_id(Port::Pull, addr(SUB + 2));
+    h.pull(Port::Pull, addr(SUB + 2), z, &["a"]);
+    h.ts_data(addr(PUB), ssrc, 1, &[1; 100]);
+    h.ts_data(addr(PUB), ssrc, 2, &[2; 30]);
+    assert_eq!(h.ack(Port::Pull, addr(SUB + 2), z, 0, "a").len(), 2);
+    h.ts_data(addr(PUB), ssrc, 3, &[3; 10]);
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    let z_info = info.subscriber_list.iter().find(|s| s.address == addr(SUB + 2)).unwrap();
+    assert_eq!((z_info.packets_sent, z_info.bytes_sent), (3, 112 + 42 + 22));
+    assert_eq!(h.counters().join_replayed, 2);
+}

@@ -459,3 +459,118 @@ fn a_destination_queues_at_most_1024_packets() {
     assert_eq!(seqs, (6..1030).collect::<Vec<u16>>());
     assert_eq!(h.counters().tx_queue_overflow, 6);
 }
+
+/// Sends one `PULL_REQ` chunk; returns the entries of any `PULL_RSP`.
+fn chunk(h: &mut Harness, id: u32, index: u16, last: bool, payload: &[u8]) -> Vec<(String, Option<u32>)> {
+    let out = h.send(Port::Pull, addr(SUB), packet(pt::PULL_REQ, last, index, 0, id, payload));
+    of(&out, pt::PULL_RSP).iter().flat_map(|r| text::parse_pull_rsp(r.payload())).collect()
+}
+
+/// docs/protocol.md §1.4.2: a chunk past the one marked last cannot belong
+/// to that request (a client that restarted with a longer list): it
+/// starts a new set, which then completes on its own.
+#[test]
+fn a_chunk_past_the_marked_last_one_starts_a_new_set() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    assert!(chunk(&mut h, id, 1, true, b"old-b").is_empty());
+    assert!(chunk(&mut h, id, 2, false, b"c#").is_empty());
+    assert!(chunk(&mut h, id, 3, true, b"d").is_empty());
+    assert!(chunk(&mut h, id, 0, false, b"a#").is_empty());
+    let entries = chunk(&mut h, id, 1, false, b"b#");
+    let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c", "d"]);
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 0);
+}
+
+/// docs/protocol.md §1.4.2: a chunk marked last below a chunk already held
+/// cannot belong to that request: it starts a new set.
+#[test]
+fn a_last_chunk_below_a_chunk_already_held_starts_a_new_set() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    assert!(chunk(&mut h, id, 2, false, b"old-c").is_empty());
+    assert!(chunk(&mut h, id, 1, true, b"b").is_empty());
+    let entries = chunk(&mut h, id, 0, false, b"a#");
+    assert_eq!(entries, [("a".to_owned(), None), ("b".to_owned(), None)]);
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 0);
+}
+
+/// docs/protocol.md §1.4.6 then §1.4.5 and §2.5: the unprompted `PULL_RSP`
+/// of a stream going live later is resent after exactly 1 s like any
+/// other, for that stream only, and the ack replays the data since it.
+#[test]
+fn a_stream_going_live_later_is_resent_until_acked_and_replayed_from_then() {
+    let mut h = Harness::new();
+    h.add_credential("later", "code");
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.pull(Port::Pull, addr(SUB), id, &["never", "later"]);
+    h.advance(Duration::from_millis(500));
+    let ssrc = h.auth(Port::Push, addr(PUB), "later", "code");
+    h.ts_data(addr(PUB), ssrc, 1, b"one");
+    assert!(of(&h.advance(Duration::from_millis(999)), pt::PULL_RSP).is_empty());
+    let resent = h.advance(Duration::from_millis(1));
+    let resent = of(&resent, pt::PULL_RSP);
+    assert_eq!(resent.len(), 1);
+    assert_eq!(resent[0].text(), format!("later#{}", ssrc as i32));
+    let joined = h.ack(Port::Pull, addr(SUB), id, 0, "later");
+    assert_eq!(joined.iter().map(|s| s.text()).collect::<Vec<_>>(), ["one"]);
+}
+
+/// docs/protocol.md §1.4.3 and §1.4.6: a stream dropped from a client's
+/// list is no longer its concern: going live, it sends that client nothing.
+#[test]
+fn a_client_that_no_longer_lists_a_stream_hears_nothing_when_it_goes_live() {
+    let mut h = Harness::new();
+    h.add_credential("later", "code");
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.pull(Port::Pull, addr(SUB), id, &["later"]);
+    h.pull(Port::Pull, addr(SUB), id, &["other"]);
+    let out = h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, false, 0, 0, 0, b"later#code"));
+    assert_eq!(out.iter().map(|s| (s.pt(), s.to)).collect::<Vec<_>>(), [(pt::AUTH_OK, addr(PUB))]);
+}
+
+/// docs/protocol.md §1.4.7: issuing a client id arms its heartbeat check
+/// 10 s on, and nothing sooner: the relay asks to be woken exactly then.
+#[test]
+fn a_new_client_asks_to_be_woken_10_s_later() {
+    let mut h = Harness::new();
+    h.now = h.now + Duration::from_secs(60);
+    h.client_id(Port::Pull, addr(SUB));
+    assert_eq!(h.relay.poll_timeout(), Some(h.now + Duration::from_secs(10)));
+}
+
+/// docs/protocol.md §1.4.1, §1.4.3 and §1.4.8: client ids issued (not a
+/// repeated answer), complete pull requests applied (not chunks, not
+/// invalid UTF-8) and clients stopped are each counted.
+#[test]
+fn issued_ids_applied_requests_and_stopped_clients_are_counted() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.client_id(Port::Pull, addr(SUB));
+    let other = h.client_id(Port::Pull, addr(SUB + 1));
+    h.pull(Port::Pull, addr(SUB), id, &["a"]);
+    h.pull(Port::Pull, addr(SUB), id, &["a", "b"]);
+    h.send(Port::Pull, addr(SUB), packet(pt::PULL_REQ, false, 0, 0, id, b"c#"));
+    h.send(Port::Pull, addr(SUB + 1), packet(pt::PULL_REQ, true, 0, 0, other, b"\xff\xfe"));
+    h.send(Port::Pull, addr(SUB), packet(pt::STOP_PULL_REQ, false, 0, 0, id, b""));
+    h.send(Port::Pull, addr(SUB + 2), packet(pt::STOP_PULL_REQ, false, 0, 0, other, b""));
+    let c = h.counters();
+    assert_eq!((c.client_ids_issued, c.pull_req_applied, c.pull_req_not_utf8), (2, 2, 1));
+    assert_eq!((c.client_stopped, c.client_untrusted), (1, 1));
+}
+
+/// Config `max_pull_request_chunks`: a refused chunk index also drops the
+/// client's pending request, which no longer counts and cannot complete.
+#[test]
+fn a_refused_chunk_drops_the_pending_request() {
+    let mut h = Harness::new();
+    let id = h.client_id(Port::Pull, addr(SUB));
+    assert!(chunk(&mut h, id, 0, false, b"a#").is_empty());
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 1);
+    assert!(chunk(&mut h, id, 64, false, b"x").is_empty());
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 0);
+    assert_eq!(h.counters().pull_req_rejected, 1);
+    assert!(chunk(&mut h, id, 1, true, b"b").is_empty(), "chunk 0 is gone");
+    assert_eq!(h.relay.state_sizes().pending_reassemblies, 1);
+}

@@ -359,3 +359,54 @@ fn the_failed_auth_limiter_remembers_4096_ips() {
     assert_eq!(guess(&mut h, 4095), 0, "the 4096th IP is remembered");
     assert_eq!(guess(&mut h, 4096), 1, "the 4097th is not");
 }
+
+/// Config `max_clients_per_ip`: a client that leaves (stopped, timed out
+/// or moved away) frees its place in its IP's count.
+#[test]
+fn a_client_leaving_frees_its_place_in_its_ips_limit() {
+    let mut h = Harness::with_config(Config { max_clients_per_ip: 2, legacy_trust: true, ..Config::default() });
+    let a = h.client_id(Port::Pull, addr(SUB));
+    let b = h.client_id(Port::Pull, addr(SUB + 1));
+    h.send(Port::Pull, addr(SUB), packet(pt::STOP_PULL_REQ, false, 0, 0, a, b""));
+    let c = h.client_id(Port::Pull, addr(SUB + 2));
+    // b moves to another IP: its old IP holds c alone.
+    let elsewhere = std::net::SocketAddr::from(([127, 0, 0, 2], SUB));
+    h.heartbeat(Port::Pull, elsewhere, b);
+    h.client_id(Port::Pull, addr(SUB + 3));
+    assert!(h.send(Port::Pull, addr(SUB + 4), packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b"")).is_empty());
+    assert_eq!(h.counters().client_limit_per_ip, 1);
+    // c stops: room again.
+    h.send(Port::Pull, addr(SUB + 2), packet(pt::STOP_PULL_REQ, false, 0, 0, c, b""));
+    h.client_id(Port::Pull, addr(SUB + 4));
+    assert_eq!(h.relay.state_sizes().clients, 3);
+}
+
+/// docs/protocol.md §2.3: address changes started (once per new address)
+/// and completed are counted.
+#[test]
+fn address_changes_started_and_completed_are_counted() {
+    let (mut h, _, id) = setup(Config::default());
+    let rsp: Vec<_> = (0..5).flat_map(|_| h.heartbeat(Port::Pull, addr(NEW), id)).collect();
+    let challenge = of(&rsp, pt::PULL_RSP)[0].header().timestamp;
+    assert_eq!((h.counters().address_change_started, h.counters().address_change_completed), (1, 0));
+    h.ack(Port::Pull, addr(NEW), id, challenge, "a");
+    assert_eq!((h.counters().address_change_started, h.counters().address_change_completed), (1, 1));
+}
+
+/// docs/protocol.md "Address changes": until one entry fits the bytes the
+/// new address sent, nothing is sent there, not even an empty `PULL_RSP`.
+#[test]
+fn a_new_address_gets_no_pull_rsp_until_one_entry_fits() {
+    let mut h = Harness::new();
+    h.add_credential("stream-with-a-long-name", "code");
+    let ssrc = h.auth(Port::Push, addr(PUB), "stream-with-a-long-name", "code");
+    let id = h.subscriber(Port::Pull, addr(SUB), &["stream-with-a-long-name"]);
+    let entry = format!("stream-with-a-long-name#{}", ssrc as i32);
+    let needed = (12 + entry.len()).div_ceil(12);
+    for _ in 1..needed {
+        assert!(h.heartbeat(Port::Pull, addr(NEW), id).is_empty());
+    }
+    let out = h.heartbeat(Port::Pull, addr(NEW), id);
+    assert_eq!(of(&out, pt::PULL_RSP).iter().map(|s| s.text()).collect::<Vec<_>>(), [entry]);
+    assert_eq!(h.counters().amplification_limited, needed as u64 - 1);
+}
