@@ -132,6 +132,46 @@ mod tests {
         assert_eq!(&bytes[..], &[0x80, 239, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, b'x', b'y']);
     }
 
+    /// RFC 3550 §5.1 and §5.3.1: the payload starts after the CSRCs and the
+    /// header extension (4 bytes plus its length in 32-bit words) and ends
+    /// before the padding (its count in the last byte).
+    #[test]
+    fn payload_skips_csrcs_extension_and_padding() {
+        let mut data = vec![0xB1, 33, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3];
+        data.extend_from_slice(&[9, 9, 9, 9]); // one CSRC
+        data.extend_from_slice(&[0xBE, 0xDE, 0, 2, 7, 7, 7, 7, 7, 7, 7, 7]); // extension of 2 words
+        data.extend_from_slice(b"hello");
+        data.extend_from_slice(&[0, 0, 3]); // three bytes of padding
+        let p = Packet::parse(&data).unwrap();
+        assert_eq!(p.payload, b"hello");
+        assert_eq!(p.byte0, 0xB1);
+        assert!(!p.is_plain());
+    }
+
+    #[test]
+    fn an_empty_payload_between_extension_and_padding_is_valid() {
+        let mut data = vec![0xB0, 33, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xBE, 0xDE, 0, 0];
+        data.extend_from_slice(&[0, 2]);
+        assert_eq!(Packet::parse(&data).unwrap().payload, b"");
+    }
+
+    #[test]
+    fn lengths_past_the_datagram_are_refused() {
+        let header = [0x80, 33, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3];
+        let with = |byte0: u8, rest: &[u8]| {
+            let mut d = header.to_vec();
+            d[0] = byte0;
+            d.extend_from_slice(rest);
+            Packet::parse(&d).map(|p| p.payload.to_vec())
+        };
+        assert_eq!(with(0x81, &[1, 2, 3]), Err(ParseError::TooShort), "a CSRC cut short");
+        assert_eq!(with(0x90, &[0xBE, 0xDE]), Err(ParseError::TooShort), "an extension header cut short");
+        assert_eq!(with(0x90, &[0xBE, 0xDE, 0, 1, 7]), Err(ParseError::TooShort), "extension words cut short");
+        assert_eq!(with(0xA0, &[1, 0]), Err(ParseError::BadLength), "padding count 0");
+        assert_eq!(with(0xA0, &[1, 3]), Err(ParseError::BadLength), "more padding than payload");
+        assert_eq!(with(0xA0, &[1, 2]), Ok(vec![]), "padding eating the whole payload");
+    }
+
     proptest! {
         #[test]
         fn round_trip(h in arb_header(), payload in proptest::collection::vec(any::<u8>(), 0..64)) {
