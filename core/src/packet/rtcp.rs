@@ -262,4 +262,38 @@ mod tests {
             prop_assert_eq!(got, blocks);
         }
     }
+
+    #[test]
+    fn a_number_listed_twice_is_nacked_once() {
+        let nack = Nack::from_sequences(1, 2, &[5, 5, 6]);
+        assert_eq!(nack.sequences().collect::<Vec<_>>(), [5, 6]);
+    }
+
+    /// RFC 3550 §6.4.1: cumulative loss is a signed 24-bit field, so larger
+    /// counts saturate at its bounds.
+    #[test]
+    fn cumulative_loss_saturates_at_24_bits() {
+        let rr = |lost| {
+            let block = ReportBlock { ssrc: 1, cumulative_lost: lost, ..Default::default() };
+            let bytes = ReceiverReport { sender_ssrc: 9, blocks: vec![block] }.encode();
+            [bytes[13], bytes[14], bytes[15]]
+        };
+        assert_eq!(rr(i32::MAX), [0x7F, 0xFF, 0xFF]);
+        assert_eq!(rr(1 << 23), [0x7F, 0xFF, 0xFF]);
+        assert_eq!(rr((1 << 23) - 1), [0x7F, 0xFF, 0xFF]);
+        assert_eq!(rr(i32::MIN), [0x80, 0x00, 0x00]);
+        assert_eq!(rr(-1), [0xFF, 0xFF, 0xFF]);
+    }
+
+    /// A packet of just its 4-byte header (length 0, e.g. an empty BYE) is
+    /// well formed; a transport-layer feedback of another format (FMT 15,
+    /// transport-wide congestion control) is not a NACK.
+    #[test]
+    fn header_only_packets_and_other_feedback_formats_are_other() {
+        let (packets, error) = parse_compound(&[0x80, 203, 0, 0]);
+        assert_eq!((packets, error), (vec![RtcpPacket::Other(203)], None));
+        let twcc = [0x8F, PT_RTPFB, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
+        let (packets, error) = parse_compound(&twcc);
+        assert_eq!((packets, error), (vec![RtcpPacket::Other(PT_RTPFB)], None));
+    }
 }
