@@ -170,6 +170,7 @@ mod tests {
         assert_eq!(with(0xA0, &[1, 0]), Err(ParseError::BadLength), "padding count 0");
         assert_eq!(with(0xA0, &[1, 3]), Err(ParseError::BadLength), "more padding than payload");
         assert_eq!(with(0xA0, &[1, 2]), Ok(vec![]), "padding eating the whole payload");
+        assert_eq!(with(0xA1, &[0, 0, 0, 1]), Err(ParseError::BadLength), "padding inside the CSRCs");
     }
 
     proptest! {
