@@ -2,64 +2,16 @@
 //! datagrams are built by hand here, and every datagram a client sends is
 //! checked byte by byte.
 
+mod fake_relay;
+
 use bytes::Bytes;
+use fake_relay::*;
 use proptest::prelude::*;
 use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
 use rtprelay_core::client::push::{PushClient, PushConfig, PushErrorCode, PushEvent};
 use rtprelay_core::packet::rtcp::{Nack, RtcpPacket, parse_compound};
 use rtprelay_core::{Instant, WallClock};
 use std::time::Duration;
-
-/// The relay's wall clock: Unix ms at `Instant::ZERO`.
-const RELAY_EPOCH_MS: u64 = 1_700_000_000_000;
-
-fn ms(n: u64) -> Instant {
-    Instant::from_millis(n)
-}
-
-fn relay_ts(now: Instant) -> u32 {
-    WallClock::new(Instant::ZERO, RELAY_EPOCH_MS).rtp_timestamp(now)
-}
-
-/// A datagram as the relay sends it: byte 0 = 0x80, marker, PT, sequence,
-/// timestamp, SSRC, payload, written out by hand.
-fn relay_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Bytes {
-    let mut d = vec![0x80, pt];
-    d.extend_from_slice(&seq.to_be_bytes());
-    d.extend_from_slice(&ts.to_be_bytes());
-    d.extend_from_slice(&ssrc.to_be_bytes());
-    d.extend_from_slice(payload);
-    Bytes::from(d)
-}
-
-/// The fields of an RTP datagram a client sent, read by hand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Sent {
-    marker: bool,
-    pt: u8,
-    seq: u16,
-    ts: u32,
-    ssrc: u32,
-    payload: Vec<u8>,
-}
-
-/// An RTCP datagram (second byte 192-223) is returned whole as the payload,
-/// with its packet type as `pt`.
-fn read(d: &[u8]) -> Sent {
-    if let Some(&pt @ 192..=223) = d.get(1) {
-        return Sent { marker: false, pt, seq: 0, ts: 0, ssrc: 0, payload: d.to_vec() };
-    }
-    assert!(d.len() >= 12, "short datagram {d:?}");
-    assert_eq!(d[0], 0x80, "version 2, no padding, extension or CSRC");
-    Sent {
-        marker: d[1] & 0x80 != 0,
-        pt: d[1] & 0x7f,
-        seq: u16::from_be_bytes([d[2], d[3]]),
-        ts: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
-        ssrc: u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
-        payload: d[12..].to_vec(),
-    }
-}
 
 mod push {
     use super::*;

@@ -2,61 +2,20 @@
 //! fake-relay tests leave open, one test per rule, against a relay whose
 //! datagrams are written out by hand.
 
+mod fake_relay;
+
 use bytes::Bytes;
+use fake_relay::*;
 use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
 use rtprelay_core::packet::pt::*;
 use rtprelay_core::packet::rtcp::{ReceiverReport, ReportBlock, RtcpPacket, parse_compound};
 use rtprelay_core::{Instant, WallClock};
 
-/// The relay's wall clock: Unix ms at `Instant::ZERO`.
-const RELAY_EPOCH_MS: u64 = 1_700_000_000_000;
 /// The client id the fake relay issues.
 const ID: u32 = 0x0102_0304;
 
-fn ms(n: u64) -> Instant {
-    Instant::from_millis(n)
-}
-
 fn millis(at: Instant) -> u64 {
     at.as_micros() / 1000
-}
-
-/// A datagram as the relay sends it: byte 0 = 0x80, marker clear, PT,
-/// sequence, timestamp, SSRC, payload.
-fn relay_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Bytes {
-    let mut d = vec![0x80, pt];
-    d.extend_from_slice(&seq.to_be_bytes());
-    d.extend_from_slice(&ts.to_be_bytes());
-    d.extend_from_slice(&ssrc.to_be_bytes());
-    d.extend_from_slice(payload);
-    Bytes::from(d)
-}
-
-/// The fields of a datagram the client sent: an RTCP one (second byte
-/// 192-223) is returned whole as the payload, with its packet type as `pt`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Sent {
-    marker: bool,
-    pt: u8,
-    seq: u16,
-    ts: u32,
-    ssrc: u32,
-    payload: Vec<u8>,
-}
-
-fn read(d: &[u8]) -> Sent {
-    if let Some(&pt @ 192..=223) = d.get(1) {
-        return Sent { marker: false, pt, seq: 0, ts: 0, ssrc: 0, payload: d.to_vec() };
-    }
-    assert!(d.len() >= 12, "short datagram {d:?}");
-    Sent {
-        marker: d[1] & 0x80 != 0,
-        pt: d[1] & 0x7f,
-        seq: u16::from_be_bytes([d[2], d[3]]),
-        ts: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
-        ssrc: u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
-        payload: d[12..].to_vec(),
-    }
 }
 
 fn client_with(config: PullConfig) -> PullClient {
@@ -147,10 +106,6 @@ fn undrained_events_break_the_call_contract() {
 fn time_going_backwards_breaks_the_call_contract() {
     let mut c = registered();
     c.handle_timeout(ms(4));
-}
-
-fn relay_ts(now: Instant) -> u32 {
-    WallClock::new(Instant::ZERO, RELAY_EPOCH_MS).rtp_timestamp(now)
 }
 
 /// A registered client pulling `cam1`, acknowledged with SSRC 7 at 20 ms.

@@ -3,14 +3,15 @@
 //! answer does while open and while closing, the counters, the delay
 //! probes and the relay clock estimate. Exact values throughout.
 
+mod fake_relay;
+
 use bytes::Bytes;
+use fake_relay::*;
 use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
 use rtprelay_core::packet::rtcp::{Nack, ReceiverReport};
 use rtprelay_core::{Instant, WallClock};
 use std::time::Duration;
 
-/// The relay's wall clock: Unix ms at `Instant::ZERO`.
-const RELAY_EPOCH_MS: u64 = 1_700_000_000_000;
 const SSRC: u32 = 0xDEAD_BEEF;
 
 const DELAY_REQ: u8 = 11;
@@ -22,47 +23,6 @@ const AUTH_REFUSED: u8 = 103;
 const STREAM_UNKNOWN: u8 = 104;
 const STOP_PUSH_REQ: u8 = 122;
 const STOP_PUSH_RSP: u8 = 123;
-
-fn ms(n: u64) -> Instant {
-    Instant::from_millis(n)
-}
-
-fn relay_ts(now: Instant) -> u32 {
-    WallClock::new(Instant::ZERO, RELAY_EPOCH_MS).rtp_timestamp(now)
-}
-
-/// A datagram as the relay sends it, written out by hand.
-fn relay_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Bytes {
-    let mut d = vec![0x80, pt];
-    d.extend_from_slice(&seq.to_be_bytes());
-    d.extend_from_slice(&ts.to_be_bytes());
-    d.extend_from_slice(&ssrc.to_be_bytes());
-    d.extend_from_slice(payload);
-    Bytes::from(d)
-}
-
-/// The fields of an RTP datagram the client sent, read by hand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Sent {
-    marker: bool,
-    pt: u8,
-    seq: u16,
-    ts: u32,
-    ssrc: u32,
-    payload: Vec<u8>,
-}
-
-fn read(d: &[u8]) -> Sent {
-    assert!(d.len() >= 12, "short datagram {d:?}");
-    Sent {
-        marker: d[1] & 0x80 != 0,
-        pt: d[1] & 0x7f,
-        seq: u16::from_be_bytes([d[2], d[3]]),
-        ts: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
-        ssrc: u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
-        payload: d[12..].to_vec(),
-    }
-}
 
 /// A publisher whose wall clock is 5 s behind the relay's.
 fn client() -> PushClient {

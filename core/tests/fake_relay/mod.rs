@@ -1,0 +1,58 @@
+//! A fake relay's side of the wire for the client tests: relay datagrams
+//! written out by hand and client datagrams read by hand, from
+//! docs/protocol.md §1.1 alone (not the core codec).
+#![allow(dead_code, unreachable_pub)]
+
+use bytes::Bytes;
+use rtprelay_core::{Instant, WallClock};
+
+/// The relay's wall clock: Unix ms at `Instant::ZERO`.
+pub(crate) const RELAY_EPOCH_MS: u64 = 1_700_000_000_000;
+
+pub(crate) fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+pub(crate) fn relay_ts(now: Instant) -> u32 {
+    WallClock::new(Instant::ZERO, RELAY_EPOCH_MS).rtp_timestamp(now)
+}
+
+/// A datagram as the relay sends it: byte 0 = 0x80, marker, PT, sequence,
+/// timestamp, SSRC, payload, written out by hand.
+pub(crate) fn relay_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Bytes {
+    let mut d = vec![0x80, pt];
+    d.extend_from_slice(&seq.to_be_bytes());
+    d.extend_from_slice(&ts.to_be_bytes());
+    d.extend_from_slice(&ssrc.to_be_bytes());
+    d.extend_from_slice(payload);
+    Bytes::from(d)
+}
+
+/// The fields of an RTP datagram a client sent, read by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub(crate) marker: bool,
+    pub(crate) pt: u8,
+    pub(crate) seq: u16,
+    pub(crate) ts: u32,
+    pub(crate) ssrc: u32,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// An RTCP datagram (second byte 192-223) is returned whole as the payload,
+/// with its packet type as `pt`.
+pub(crate) fn read(d: &[u8]) -> Sent {
+    if let Some(&pt @ 192..=223) = d.get(1) {
+        return Sent { marker: false, pt, seq: 0, ts: 0, ssrc: 0, payload: d.to_vec() };
+    }
+    assert!(d.len() >= 12, "short datagram {d:?}");
+    assert_eq!(d[0], 0x80, "version 2, no padding, extension or CSRC");
+    Sent {
+        marker: d[1] & 0x80 != 0,
+        pt: d[1] & 0x7f,
+        seq: u16::from_be_bytes([d[2], d[3]]),
+        ts: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+        ssrc: u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
+        payload: d[12..].to_vec(),
+    }
+}
