@@ -132,9 +132,9 @@ mod tests {
         assert_eq!(&bytes[..], &[0x80, 239, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, b'x', b'y']);
     }
 
-    /// RFC 3550 §5.1 and §5.3.1: the payload starts after the CSRCs and the
-    /// header extension (4 bytes plus its length in 32-bit words) and ends
-    /// before the padding (its count in the last byte).
+    /// RFC 3550 §5.1 and RFC 3550 §5.3.1: the payload starts after the
+    /// CSRCs and the header extension (4 bytes plus its length in 32-bit
+    /// words) and ends before the padding (its count in the last byte).
     #[test]
     fn payload_skips_csrcs_extension_and_padding() {
         let mut data = vec![0xB1, 33, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3];
