@@ -14,26 +14,10 @@ use rtprelay_core::{Instant, WallClock};
 use std::time::Duration;
 
 mod push {
+    use super::fake_relay::push::{client, events, sent};
     use super::*;
 
     const SSRC: u32 = 0xDEAD_BEEF;
-
-    /// A publisher whose wall clock is 5 s behind the relay's.
-    fn client() -> PushClient {
-        PushClient::new(PushConfig::default(), [3; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS - 5_000))
-    }
-
-    fn sent(c: &mut PushClient) -> Vec<Bytes> {
-        std::iter::from_fn(|| c.poll_transmit()).collect()
-    }
-
-    fn events(c: &mut PushClient) -> Vec<PushEvent> {
-        std::iter::from_fn(|| c.poll_event()).collect()
-    }
-
-    fn of_type(datagrams: &[Bytes], pt: u8) -> Vec<Sent> {
-        datagrams.iter().map(|d| read(d)).filter(|s| s.pt == pt).collect()
-    }
 
     /// Runs timeouts from `from` (the time of the last call) up to
     /// `until`, returning `(time, datagram)` sent.

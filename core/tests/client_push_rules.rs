@@ -6,10 +6,11 @@
 mod fake_relay;
 
 use bytes::Bytes;
+use fake_relay::push::{client, events, sent};
 use fake_relay::*;
-use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
+use rtprelay_core::Instant;
+use rtprelay_core::client::push::{PushClient, PushEvent};
 use rtprelay_core::packet::rtcp::{Nack, ReceiverReport};
-use rtprelay_core::{Instant, WallClock};
 use std::time::Duration;
 
 const SSRC: u32 = 0xDEAD_BEEF;
@@ -23,23 +24,6 @@ const AUTH_REFUSED: u8 = 103;
 const STREAM_UNKNOWN: u8 = 104;
 const STOP_PUSH_REQ: u8 = 122;
 const STOP_PUSH_RSP: u8 = 123;
-
-/// A publisher whose wall clock is 5 s behind the relay's.
-fn client() -> PushClient {
-    PushClient::new(PushConfig::default(), [3; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS - 5_000))
-}
-
-fn sent(c: &mut PushClient) -> Vec<Bytes> {
-    std::iter::from_fn(|| c.poll_transmit()).collect()
-}
-
-fn events(c: &mut PushClient) -> Vec<PushEvent> {
-    std::iter::from_fn(|| c.poll_event()).collect()
-}
-
-fn of_type(datagrams: &[Bytes], pt: u8) -> Vec<Sent> {
-    datagrams.iter().map(|d| read(d)).filter(|s| s.pt == pt).collect()
-}
 
 /// Runs timeouts from `from` up to `until`, returning `(time, datagram)`
 /// sent; the client must emit no event meanwhile.

@@ -56,3 +56,31 @@ pub(crate) fn read(d: &[u8]) -> Sent {
         payload: d[12..].to_vec(),
     }
 }
+
+/// Datagrams of one payload type, read by hand.
+pub(crate) fn of_type(datagrams: &[Bytes], pt: u8) -> Vec<Sent> {
+    datagrams.iter().map(|d| read(d)).filter(|s| s.pt == pt).collect()
+}
+
+/// The publisher side: a push client and what it hands out.
+pub(crate) mod push {
+    use super::RELAY_EPOCH_MS;
+    use bytes::Bytes;
+    use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
+    use rtprelay_core::{Instant, WallClock};
+
+    /// A publisher whose wall clock is 5 s behind the relay's.
+    pub(crate) fn client() -> PushClient {
+        PushClient::new(PushConfig::default(), [3; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS - 5_000))
+    }
+
+    /// Every datagram the client has queued.
+    pub(crate) fn sent(c: &mut PushClient) -> Vec<Bytes> {
+        std::iter::from_fn(|| c.poll_transmit()).collect()
+    }
+
+    /// Every event the client has queued.
+    pub(crate) fn events(c: &mut PushClient) -> Vec<PushEvent> {
+        std::iter::from_fn(|| c.poll_event()).collect()
+    }
+}
