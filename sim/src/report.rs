@@ -44,6 +44,9 @@ pub struct Report {
     pub simulated: Duration,
     /// The trace fingerprint (see [`crate::trace`]).
     pub trace_hash: String,
+    /// The wire fingerprint: every datagram's time, socket, source,
+    /// destination and bytes, nothing else.
+    pub wire_hash: String,
     /// `TS_DATA` packets the publisher sent.
     pub sent: u64,
     /// Delivery per subscriber.
@@ -88,10 +91,11 @@ impl fmt::Display for Report {
         writeln!(f, "network    {}", self.network_model)?;
         writeln!(
             f,
-            "run        {} steps, {:.3}s simulated, trace {}",
+            "run        {} steps, {:.3}s simulated, trace {}, wire {}",
             self.steps,
             self.simulated.as_secs_f64(),
-            self.trace_hash
+            self.trace_hash,
+            self.wire_hash
         )?;
         writeln!(
             f,

@@ -160,6 +160,8 @@ pub struct Sim<R: RelayUnderTest = Relay> {
     queue: EventQueue<Event>,
     checker: Checker,
     trace: Trace,
+    /// Every datagram on the wire and nothing else (see [`Sim::wire`]).
+    wire: Trace,
     step: u64,
     now: Instant,
     /// The relay deadline already queued.
@@ -202,6 +204,7 @@ impl<R: RelayUnderTest> Sim<R> {
             network,
             queue,
             trace: Trace::default(),
+            wire: Trace::default(),
             step: 0,
             relay_wake: None,
             restarts: 0,
@@ -269,6 +272,17 @@ impl<R: RelayUnderTest> Sim<R> {
         all.extend([&step[..], &now[..], tag]);
         all.extend_from_slice(parts);
         self.trace.record(&all);
+    }
+
+    /// Adds one datagram sent at this step to the wire trace: the time,
+    /// the relay socket it leaves or enters, its source, its destination and
+    /// its bytes. Unlike the step trace it knows nothing of steps, wakes or
+    /// events, so a change inside the relay that sends the same datagrams at
+    /// the same times keeps it.
+    /// The relay's side is named `relay` (the simulator gives it no address).
+    fn wire(&mut self, port: Port, from: &str, to: &str, data: &[u8]) {
+        let now = (self.now - self.scenario.origin).as_micros().to_le_bytes();
+        self.wire.record(&[&now, &[port as u8], from.as_bytes(), to.as_bytes(), data]);
     }
 
     fn dispatch(&mut self, event: Event) {
@@ -340,6 +354,7 @@ impl<R: RelayUnderTest> Sim<R> {
             match action {
                 Action::Send(data) => {
                     self.record(b"peer>", &[&peer.to_le_bytes(), &data]);
+                    self.wire(port, &from.to_string(), "relay", &data);
                     self.checker.on_peer_send(self.now, peer, &data);
                     for at in self.network.transmit(peer, Direction::ToRelay, self.now) {
                         self.queue.push(at, Event::ToRelay { port, from, data: data.clone() });
@@ -361,6 +376,7 @@ impl<R: RelayUnderTest> Sim<R> {
             let peer = self.addrs.iter().position(|&a| a == t.destination);
             for data in t.segments {
                 self.record(b"relay>", &[&[t.port as u8], t.destination.to_string().as_bytes(), &data]);
+                self.wire(t.port, "relay", &t.destination.to_string(), &data);
                 let Some(peer) = peer else { continue };
                 for at in self.network.transmit(peer, Direction::FromRelay, self.now) {
                     self.queue.push(at, Event::ToPeer { peer, data: data.clone() });
@@ -386,6 +402,7 @@ impl<R: RelayUnderTest> Sim<R> {
             steps: self.step,
             simulated: self.scenario.end,
             trace_hash: self.trace.hex(),
+            wire_hash: self.wire.hex(),
             sent: self.checker.sent(),
             deliveries: self.checker.deliveries(),
             network: self.network.stats(),
