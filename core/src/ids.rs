@@ -1,76 +1,208 @@
-//! The seeded randomness of a state machine (ids, SSRCs, challenges, hash
-//! keys) and the keyed hash maps built from it.
+//! The protocol's identifiers as types, so a client id cannot be passed
+//! where an SSRC is meant and sequence numbers compare as RFC 3550 says.
+//!
+//! * [`ClientId`]: a pull client's id (docs/protocol.md §1.4.10), a secret of
+//!   that client;
+//! * [`Ssrc`]: a stream's synchronisation source, assigned on auth (§1.4.1);
+//! * [`LiveId`]: a stream id, validated once where it enters;
+//! * [`Seq`]: an RTP sequence number, wrapping at 2^16.
 
-use crate::packet::pt::is_assignable_id;
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
+use crate::auth::MAX_LIVE_ID_LEN;
+use std::fmt;
 
-/// A hash map keyed by a hasher seeded from the state machine's RNG, so
-/// values the network controls cannot be chosen to collide (hash flooding)
-/// and a seed replays exactly.
-pub(crate) type Map<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+/// A pull client's id, carried in the SSRC field of its messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(u32);
 
-/// The state machine's only source of randomness.
-pub(crate) struct Rng(ChaCha8Rng);
+/// A stream's SSRC as the relay assigned it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ssrc(u32);
 
-impl Rng {
-    pub(crate) fn from_seed(seed: [u8; 32]) -> Self {
-        Rng(ChaCha8Rng::from_seed(seed))
-    }
-
-    pub(crate) fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
-    }
-
-    /// An empty map with a fresh hash key.
-    pub(crate) fn map<K, V>(&mut self) -> Map<K, V> {
-        Map::with_hasher(foldhash::fast::FixedState::with_seed(self.0.next_u64()))
-    }
-
-    /// A random id that is no sentinel and for which `taken` is false.
-    pub(crate) fn assignable_id(&mut self, taken: impl Fn(u32) -> bool) -> u32 {
-        loop {
-            let id = self.0.next_u32();
-            if is_assignable_id(id) && !taken(id) {
-                return id;
+macro_rules! wire_u32 {
+    ($t:ident) => {
+        impl $t {
+            /// The id with this wire value.
+            pub const fn new(value: u32) -> Self {
+                $t(value)
+            }
+            /// Its wire value.
+            pub const fn get(self) -> u32 {
+                self.0
             }
         }
+
+        /// Decimal, as the text messages write it.
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+wire_u32!(ClientId);
+wire_u32!(Ssrc);
+
+/// A stream id: 1 to 40 bytes of `[A-Za-z0-9._-]` (§1.3). Built only by
+/// [`LiveId::parse`], so holding one means it is valid.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LiveId(String);
+
+/// A text that is not a valid [`LiveId`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidLiveId;
+
+impl fmt::Display for InvalidLiveId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a stream id is 1 to {MAX_LIVE_ID_LEN} characters of A-Z a-z 0-9 . _ -")
+    }
+}
+
+impl std::error::Error for InvalidLiveId {}
+
+impl LiveId {
+    /// `text` as a stream id, if it is one.
+    pub fn parse(text: &str) -> Result<Self, InvalidLiveId> {
+        if crate::auth::is_valid_live_id(text) { Ok(LiveId(text.to_owned())) } else { Err(InvalidLiveId) }
+    }
+
+    /// The id's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for LiveId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for LiveId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LiveId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for LiveId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for LiveId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// An RTP sequence number. It wraps, so it has no total order: "after"
+/// means ahead by less than half the space (RFC 3550 §A.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Seq(u16);
+
+impl Seq {
+    /// The sequence number with this wire value.
+    pub const fn new(value: u16) -> Self {
+        Seq(value)
+    }
+
+    /// Its wire value.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+
+    /// The next number, wrapping.
+    #[must_use]
+    pub const fn next(self) -> Seq {
+        Seq(self.0.wrapping_add(1))
+    }
+
+    /// `n` numbers ahead, wrapping.
+    #[must_use]
+    pub const fn add(self, n: u16) -> Seq {
+        Seq(self.0.wrapping_add(n))
+    }
+
+    /// `n` numbers back, wrapping.
+    #[must_use]
+    pub const fn sub(self, n: u16) -> Seq {
+        Seq(self.0.wrapping_sub(n))
+    }
+
+    /// How far ahead of `earlier` this is, counting forward with wrap
+    /// (0 to 65535).
+    pub const fn since(self, earlier: Seq) -> u16 {
+        self.0.wrapping_sub(earlier.0)
+    }
+
+    /// The signed distance from `other` to this: positive when this is
+    /// after it, in -32768..=32767.
+    #[allow(clippy::cast_possible_wrap)] // the wrap is the serial-number arithmetic
+    pub const fn delta(self, other: Seq) -> i16 {
+        self.0.wrapping_sub(other.0) as i16
+    }
+
+    /// Whether this comes after `other` (ahead by 1 to 32767).
+    pub const fn is_after(self, other: Seq) -> bool {
+        self.delta(other) > 0
+    }
+}
+
+impl fmt::Display for Seq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
-    fn assignable_ids_skip_sentinels_and_taken_ids() {
-        let mut rng = Rng::from_seed([1; 32]);
-        let first = rng.assignable_id(|_| false);
-        let mut rng = Rng::from_seed([1; 32]);
-        let second = rng.assignable_id(|id| id == first);
-        assert_ne!(first, second);
-        assert!(is_assignable_id(first) && is_assignable_id(second));
+    fn live_ids_are_checked_once_at_the_edge() {
+        assert_eq!(LiveId::parse("cam-1.a_B").unwrap().as_str(), "cam-1.a_B");
+        assert_eq!(LiveId::parse(""), Err(InvalidLiveId));
+        assert_eq!(LiveId::parse("a#b"), Err(InvalidLiveId));
+        assert_eq!(LiveId::parse(&"a".repeat(41)), Err(InvalidLiveId));
+        assert!(LiveId::parse(&"a".repeat(40)).is_ok());
     }
 
-    /// Challenges and ids drawn one after another are not predictable from
-    /// each other (a constant generator would make challenges guessable).
     #[test]
-    fn draws_differ() {
-        let mut rng = Rng::from_seed([1; 32]);
-        let draws: std::collections::BTreeSet<u32> = (0..64).map(|_| rng.next_u32()).collect();
-        assert_eq!(draws.len(), 64);
+    fn sequence_numbers_wrap() {
+        assert_eq!(Seq::new(65535).next(), Seq::new(0));
+        assert_eq!(Seq::new(2).sub(3), Seq::new(65535));
+        assert_eq!(Seq::new(1).since(Seq::new(65535)), 2);
+        assert!(Seq::new(1).is_after(Seq::new(65535)));
+        assert!(!Seq::new(65535).is_after(Seq::new(1)));
+        assert!(!Seq::new(7).is_after(Seq::new(7)));
+        // Exactly half the space apart: the later one is the smaller delta.
+        assert_eq!(Seq::new(32768).delta(Seq::new(0)), -32768);
+        assert!(Seq::new(32767).is_after(Seq::new(0)));
     }
 
-    /// Each map gets its own hash key from the generator, so the network
-    /// cannot precompute colliding keys (a default, fixed key could be).
     #[test]
-    fn maps_are_keyed_by_the_generator() {
-        use std::hash::BuildHasher;
-        let mut rng = Rng::from_seed([1; 32]);
-        let (a, b) = (rng.map::<u32, ()>(), rng.map::<u32, ()>());
-        let fixed = Map::<u32, ()>::default();
-        let hashes = |m: &Map<u32, ()>| (0..8u32).map(|k| m.hasher().hash_one(k)).collect::<Vec<_>>();
-        assert_ne!(hashes(&a), hashes(&b));
-        assert_ne!(hashes(&a), hashes(&fixed));
+    fn ids_print_as_their_wire_number() {
+        assert_eq!(Ssrc::new(0xDEAD_BEEF).to_string(), "3735928559");
+        assert_eq!(ClientId::new(7).get(), 7);
+        assert_eq!(Seq::new(9).to_string(), "9");
+    }
+
+    proptest! {
+        /// `add` and `since` undo each other, and `is_after` is the sign of
+        /// the shorter way round.
+        #[test]
+        fn arithmetic_is_consistent(a in any::<u16>(), n in any::<u16>()) {
+            let s = Seq::new(a);
+            prop_assert_eq!(s.add(n).since(s), n);
+            prop_assert_eq!(s.add(n).sub(n), s);
+            prop_assert_eq!(s.add(n).is_after(s), (1..32768).contains(&n));
+        }
     }
 }

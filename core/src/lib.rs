@@ -15,11 +15,13 @@ mod ids;
 pub mod mpegts;
 pub mod packet;
 pub mod relay;
+mod rng;
 pub mod time;
 
 pub use auth::Credential;
 pub use client::pull::{PullClient, PullConfig, PullEvent};
 pub use client::push::{PushClient, PushConfig, PushEvent};
 pub use config::Config;
+pub use ids::{ClientId, InvalidLiveId, LiveId, Seq, Ssrc};
 pub use relay::{Command, CommandError, Port, Relay, RelayEvent, Reply, Transmit};
 pub use time::{Instant, WallClock};

@@ -11,7 +11,7 @@ use super::outbox::Outbox;
 use super::reception::Reception;
 use super::reorder::{ReorderBuffer, ReorderConfig, ReorderStats};
 use super::{ClientError, check_live_id, control, earliest};
-use crate::ids::{Map, Rng};
+use crate::rng::{Map, Rng};
 use crate::packet::pt::{self, PULL_REQ_CHUNK};
 use crate::packet::rtp::{Header, Packet};
 use crate::packet::{is_rtcp, rtcp, text};

@@ -28,7 +28,7 @@ use super::history::History;
 use super::outbox::Outbox;
 use super::rtt::{RelayClock, RttEstimator};
 use super::{ClientError, check_live_id, control};
-use crate::ids::Rng;
+use crate::rng::Rng;
 use crate::packet::rtp::{Header, Packet};
 use crate::packet::{is_rtcp, pt, rtcp, text};
 use crate::time::{Instant, WallClock};

@@ -41,6 +41,112 @@ pub const STOP_PUSH_REQ: u8 = 122;
 /// Relay → publisher: answer to [`STOP_PUSH_REQ`].
 pub const STOP_PUSH_RSP: u8 = 123;
 
+/// The payload types the protocol defines, as one type to match on. The
+/// constants above are their wire numbers; [`PayloadType::of`] reads one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PayloadType {
+    /// [`DELAY_REQ`].
+    DelayReq = DELAY_REQ,
+    /// [`DELAY_RSP`].
+    DelayRsp = DELAY_RSP,
+    /// [`TS_DATA`].
+    TsData = TS_DATA,
+    /// [`SSRC_ACK`].
+    SsrcAck = SSRC_ACK,
+    /// [`AUTH_REQ`].
+    AuthReq = AUTH_REQ,
+    /// [`AUTH_OK`].
+    AuthOk = AUTH_OK,
+    /// [`AUTH_REFUSED`].
+    AuthRefused = AUTH_REFUSED,
+    /// [`STREAM_UNKNOWN`].
+    StreamUnknown = STREAM_UNKNOWN,
+    /// [`PULL_REQ`].
+    PullReq = PULL_REQ,
+    /// [`PULL_RSP`].
+    PullRsp = PULL_RSP,
+    /// [`PULL_REQ_LOST`].
+    PullReqLost = PULL_REQ_LOST,
+    /// [`CLIENT_ID_REQ`].
+    ClientIdReq = CLIENT_ID_REQ,
+    /// [`CLIENT_ID_RSP`].
+    ClientIdRsp = CLIENT_ID_RSP,
+    /// [`HEARTBEAT`].
+    Heartbeat = HEARTBEAT,
+    /// [`STOP_PULL_REQ`].
+    StopPullReq = STOP_PULL_REQ,
+    /// [`STOP_PULL_RSP`].
+    StopPullRsp = STOP_PULL_RSP,
+    /// [`CLIENT_UNKNOWN`].
+    ClientUnknown = CLIENT_UNKNOWN,
+    /// [`STREAM_STOPPED`].
+    StreamStopped = STREAM_STOPPED,
+    /// [`STOP_PUSH_REQ`].
+    StopPushReq = STOP_PUSH_REQ,
+    /// [`STOP_PUSH_RSP`].
+    StopPushRsp = STOP_PUSH_RSP,
+}
+
+impl PayloadType {
+    /// Every payload type, in wire-number order.
+    pub const ALL: [PayloadType; 20] = [
+        PayloadType::DelayReq,
+        PayloadType::DelayRsp,
+        PayloadType::TsData,
+        PayloadType::SsrcAck,
+        PayloadType::AuthReq,
+        PayloadType::AuthOk,
+        PayloadType::AuthRefused,
+        PayloadType::StreamUnknown,
+        PayloadType::PullReq,
+        PayloadType::PullRsp,
+        PayloadType::PullReqLost,
+        PayloadType::ClientIdReq,
+        PayloadType::ClientIdRsp,
+        PayloadType::Heartbeat,
+        PayloadType::StopPullReq,
+        PayloadType::StopPullRsp,
+        PayloadType::ClientUnknown,
+        PayloadType::StreamStopped,
+        PayloadType::StopPushReq,
+        PayloadType::StopPushRsp,
+    ];
+
+    /// The payload type with wire number `number` (bits 0-6 of byte 1), if
+    /// the protocol defines one.
+    pub const fn of(number: u8) -> Option<PayloadType> {
+        Some(match number {
+            DELAY_REQ => PayloadType::DelayReq,
+            DELAY_RSP => PayloadType::DelayRsp,
+            TS_DATA => PayloadType::TsData,
+            SSRC_ACK => PayloadType::SsrcAck,
+            AUTH_REQ => PayloadType::AuthReq,
+            AUTH_OK => PayloadType::AuthOk,
+            AUTH_REFUSED => PayloadType::AuthRefused,
+            STREAM_UNKNOWN => PayloadType::StreamUnknown,
+            PULL_REQ => PayloadType::PullReq,
+            PULL_RSP => PayloadType::PullRsp,
+            PULL_REQ_LOST => PayloadType::PullReqLost,
+            CLIENT_ID_REQ => PayloadType::ClientIdReq,
+            CLIENT_ID_RSP => PayloadType::ClientIdRsp,
+            HEARTBEAT => PayloadType::Heartbeat,
+            STOP_PULL_REQ => PayloadType::StopPullReq,
+            STOP_PULL_RSP => PayloadType::StopPullRsp,
+            CLIENT_UNKNOWN => PayloadType::ClientUnknown,
+            STREAM_STOPPED => PayloadType::StreamStopped,
+            STOP_PUSH_REQ => PayloadType::StopPushReq,
+            STOP_PUSH_RSP => PayloadType::StopPushRsp,
+            _ => return None,
+        })
+    }
+
+    /// Its wire number.
+    pub const fn number(self) -> u8 {
+        self as u8
+    }
+}
+
 /// Largest `PULL_REQ` chunk payload (1.4.2).
 pub const PULL_REQ_CHUNK: usize = 738;
 /// Most `id#ssrc` entries in one `PULL_RSP` (1.4.4).
@@ -55,4 +161,22 @@ pub const SENTINEL_IDS: [u32; 3] = [0, 0xFFFF_FFFF, 0xFFFF_FFFE];
 /// Whether `id` may be handed out as an SSRC or client id.
 pub fn is_assignable_id(id: u32) -> bool {
     !SENTINEL_IDS.contains(&id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `of` and `number` are inverse over the whole byte range: every
+    /// defined type reads back, every other number reads as none.
+    #[test]
+    fn payload_types_round_trip() {
+        for pt in PayloadType::ALL {
+            assert_eq!(PayloadType::of(pt.number()), Some(pt));
+        }
+        let defined = (0..=u8::MAX).filter(|&n| PayloadType::of(n).is_some()).count();
+        assert_eq!(defined, PayloadType::ALL.len());
+        assert_eq!(PayloadType::of(TS_DATA), Some(PayloadType::TsData));
+        assert_eq!(PayloadType::of(0), None);
+    }
 }

@@ -1,6 +1,8 @@
 //! The RTP fixed header (RFC 3550 §5.1) as a parsed view over a datagram.
 
 use super::ParseError;
+use super::pt::PayloadType;
+use crate::Seq;
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// Length of the fixed header.
@@ -29,6 +31,16 @@ impl Header {
     /// A header with the given payload type and every other field zero.
     pub fn new(payload_type: u8) -> Self {
         Header { marker: false, payload_type: payload_type & 0x7f, sequence: 0, timestamp: 0, ssrc: 0 }
+    }
+
+    /// The sequence number as a wrapping [`Seq`].
+    pub const fn seq(&self) -> Seq {
+        Seq::new(self.sequence)
+    }
+
+    /// The payload type, if the protocol defines it.
+    pub const fn kind(&self) -> Option<PayloadType> {
+        PayloadType::of(self.payload_type)
     }
 
     /// Byte 1 as legacy clients read it: marker and payload type together.

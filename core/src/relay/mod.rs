@@ -23,7 +23,7 @@ pub use outbox::{Port, Transmit};
 
 use crate::auth::Credential;
 use crate::config::Config;
-use crate::ids::{Map, Rng};
+use crate::rng::{Map, Rng};
 use crate::packet::rtp::{HEADER_LEN, Header, Packet};
 use crate::packet::{is_rtcp, pt};
 use crate::time::{Instant, WallClock};

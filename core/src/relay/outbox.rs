@@ -5,7 +5,7 @@
 //! their destination's slot so the hot path pushes by index without a hash
 //! lookup; one-off replies use a transient slot freed once drained.
 
-use crate::ids::Map;
+use crate::rng::Map;
 use crate::relay::Counters;
 use bytes::Bytes;
 use smallvec::SmallVec;

@@ -9,7 +9,7 @@ use super::sequence::{SeqTracker, Verdict};
 use super::stats::RateWindow;
 use super::timer::TimerKey;
 use super::{Relay, RelayEvent, StopReason, StopRepeat};
-use crate::ids::{Map, Rng};
+use crate::rng::{Map, Rng};
 use crate::packet::rtp::Header;
 use crate::packet::{pt, text};
 use crate::time::Instant;

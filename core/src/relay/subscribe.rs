@@ -6,7 +6,7 @@ use super::outbox::{Dest, Port, SlotId};
 use super::publish::Subscriber;
 use super::timer::TimerKey;
 use super::{LeaveReason, Relay, RelayEvent};
-use crate::ids::{Map, Rng};
+use crate::rng::{Map, Rng};
 use crate::packet::rtp::{HEADER_LEN, Header};
 use crate::packet::{pt, text};
 use crate::time::Instant;
