@@ -11,7 +11,7 @@ use bytes::Bytes;
 use rtprelay_core::packet::rtp::Header;
 use rtprelay_core::packet::{pt, text};
 use rtprelay_core::relay::{Command, Reply};
-use rtprelay_core::{Config, Credential, Instant, Port, Relay, WallClock};
+use rtprelay_core::{Config, Credential, Endpoint, Instant, Port, Relay, WallClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

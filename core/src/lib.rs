@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod endpoint;
 mod ids;
 pub mod mpegts;
 pub mod packet;
@@ -22,6 +23,7 @@ pub use auth::Credential;
 pub use client::pull::{PullClient, PullConfig, PullEvent};
 pub use client::push::{PushClient, PushConfig, PushEvent};
 pub use config::Config;
+pub use endpoint::{Endpoint, Port, Transmit};
 pub use ids::{ClientId, InvalidLiveId, LiveId, Seq, Ssrc};
-pub use relay::{Command, CommandError, Port, Relay, RelayEvent, Reply, Transmit};
+pub use relay::{Command, CommandError, Relay, RelayEvent, Reply};
 pub use time::{Instant, WallClock};

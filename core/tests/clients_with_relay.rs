@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
 use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
-use rtprelay_core::{Command, Config, Credential, Instant, Port, Relay, WallClock};
+use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, Port, Relay, WallClock};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Harness, addr, packet};
 use rtprelay_core::packet::pt;
-use rtprelay_core::{Port, WallClock};
+use rtprelay_core::{Endpoint, Port, WallClock};
 use std::time::Duration;
 
 #[test]

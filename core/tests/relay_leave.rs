@@ -10,6 +10,7 @@
 mod common;
 
 use common::*;
+use rtprelay_core::Endpoint;
 use rtprelay_core::Port;
 use rtprelay_core::packet::pt;
 use rtprelay_core::relay::{ClientBinding, StateSizes};

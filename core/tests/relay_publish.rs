@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use rtprelay_core::packet::pt;
 use rtprelay_core::relay::StopReason;
-use rtprelay_core::{Command, CommandError, Config, Port, RelayEvent};
+use rtprelay_core::{Command, CommandError, Config, Endpoint, Port, RelayEvent};
 use std::time::Duration;
 
 const PUB: u16 = 5000;

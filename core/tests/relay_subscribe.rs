@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use rtprelay_core::packet::{pt, text};
-use rtprelay_core::{Config, Port};
+use rtprelay_core::{Config, Endpoint, Port};
 use std::time::Duration;
 
 const PUB: u16 = 5000;

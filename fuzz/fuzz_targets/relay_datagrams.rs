@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use rtprelay_core::packet::pt;
 use rtprelay_core::packet::rtp::Header;
 use rtprelay_core::relay::Command;
-use rtprelay_core::{Config, Credential, Instant, Port, Relay, WallClock};
+use rtprelay_core::{Config, Credential, Endpoint, Instant, Port, Relay, WallClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,7 +12,7 @@ use crate::seed::{Seeds, SplitMix64};
 use crate::trace::Trace;
 use bytes::Bytes;
 use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
-use rtprelay_core::{Command, Credential, Instant, Port, Relay, RelayEvent, Transmit, WallClock};
+use rtprelay_core::{Command, Credential, Endpoint, Instant, Port, Relay, RelayEvent, Transmit, WallClock};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,19 +47,19 @@ pub trait RelayUnderTest {
 
 impl RelayUnderTest for Relay {
     fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
-        Relay::handle_datagram(self, now, port, from, data);
+        Endpoint::handle_datagram(self, now, port, from, data);
     }
     fn handle_timeout(&mut self, now: Instant) {
-        Relay::handle_timeout(self, now);
+        Endpoint::handle_timeout(self, now);
     }
     fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
-        Relay::poll_transmit(self, max_segments)
+        Endpoint::poll_transmit(self, max_segments)
     }
     fn poll_event(&mut self) -> Option<RelayEvent> {
-        Relay::poll_event(self)
+        Endpoint::poll_event(self)
     }
     fn poll_timeout(&self) -> Option<Instant> {
-        Relay::poll_timeout(self)
+        Endpoint::poll_timeout(self)
     }
     fn counters(&self) -> &Counters {
         Relay::counters(self)
@@ -99,7 +99,7 @@ fn relay_with_seed(scenario: &Scenario, seed: [u8; 32], now: Instant) -> Relay {
         if let Err(e) = relay.handle_command(now, Command::AddCredential(credential)) {
             panic!("scenario credential {} refused: {e}", c.live_id);
         }
-        while relay.poll_event().is_some() {}
+        while Endpoint::poll_event(&mut relay).is_some() {}
     }
     relay
 }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use rtprelay_core::packet::rtp::Header;
 use rtprelay_core::packet::{pt, text};
-use rtprelay_core::{Command, Config, Credential, Instant, Port, Relay, WallClock};
+use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, Port, Relay, WallClock};
 use rtprelay_sim::net::LinkConfig;
 use rtprelay_sim::scenario::PeerSpec;
 use rtprelay_sim::{Options, Scenario, Sim};

@@ -17,15 +17,16 @@ mod stats;
 mod subscribe;
 mod timer;
 
+pub use crate::endpoint::{Port, Transmit};
 pub use command::{ClientInfo, Command, CommandError, Reply, StreamInfo, SubscriberInfo, SubscriptionInfo};
 pub use counters::Counters;
-pub use outbox::{Port, Transmit};
 
 use crate::auth::Credential;
 use crate::config::Config;
-use crate::rng::{Map, Rng};
+use crate::endpoint::Endpoint;
 use crate::packet::rtp::{HEADER_LEN, Header, Packet};
 use crate::packet::{is_rtcp, pt};
+use crate::rng::{Map, Rng};
 use crate::time::{Instant, WallClock};
 use bytes::Bytes;
 use outbox::{Dest, Outbox};
@@ -151,15 +152,9 @@ pub struct ClientBinding {
 
 /// The relay state machine.
 ///
-/// # Call contract
-///
-/// After every `handle_*` call, drain [`Relay::poll_transmit`] (a driver
-/// that caps sends per turn may leave some for its next turn, never for
-/// ever), then drain [`Relay::poll_event`], then read
-/// [`Relay::poll_timeout`] and call [`Relay::handle_timeout`] once that
-/// instant has passed. `now` must never go backwards. Untrusted input never
-/// returns an error: it is dropped and counted in [`Relay::counters`]; only
-/// operator commands return `Result`.
+/// It follows the call contract of [`crate::endpoint`] ([`Endpoint`]);
+/// operator commands go in through [`Relay::handle_command`], the only call
+/// that returns an error.
 pub struct Relay {
     config: Arc<Config>,
     clock: WallClock,
@@ -224,97 +219,10 @@ impl Relay {
         self.last_now = self.last_now.max(now);
     }
 
-    /// A datagram arrived on `port` from `from`.
-    pub fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
-        self.enter(now);
-        self.counters.rx_datagrams += 1;
-        self.counters.rx_bytes += data.len() as u64;
-        if is_rtcp(&data) {
-            self.handle_rtcp(now, from, &data);
-            return;
-        }
-        // Legacy peers send and read only plain headers (byte 0 = 0x80):
-        // the payload is everything after byte 12.
-        let header = match Packet::parse(&data) {
-            Ok(p) if p.is_plain() => p.header,
-            Ok(p) if p.header.payload_type == pt::TS_DATA => {
-                self.counters.ts_data_bad_header += 1;
-                return;
-            }
-            Ok(_) => {
-                self.counters.bad_header += 1;
-                return;
-            }
-            Err(_) if data.len() >= HEADER_LEN && data[0] >> 6 == 2 => {
-                let counter = match data[1] & 0x7f {
-                    pt::TS_DATA => &mut self.counters.ts_data_bad_header,
-                    _ => &mut self.counters.bad_header,
-                };
-                *counter += 1;
-                return;
-            }
-            Err(_) => {
-                self.counters.malformed += 1;
-                return;
-            }
-        };
-        if header.payload_type == pt::TS_DATA {
-            self.on_ts_data(now, port, from, header, data);
-            return;
-        }
-        let payload = &data[HEADER_LEN..];
-        match header.payload_type {
-            pt::AUTH_REQ => self.on_auth(now, port, from, payload),
-            pt::DELAY_REQ => self.on_delay_req(port, from, &data),
-            pt::STOP_PUSH_REQ => self.on_stop_push(now, port, from, header, payload),
-            pt::CLIENT_ID_REQ => self.on_client_id_req(now, port, from),
-            pt::PULL_REQ => self.on_pull_req(now, port, from, header, payload),
-            pt::SSRC_ACK => self.on_ssrc_ack(now, port, from, header, payload),
-            pt::HEARTBEAT => self.on_heartbeat(now, port, from, header, data.len()),
-            pt::STOP_PULL_REQ => self.on_stop_pull(now, port, from, header),
-            _ => self.counters.unknown_payload_type += 1,
-        }
-    }
-
-    /// Fires every deadline at or before `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.enter(now);
-        while let Some((at, key)) = self.timers.pop_due(now) {
-            match key {
-                TimerKey::StreamIdle(idx) => self.on_idle_timer(now, at, idx),
-                TimerKey::Heartbeat(id) => self.on_heartbeat_timer(now, at, id),
-                TimerKey::Reassembly(id) => self.on_reassembly_timer(now, at, id),
-                TimerKey::PullRspResend(id) => self.on_resend_timer(now, at, id),
-                TimerKey::Repeat => self.on_repeat_timer(now),
-                TimerKey::PushNack(idx) => self.on_push_nack_timer(now, at, idx),
-                TimerKey::TailStop(idx) => self.on_tail_timer(now, at, idx),
-            }
-        }
-    }
-
     /// Runs an operator command.
     pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<Reply, CommandError> {
         self.enter(now);
         self.run_command(now, command)
-    }
-
-    /// The next datagrams to send: up to `max_segments` for one
-    /// destination, round-robin over destinations.
-    #[must_use]
-    pub fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
-        self.outbox.poll(max_segments)
-    }
-
-    /// The next event.
-    #[must_use]
-    pub fn poll_event(&mut self) -> Option<RelayEvent> {
-        self.events.pop_front()
-    }
-
-    /// When [`Relay::handle_timeout`] should next be called.
-    #[must_use]
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
     }
 
     /// Drop and event counters.
@@ -419,5 +327,88 @@ impl Relay {
         }
         let packet = self.control(now, payload_type, ssrc, &[]);
         self.send(dest, packet);
+    }
+}
+
+/// The relay under the call contract (see [`crate::endpoint`]).
+impl Endpoint for Relay {
+    type Event = RelayEvent;
+
+    fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
+        self.enter(now);
+        self.counters.rx_datagrams += 1;
+        self.counters.rx_bytes += data.len() as u64;
+        if is_rtcp(&data) {
+            self.handle_rtcp(now, from, &data);
+            return;
+        }
+        // Legacy peers send and read only plain headers (byte 0 = 0x80):
+        // the payload is everything after byte 12.
+        let header = match Packet::parse(&data) {
+            Ok(p) if p.is_plain() => p.header,
+            Ok(p) if p.header.payload_type == pt::TS_DATA => {
+                self.counters.ts_data_bad_header += 1;
+                return;
+            }
+            Ok(_) => {
+                self.counters.bad_header += 1;
+                return;
+            }
+            Err(_) if data.len() >= HEADER_LEN && data[0] >> 6 == 2 => {
+                let counter = match data[1] & 0x7f {
+                    pt::TS_DATA => &mut self.counters.ts_data_bad_header,
+                    _ => &mut self.counters.bad_header,
+                };
+                *counter += 1;
+                return;
+            }
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
+        };
+        if header.payload_type == pt::TS_DATA {
+            self.on_ts_data(now, port, from, header, data);
+            return;
+        }
+        let payload = &data[HEADER_LEN..];
+        match header.payload_type {
+            pt::AUTH_REQ => self.on_auth(now, port, from, payload),
+            pt::DELAY_REQ => self.on_delay_req(port, from, &data),
+            pt::STOP_PUSH_REQ => self.on_stop_push(now, port, from, header, payload),
+            pt::CLIENT_ID_REQ => self.on_client_id_req(now, port, from),
+            pt::PULL_REQ => self.on_pull_req(now, port, from, header, payload),
+            pt::SSRC_ACK => self.on_ssrc_ack(now, port, from, header, payload),
+            pt::HEARTBEAT => self.on_heartbeat(now, port, from, header, data.len()),
+            pt::STOP_PULL_REQ => self.on_stop_pull(now, port, from, header),
+            _ => self.counters.unknown_payload_type += 1,
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.enter(now);
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            match key {
+                TimerKey::StreamIdle(idx) => self.on_idle_timer(now, at, idx),
+                TimerKey::Heartbeat(id) => self.on_heartbeat_timer(now, at, id),
+                TimerKey::Reassembly(id) => self.on_reassembly_timer(now, at, id),
+                TimerKey::PullRspResend(id) => self.on_resend_timer(now, at, id),
+                TimerKey::Repeat => self.on_repeat_timer(now),
+                TimerKey::PushNack(idx) => self.on_push_nack_timer(now, at, idx),
+                TimerKey::TailStop(idx) => self.on_tail_timer(now, at, idx),
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
+        self.outbox.poll(max_segments)
+    }
+
+    fn poll_event(&mut self) -> Option<RelayEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
     }
 }

@@ -5,34 +5,13 @@
 //! their destination's slot so the hot path pushes by index without a hash
 //! lookup; one-off replies use a transient slot freed once drained.
 
-use crate::rng::Map;
+use crate::endpoint::{Port, Transmit};
 use crate::relay::Counters;
+use crate::rng::Map;
 use bytes::Bytes;
 use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-
-/// Which of the relay's two UDP sockets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Port {
-    /// The push socket (default 61040).
-    Push,
-    /// The pull socket (default 61041).
-    Pull,
-}
-
-/// Datagrams for one destination, to be sent from one socket: a single
-/// datagram, or several (a GSO or `sendmmsg` batch) in queue order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    /// The socket to send from.
-    pub port: Port,
-    /// Where to.
-    pub destination: SocketAddr,
-    /// The datagrams, each one whole UDP payload.
-    pub segments: SmallVec<[Bytes; 4]>,
-}
 
 /// A destination: the socket to send from and the peer address.
 pub(crate) type Dest = (Port, SocketAddr);

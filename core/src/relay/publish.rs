@@ -4,14 +4,15 @@
 use super::feedback::{Budget, Report};
 use super::history::History;
 use super::ingress::Ingress;
-use super::outbox::{Port, SlotId};
+use super::outbox::SlotId;
 use super::sequence::{SeqTracker, Verdict};
 use super::stats::RateWindow;
 use super::timer::TimerKey;
 use super::{Relay, RelayEvent, StopReason, StopRepeat};
-use crate::rng::{Map, Rng};
+use crate::endpoint::Port;
 use crate::packet::rtp::Header;
 use crate::packet::{pt, text};
+use crate::rng::{Map, Rng};
 use crate::time::Instant;
 use bytes::Bytes;
 use std::net::SocketAddr;

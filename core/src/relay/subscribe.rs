@@ -2,13 +2,14 @@
 //! responses and their resends, acks, heartbeats, address changes with a
 //! challenge, and stop requests.
 
-use super::outbox::{Dest, Port, SlotId};
+use super::outbox::{Dest, SlotId};
 use super::publish::Subscriber;
 use super::timer::TimerKey;
 use super::{LeaveReason, Relay, RelayEvent};
-use crate::rng::{Map, Rng};
+use crate::endpoint::Port;
 use crate::packet::rtp::{HEADER_LEN, Header};
 use crate::packet::{pt, text};
+use crate::rng::{Map, Rng};
 use crate::time::Instant;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use rtprelay_core::packet::pt;
 use rtprelay_core::packet::rtp::{Header, Packet};
 use rtprelay_core::relay::Counters;
-use rtprelay_core::{Command, Config, Credential, Instant, Port, Relay, RelayEvent, Reply, WallClock};
+use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, Port, Relay, RelayEvent, Reply, WallClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

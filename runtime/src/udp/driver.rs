@@ -8,7 +8,7 @@ use super::UdpEndpoint;
 use crate::clock::Clock;
 use crate::relay_handle::Request;
 use bytes::Bytes;
-use rtprelay_core::{Command, Port, Relay, RelayEvent, Transmit};
+use rtprelay_core::{Command, Endpoint, Port, Relay, RelayEvent, Transmit};
 use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::time::Duration;
