@@ -10,7 +10,7 @@
 mod trust;
 
 use crate::peer::payload_index;
-use crate::report::Percentiles;
+use crate::report::{ClientDelivery, Delivery, Percentiles};
 use crate::scenario::{Fault, PeerId, PeerOp, PeerSpec, Scenario};
 use bytes::Bytes;
 use rtprelay_core::PullEvent;
@@ -101,26 +101,6 @@ struct Sent {
     bytes: Bytes,
     at: Instant,
     from: SocketAddr,
-}
-
-/// Delivery to one subscriber, for the report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivery {
-    /// The subscriber.
-    pub peer: PeerId,
-    /// The relay socket it talks to.
-    pub port: Port,
-    /// When the relay first received its ack of the published stream.
-    pub acked_at: Option<Instant>,
-    /// Packets the publisher sent at or after that ack.
-    pub expected: u64,
-    /// Of those, the ones that arrived.
-    pub delivered_expected: u64,
-    /// Every distinct packet that arrived (some sent before the ack may
-    /// have reached the relay after it).
-    pub delivered: u64,
-    /// Extra copies the network duplicated on the way to it.
-    pub network_duplicates: u64,
 }
 
 /// Watches one run.
@@ -225,28 +205,6 @@ struct ClientLog {
     other_events: u64,
     /// When the first data pushed after each restart was emitted.
     recovered_at: Vec<Instant>,
-}
-
-/// Delivery to one pull client, for the report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientDelivery {
-    /// The subscriber.
-    pub peer: PeerId,
-    /// The relay socket it talks to.
-    pub port: Port,
-    /// `PullStreamData` events.
-    pub delivered: u64,
-    /// The client's reorder counters, over every buffer it had.
-    pub stats: ReorderStats,
-    /// `StreamStop` events.
-    pub stream_stops: u64,
-    /// Packets pushed after its first delivery that it never emitted.
-    pub missing: u64,
-    /// From each relay restart to its first data pushed after it.
-    pub recovery: Vec<Duration>,
-    /// Push to `PullStreamData`, for packets pushed after its first
-    /// delivery (join replays are old by design).
-    pub latency: Option<Percentiles>,
 }
 
 impl Checker {
