@@ -1,11 +1,11 @@
 //! What a run did, for people: traffic, delivery per subscriber, relay
 //! drop counters, network faults and latency percentiles.
 
-use crate::check::{ClientDelivery, Delivery};
 use crate::net::LinkStats;
-use crate::scenario::Scenario;
-use rtprelay_core::Instant;
+use crate::scenario::{PeerId, Scenario};
+use rtprelay_core::client::reorder::ReorderStats;
 use rtprelay_core::relay::Counters;
+use rtprelay_core::{Instant, Port};
 use std::fmt;
 use std::time::Duration;
 
@@ -29,6 +29,48 @@ impl Percentiles {
         let rank = |p: f64| samples[((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
         Some(Percentiles { p50: rank(0.50), p90: rank(0.90), p99: rank(0.99), max: last })
     }
+}
+
+/// Delivery to one subscriber, for the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The subscriber.
+    pub peer: PeerId,
+    /// The relay socket it talks to.
+    pub port: Port,
+    /// When the relay first received its ack of the published stream.
+    pub acked_at: Option<Instant>,
+    /// Packets the publisher sent at or after that ack.
+    pub expected: u64,
+    /// Of those, the ones that arrived.
+    pub delivered_expected: u64,
+    /// Every distinct packet that arrived (some sent before the ack may
+    /// have reached the relay after it).
+    pub delivered: u64,
+    /// Extra copies the network duplicated on the way to it.
+    pub network_duplicates: u64,
+}
+
+/// Delivery to one pull client, for the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientDelivery {
+    /// The subscriber.
+    pub peer: PeerId,
+    /// The relay socket it talks to.
+    pub port: Port,
+    /// `PullStreamData` events.
+    pub delivered: u64,
+    /// The client's reorder counters, over every buffer it had.
+    pub stats: ReorderStats,
+    /// `StreamStop` events.
+    pub stream_stops: u64,
+    /// Packets pushed after its first delivery that it never emitted.
+    pub missing: u64,
+    /// From each relay restart to its first data pushed after it.
+    pub recovery: Vec<Duration>,
+    /// Push to `PullStreamData`, for packets pushed after its first
+    /// delivery (join replays are old by design).
+    pub latency: Option<Percentiles>,
 }
 
 /// One run's outcome.

@@ -2,21 +2,26 @@
 //! drain the relay as its call contract says, push what comes out through
 //! the network, and check every invariant before the next step.
 
+mod relay;
+mod step_log;
+
+pub use relay::{build_relay, restarted_relay};
+
 use crate::check::{Breach, Checker, Invariant};
 use crate::net::{Direction, Network};
 use crate::peer::{self, Action, Peer};
 use crate::queue::EventQueue;
 use crate::report::{Percentiles, Report};
 use crate::scenario::{Fault, PeerId, PeerOp, PeerSpec, Scenario};
-use crate::seed::{Seeds, SplitMix64};
+use crate::seed::Seeds;
 use crate::trace::Trace;
 use bytes::Bytes;
 use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
-use rtprelay_core::{Command, Credential, Endpoint, Instant, Port, Relay, RelayEvent, Transmit, WallClock};
+use rtprelay_core::{Endpoint, Instant, Port, Relay, RelayEvent, Transmit, WallClock};
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
+use step_log::describe;
 
 /// Most datagrams taken per `poll_transmit` (a GSO batch).
 const MAX_SEGMENTS: usize = 8;
@@ -73,35 +78,6 @@ impl RelayUnderTest for Relay {
     fn restart(&mut self, relay: Relay) {
         *self = relay;
     }
-}
-
-/// The relay a scenario starts with: seeded from the run's seed, its wall
-/// clock at the scenario's, its credentials added.
-pub fn build_relay(scenario: &Scenario) -> Relay {
-    relay_with_seed(scenario, Seeds::derive(scenario.seed).relay, scenario.origin)
-}
-
-/// The relay after restart number `restart` (from 1) at `now`: a new seed
-/// derived from the run's, the same configuration and credentials.
-pub fn restarted_relay(scenario: &Scenario, restart: u64, now: Instant) -> Relay {
-    let mut seeds = SplitMix64::new(scenario.seed ^ restart.wrapping_mul(RESTART_SEED_STEP));
-    relay_with_seed(scenario, seeds.next_seed32(), now)
-}
-
-/// Mixed into the run's seed for each restarted relay's seed.
-const RESTART_SEED_STEP: u64 = 0x5EED_0F2E_57A2_7001;
-
-fn relay_with_seed(scenario: &Scenario, seed: [u8; 32], now: Instant) -> Relay {
-    let clock = WallClock::new(scenario.origin, scenario.unix_millis_at_origin);
-    let mut relay = Relay::new(Arc::new(scenario.relay.clone()), seed, clock);
-    for c in &scenario.credentials {
-        let credential = Credential::new(c.live_id.clone(), &c.live_code, c.salt);
-        if let Err(e) = relay.handle_command(now, Command::AddCredential(credential)) {
-            panic!("scenario credential {} refused: {e}", c.live_id);
-        }
-        while Endpoint::poll_event(&mut relay).is_some() {}
-    }
-    relay
 }
 
 /// A broken invariant, where and when, with the seed that replays it.
@@ -413,35 +389,6 @@ impl<R: RelayUnderTest> Sim<R> {
             origin: self.scenario.origin,
         }
     }
-}
-
-/// A short human description of a record's parts: datagrams (the last
-/// part of most records) by their header, addresses and text as text.
-fn describe(parts: &[&[u8]]) -> String {
-    let mut out = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        if last && part.len() >= 12 && part[0] == 0x80 {
-            let h = rtprelay_core::packet::rtp::Packet::parse(part).map(|p| p.header);
-            if let Ok(h) = h {
-                out.push(format!(
-                    "pt {}{} seq {} ts {} ssrc {:#010x} len {}",
-                    h.payload_type,
-                    if h.marker { "+M" } else { "" },
-                    h.sequence,
-                    h.timestamp,
-                    h.ssrc,
-                    part.len()
-                ));
-                continue;
-            }
-        }
-        match std::str::from_utf8(part) {
-            Ok(text) if !text.is_empty() && text.chars().all(|c| !c.is_control()) => out.push(text.to_owned()),
-            _ => out.push(part.iter().map(|b| format!("{b:02x}")).collect()),
-        }
-    }
-    out.join(" ")
 }
 
 /// Generates the scenario of `options` and runs it with the real relay.

@@ -75,7 +75,7 @@ fn a_lossy_client_run_recovers_packets_by_nack() {
     let report = expect_ok(run(&lossy(true)));
     assert!(report.network.lost > 100, "{report}");
     let legacy = expect_ok(run(&lossy(false)));
-    let legacy_share = |d: &rtprelay_sim::check::Delivery| d.delivered_expected as f64 / d.expected as f64;
+    let legacy_share = |d: &rtprelay_sim::report::Delivery| d.delivered_expected as f64 / d.expected as f64;
     for (c, l) in report.clients.iter().zip(&legacy.deliveries) {
         assert!(c.stats.recovered > 20, "{report}");
         let expected = c.delivered + c.missing;
