@@ -3,7 +3,7 @@
 //! applications that embed a relay.
 
 use crate::clock::Clock;
-use crate::relay_handle::RelayHandle;
+use crate::relay_handle::{self, RelayHandle};
 use crate::udp::{Driver, UdpEndpoint};
 use rtprelay_core::{Command, Config, Port, Relay};
 use std::io;
@@ -87,12 +87,13 @@ impl EmbeddedRelay {
         let (push_addr, pull_addr) = (push.local_addr()?, pull.local_addr()?);
         let (handle, requests) = RelayHandle::channel();
         let (stop, stopped) = oneshot::channel::<()>();
-        let driver = Driver::new(relay, clock, push, pull, requests);
+        let driver = Driver::new(relay, clock, [push, pull], requests, relay_handle::LogEvents);
         let task = tokio::spawn(driver.run(
             async {
                 let _ = stopped.await;
             },
             DRAIN,
+            relay_handle::farewell,
         ));
         Ok(EmbeddedRelay { push: push_addr, pull: pull_addr, handle, stop, task })
     }

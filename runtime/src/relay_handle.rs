@@ -1,15 +1,17 @@
-//! The channel between the HTTP API and the packet loop: commands go to the
-//! loop with a one-shot reply channel, so nothing outside the loop ever
-//! touches (or locks) the relay.
+//! The relay's side of the packet loop: the channel the HTTP API sends
+//! commands through (each with a one-shot reply channel, so nothing outside
+//! the loop ever touches or locks the relay), where its events go, and
+//! what it does last.
 
-use rtprelay_core::{Command, CommandError, Reply};
+use crate::udp::driver::{Call, Events};
+use rtprelay_core::{Command, CommandError, Instant, Relay, RelayEvent, Reply};
 use tokio::sync::{mpsc, oneshot};
 
 /// How many commands may wait for the loop.
 pub const QUEUE: usize = 256;
 
-/// A command and where its answer goes.
-pub type Request = (Command, oneshot::Sender<Result<Reply, CommandError>>);
+/// What the packet loop runs for the handle: a command, its answer sent back.
+pub type Request = Call<Relay>;
 
 /// The packet loop stopped: it can take no more commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +41,39 @@ impl RelayHandle {
     /// Runs `command` in the packet loop and returns its answer.
     pub async fn run(&self, command: Command) -> Result<Result<Reply, CommandError>, RelayGone> {
         let (reply_tx, reply_rx) = oneshot::channel();
-        self.tx.send((command, reply_tx)).await.map_err(|_| RelayGone)?;
+        let call: Request = Box::new(move |relay, now| {
+            let _ = reply_tx.send(relay.handle_command(now, command));
+        });
+        self.tx.send(call).await.map_err(|_| RelayGone)?;
         reply_rx.await.map_err(|_| RelayGone)
+    }
+}
+
+/// The relay's last act in the packet loop: stop every stream, so
+/// subscribers get `STREAM_STOPPED` before the sockets close.
+pub fn farewell(relay: &mut Relay, now: Instant) {
+    let result = relay.handle_command(now, Command::StopAll);
+    debug_assert!(result.is_ok(), "StopAll cannot fail");
+}
+
+/// The relay's events go to the log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogEvents;
+
+impl Events<RelayEvent> for LogEvents {
+    async fn deliver(&mut self, event: RelayEvent) {
+        match event {
+            RelayEvent::StreamLive { live_id, ssrc, publisher } => {
+                tracing::info!(%live_id, ssrc, %publisher, "stream live");
+            }
+            RelayEvent::StreamStopped { live_id, reason } => {
+                tracing::info!(%live_id, ?reason, "stream stopped");
+            }
+            RelayEvent::ClientJoined { address } => tracing::debug!(%address, "pull client joined"),
+            RelayEvent::ClientMoved { from, to } => tracing::info!(%from, %to, "pull client moved"),
+            RelayEvent::ClientLeft { address, reason } => {
+                tracing::debug!(%address, ?reason, "pull client left");
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, ServerConfig, Settings};
 use crate::credentials::Credentials;
 use crate::http::{self, AppState};
-use crate::relay_handle::RelayHandle;
+use crate::relay_handle::{self, RelayHandle};
 use crate::secrets;
 use crate::store::Store;
 use crate::udp::{Driver, UdpEndpoint};
@@ -155,12 +155,13 @@ async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Resu
     let (handle, requests) = RelayHandle::channel();
     let (stop_driver, driver_stopped) = tokio::sync::oneshot::channel::<()>();
     let drain = Duration::from_millis(server.shutdown_drain_ms);
-    let driver = Driver::new(relay, clock, push, pull, requests);
+    let driver = Driver::new(relay, clock, [push, pull], requests, relay_handle::LogEvents);
     let mut driver = tokio::spawn(driver.run(
         async {
             let _ = driver_stopped.await;
         },
         drain,
+        relay_handle::farewell,
     ));
 
     let state = Arc::new(AppState {

@@ -1,18 +1,39 @@
-//! The packet loop: one tokio task owns the [`Relay`] and both sockets and
-//! follows the core's call contract (docs/architecture.md): receive in batches and
-//! feed the core, drain its events after every call, send its transmits in
-//! batches (GSO where the datagrams allow it), capped per turn so receiving
-//! is never starved, and sleep until `poll_timeout`.
+//! The packet loop: one tokio task owns a core state machine (the relay,
+//! or a push or pull client) and its sockets, and follows the core's call
+//! contract ([`Endpoint`], docs/architecture.md): receive in batches and
+//! feed the machine, drain its events after every call, send its transmits
+//! in batches (GSO where the datagrams allow it), capped per turn so
+//! receiving is never starved, and sleep until `poll_timeout`. Calls from
+//! other tasks (operator commands, a client's publish) arrive as closures
+//! run inside the loop, so nothing else ever touches the machine.
 
 use super::UdpEndpoint;
 use crate::clock::Clock;
-use crate::relay_handle::Request;
 use bytes::Bytes;
-use rtprelay_core::{Command, Endpoint, Port, Relay, RelayEvent, Transmit};
+use rtprelay_core::{Endpoint, Instant, Port, Transmit};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// A call to run on the machine inside the loop, at the given instant.
+pub type Call<E> = Box<dyn FnOnce(&mut E, Instant) + Send>;
+
+/// Where the loop hands a machine's events: the log for the relay, a
+/// channel for a client's owner. Delivery may wait (a slow reader holds
+/// the loop back rather than lose events).
+pub trait Events<Event>: Send + 'static {
+    /// Takes one event.
+    fn deliver(&mut self, event: Event) -> impl Future<Output = ()> + Send;
+}
+
+/// Events to a channel; a closed receiver only means nobody listens now.
+impl<Event: Send + 'static> Events<Event> for mpsc::Sender<Event> {
+    async fn deliver(&mut self, event: Event) {
+        let _ = self.send(event).await;
+    }
+}
 
 /// Receive batches read per socket per loop turn.
 const RECV_BATCHES_PER_TURN: usize = 8;
@@ -32,21 +53,26 @@ struct RecvBuffers {
 }
 
 /// Why the loop woke up.
-enum Wake {
+enum Wake<E> {
     Shutdown,
     Readable(usize),
-    Request(Option<Request>),
+    Call(Option<Call<E>>),
     Timeout,
     Continue,
 }
 
 /// The packet loop's state.
-pub struct Driver {
-    relay: Relay,
+pub struct Driver<E: Endpoint, S> {
+    machine: E,
     clock: Clock,
-    sockets: [UdpEndpoint; 2],
-    requests: mpsc::Receiver<Request>,
-    requests_open: bool,
+    /// The sockets by [`Port`]: the relay has both, a client the one it
+    /// talks to the relay through.
+    sockets: [Option<UdpEndpoint>; 2],
+    calls: mpsc::Receiver<Call<E>>,
+    calls_open: bool,
+    events: S,
+    /// Events drained from the machine, not yet delivered.
+    pending: VecDeque<E::Event>,
     /// A transmit the kernel would not take yet (what is left of it).
     stalled: Option<Transmit>,
     recv: RecvBuffers,
@@ -54,9 +80,17 @@ pub struct Driver {
     max_segments: usize,
 }
 
-impl std::fmt::Debug for Driver {
+impl<E: Endpoint, S> std::fmt::Debug for Driver<E, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver").field("sockets", &self.sockets).finish_non_exhaustive()
+    }
+}
+
+/// Waits until `socket` may be read; never for a port without a socket.
+async fn readable(socket: Option<&UdpEndpoint>) -> io::Result<()> {
+    match socket {
+        Some(socket) => socket.readable().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -86,23 +120,36 @@ fn gso_run(segments: &[Bytes], max: usize) -> usize {
     n
 }
 
-impl Driver {
-    /// A loop over `relay` with its push and pull sockets, taking commands
-    /// from `requests`.
+impl<E, S> Driver<E, S>
+where
+    E: Endpoint + Send + 'static,
+    E::Event: Send,
+    S: Events<E::Event>,
+{
+    /// A loop over `machine` with `sockets` (at most one per [`Port`]),
+    /// running the calls from `calls` and handing its events to `events`.
     pub fn new(
-        relay: Relay,
+        machine: E,
         clock: Clock,
-        push: UdpEndpoint,
-        pull: UdpEndpoint,
-        requests: mpsc::Receiver<Request>,
+        sockets: impl IntoIterator<Item = UdpEndpoint>,
+        calls: mpsc::Receiver<Call<E>>,
+        events: S,
     ) -> Self {
-        let max_segments = push.max_gso_segments().min(pull.max_gso_segments()).clamp(1, MAX_SEGMENTS);
+        let mut by_port = [None, None];
+        for socket in sockets {
+            let i = index(socket.port());
+            by_port[i] = Some(socket);
+        }
+        let max_segments =
+            by_port.iter().flatten().map(UdpEndpoint::max_gso_segments).min().unwrap_or(1).clamp(1, MAX_SEGMENTS);
         Driver {
-            relay,
+            machine,
             clock,
-            sockets: [push, pull],
-            requests,
-            requests_open: true,
+            sockets: by_port,
+            calls,
+            calls_open: true,
+            events,
+            pending: VecDeque::new(),
             stalled: None,
             recv: RecvBuffers {
                 bufs: (0..quinn_udp::BATCH_SIZE).map(|_| vec![0; RECV_BUFFER].into_boxed_slice()).collect(),
@@ -113,20 +160,28 @@ impl Driver {
         }
     }
 
-    /// Runs until `shutdown` completes, then stops every stream (so
-    /// subscribers get `STREAM_STOPPED`) and sends what is queued, waiting
-    /// at most `drain`. Errors are socket failures.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>, drain: Duration) -> io::Result<()> {
+    /// Runs until `shutdown` completes, then runs `farewell` (the relay
+    /// stops every stream, so subscribers get `STREAM_STOPPED`) and sends
+    /// what is queued, waiting at most `drain`. Errors are socket failures.
+    pub async fn run(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+        drain: Duration,
+        farewell: impl FnOnce(&mut E, Instant),
+    ) -> io::Result<()> {
         tokio::pin!(shutdown);
         loop {
+            while let Some(event) = self.pending.pop_front() {
+                self.events.deliver(event).await;
+            }
             let more = self.flush(SENDS_PER_TURN)?;
-            let deadline = self.relay.poll_timeout().map(|t| self.clock.deadline(t));
-            let stalled = self.stalled.as_ref().map(|t| &self.sockets[index(t.port)]);
+            let deadline = self.machine.poll_timeout().map(|t| self.clock.deadline(t));
+            let stalled = self.stalled.as_ref().and_then(|t| self.sockets[index(t.port)].as_ref());
             let wake = tokio::select! {
                 () = &mut shutdown => Wake::Shutdown,
-                r = self.sockets[0].readable() => { r?; Wake::Readable(0) }
-                r = self.sockets[1].readable() => { r?; Wake::Readable(1) }
-                req = self.requests.recv(), if self.requests_open => Wake::Request(req),
+                r = readable(self.sockets[0].as_ref()) => { r?; Wake::Readable(0) }
+                r = readable(self.sockets[1].as_ref()) => { r?; Wake::Readable(1) }
+                call = self.calls.recv(), if self.calls_open => Wake::Call(call),
                 () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => Wake::Timeout,
                 r = async {
                     match stalled {
@@ -139,32 +194,41 @@ impl Driver {
             match wake {
                 Wake::Shutdown => break,
                 Wake::Readable(i) => self.receive(i)?,
-                Wake::Request(Some((command, reply))) => {
-                    let result = self.relay.handle_command(self.clock.now(), command);
-                    drain_events(&mut self.relay);
-                    let _ = reply.send(result);
+                Wake::Call(Some(call)) => {
+                    call(&mut self.machine, self.clock.now());
+                    self.drain_events();
                 }
-                Wake::Request(None) => self.requests_open = false,
+                Wake::Call(None) => self.calls_open = false,
                 Wake::Timeout => {
-                    self.relay.handle_timeout(self.clock.now());
-                    drain_events(&mut self.relay);
+                    self.machine.handle_timeout(self.clock.now());
+                    self.drain_events();
                 }
                 Wake::Continue => {}
             }
         }
+        farewell(&mut self.machine, self.clock.now());
+        self.drain_events();
         self.finish(drain).await
     }
 
-    /// Stops every stream and sends the queue, for at most `drain`.
+    /// Drains the machine's events (the call contract) for delivery at the
+    /// top of the next turn.
+    fn drain_events(&mut self) {
+        while let Some(event) = self.machine.poll_event() {
+            self.pending.push_back(event);
+        }
+    }
+
+    /// Delivers the last events and sends the queue, for at most `drain`.
     async fn finish(mut self, drain: Duration) -> io::Result<()> {
-        let result = self.relay.handle_command(self.clock.now(), Command::StopAll);
-        drain_events(&mut self.relay);
-        debug_assert!(result.is_ok(), "StopAll cannot fail");
+        while let Some(event) = self.pending.pop_front() {
+            self.events.deliver(event).await;
+        }
         let deadline = tokio::time::Instant::now() + drain;
         loop {
             self.flush(usize::MAX)?;
             let Some(stalled) = &self.stalled else { return Ok(()) };
-            let socket = &self.sockets[index(stalled.port)];
+            let Some(socket) = &self.sockets[index(stalled.port)] else { return Ok(()) };
             if tokio::time::timeout_at(deadline, socket.writable()).await.is_err() {
                 tracing::warn!("shutdown: gave up sending the last packets");
                 return Ok(());
@@ -174,11 +238,12 @@ impl Driver {
 
     /// Reads up to a few batches from socket `i` and feeds the core.
     fn receive(&mut self, i: usize) -> io::Result<()> {
-        let port = self.sockets[i].port();
+        let Some(socket) = &self.sockets[i] else { return Ok(()) };
+        let port = socket.port();
         for _ in 0..RECV_BATCHES_PER_TURN {
             let count = {
                 let mut slices: Vec<IoSliceMut<'_>> = self.recv.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
-                match self.sockets[i].try_recv(&mut slices, &mut self.recv.meta) {
+                match socket.try_recv(&mut slices, &mut self.recv.meta) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     // ICMP errors reported on the socket and signals: not fatal.
@@ -199,8 +264,10 @@ impl Driver {
             for (meta, buf) in self.recv.meta[..count].iter().zip(&self.recv.bufs) {
                 let stride = meta.stride.max(1);
                 for datagram in buf[..meta.len].chunks(stride) {
-                    self.relay.handle_datagram(now, port, meta.addr, Bytes::copy_from_slice(datagram));
-                    drain_events(&mut self.relay);
+                    self.machine.handle_datagram(now, port, meta.addr, Bytes::copy_from_slice(datagram));
+                    while let Some(event) = self.machine.poll_event() {
+                        self.pending.push_back(event);
+                    }
                 }
             }
         }
@@ -213,7 +280,8 @@ impl Driver {
     fn flush(&mut self, budget: usize) -> io::Result<bool> {
         let mut sent = 0;
         while sent < budget {
-            let Some(mut transmit) = self.stalled.take().or_else(|| self.relay.poll_transmit(self.max_segments)) else {
+            let Some(mut transmit) = self.stalled.take().or_else(|| self.machine.poll_transmit(self.max_segments))
+            else {
                 return Ok(false);
             };
             let done = self.send(&transmit)?;
@@ -228,8 +296,9 @@ impl Driver {
     }
 
     /// Sends as many segments of `transmit` as the socket takes now.
+    /// A transmit for a port without a socket is dropped, as UDP loss.
     fn send(&mut self, transmit: &Transmit) -> io::Result<usize> {
-        let socket = &self.sockets[index(transmit.port)];
+        let Some(socket) = &self.sockets[index(transmit.port)] else { return Ok(transmit.segments.len()) };
         let max = socket.max_gso_segments();
         let mut done = 0;
         while done < transmit.segments.len() {
@@ -256,25 +325,6 @@ impl Driver {
             }
         }
         Ok(done)
-    }
-}
-
-/// Drains the core's events into the log (the call contract).
-fn drain_events(relay: &mut Relay) {
-    while let Some(event) = relay.poll_event() {
-        match event {
-            RelayEvent::StreamLive { live_id, ssrc, publisher } => {
-                tracing::info!(%live_id, ssrc, %publisher, "stream live");
-            }
-            RelayEvent::StreamStopped { live_id, reason } => {
-                tracing::info!(%live_id, ?reason, "stream stopped");
-            }
-            RelayEvent::ClientJoined { address } => tracing::debug!(%address, "pull client joined"),
-            RelayEvent::ClientMoved { from, to } => tracing::info!(%from, %to, "pull client moved"),
-            RelayEvent::ClientLeft { address, reason } => {
-                tracing::debug!(%address, ?reason, "pull client left");
-            }
-        }
     }
 }
 
