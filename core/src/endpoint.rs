@@ -22,8 +22,7 @@ use smallvec::SmallVec;
 use std::net::SocketAddr;
 
 /// Which of the relay's two UDP sockets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Port {
     /// The push socket (default 61040).
     Push,

@@ -14,6 +14,7 @@ pub mod config;
 pub mod credentials;
 pub mod embedded;
 pub mod envelope;
+pub mod exit;
 pub mod http;
 pub mod metrics;
 pub mod relay_handle;

@@ -1,21 +1,23 @@
-//! `rtprelay serve`: opens the store, loads the core, binds the sockets,
-//! prints the ready line, serves until SIGINT/SIGTERM, then shuts down
-//! gracefully (HTTP first, then `StopAll` and the last packets).
+//! `rtprelay serve` ([`ServeArgs`]): opens the store, loads the core, binds
+//! the sockets, prints the ready line, serves until SIGINT/SIGTERM, then
+//! shuts down gracefully (HTTP first, then `StopAll` and the last packets).
 
-use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ServeArgs};
 use crate::clock::Clock;
-use crate::config::{ConfigError, ServerConfig, Settings};
+use crate::config::{self, ConfigError, ServerConfig, Settings};
 use crate::credentials::Credentials;
+use crate::exit;
 use crate::http::{self, AppState};
 use crate::relay_handle::{self, RelayHandle};
 use crate::secrets;
 use crate::store::Store;
 use crate::udp::{Driver, UdpEndpoint};
 use axum_server::tls_rustls::RustlsConfig;
+use clap::Args;
 use rtprelay_core::{Command, Port, Relay};
 use std::error::Error;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -23,6 +25,65 @@ use tracing_subscriber::EnvFilter;
 
 /// How long open HTTP connections may take to finish at shutdown.
 const HTTP_GRACE: Duration = Duration::from_secs(2);
+
+/// `rtprelay serve` flags; each overrides its key from the environment and
+/// the config file.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// TOML config file (every key is listed in CONFIG.md).
+    #[arg(long, value_name = "FILE", env = "RTPRELAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// UDP address of the push socket [default: 0.0.0.0:61040].
+    #[arg(long, value_name = "ADDR")]
+    pub push_addr: Option<SocketAddr>,
+    /// UDP address of the pull socket [default: 0.0.0.0:61041].
+    #[arg(long, value_name = "ADDR")]
+    pub pull_addr: Option<SocketAddr>,
+    /// Address of the HTTP API [default: 127.0.0.1:30390].
+    #[arg(long, value_name = "ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Directory of the credential store [default: ./rtprelay-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Bearer token for the native /api routes.
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
+    /// PEM certificate chain: serve the HTTP API over TLS (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The flags that were given, as config keys.
+    pub fn overrides(&self) -> toml::Table {
+        let mut t = toml::Table::new();
+        let mut set = |key: &str, value: Option<String>| {
+            if let Some(v) = value {
+                t.insert(key.to_owned(), toml::Value::String(v));
+            }
+        };
+        set("push_addr", self.push_addr.map(|a| a.to_string()));
+        set("pull_addr", self.pull_addr.map(|a| a.to_string()));
+        set("http_addr", self.http_addr.map(|a| a.to_string()));
+        set("data_dir", self.data_dir.as_ref().map(|d| d.display().to_string()));
+        set("admin_token", self.admin_token.clone());
+        set("tls_cert", self.tls_cert.as_ref().map(|p| p.display().to_string()));
+        set("tls_key", self.tls_key.as_ref().map(|p| p.display().to_string()));
+        t
+    }
+
+    /// The settings: flags over environment over file over defaults.
+    pub fn settings(&self, env: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => config::read_file(path)?,
+            None => toml::Table::new(),
+        };
+        config::build(&[file, config::env_table(env)?, self.overrides()])
+    }
+}
 
 /// The line printed on stdout once the relay serves.
 #[derive(Debug, serde::Serialize)]
@@ -48,19 +109,19 @@ pub fn main(args: &ServeArgs) -> i32 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("rtprelay: {e}");
-            return EXIT_USAGE;
+            return exit::USAGE;
         }
     };
     if let Err(e) = init_logging(&settings.server.log) {
         eprintln!("rtprelay: {e}");
-        return EXIT_USAGE;
+        return exit::USAGE;
     }
     let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
         (Some(cert), Some(key)) => match crate::tls::server_config(cert, key) {
             Ok(config) => Some(config),
             Err(e) => {
                 eprintln!("rtprelay: {e}");
-                return EXIT_USAGE;
+                return exit::USAGE;
             }
         },
         _ => None,
@@ -69,14 +130,14 @@ pub fn main(args: &ServeArgs) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("rtprelay: cannot start the runtime: {e}");
-            return EXIT_FAILURE;
+            return exit::FAILURE;
         }
     };
     match runtime.block_on(run(settings, tls)) {
-        Ok(()) => EXIT_OK,
+        Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("rtprelay: {e}");
-            EXIT_FAILURE
+            exit::FAILURE
         }
     }
 }

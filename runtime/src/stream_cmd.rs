@@ -1,14 +1,41 @@
-//! `rtprelay stream create`: asks a running relay's HTTP API for new
-//! credentials and prints them as one JSON line.
+//! `rtprelay stream` ([`StreamCommand`], only `create` so far): `create`
+//! asks a running relay's HTTP API for new credentials and prints them as
+//! one JSON line.
 
-use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, StreamCreateArgs};
 use crate::credentials::NewStream;
+use crate::exit;
+use clap::{Args, Subcommand};
 use rtprelay_core::auth::is_valid_live_id;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long the call may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `rtprelay stream ...`.
+#[derive(Debug, Subcommand)]
+pub enum StreamCommand {
+    /// Creates stream credentials and prints {"liveId", "liveCode"}.
+    Create(StreamCreateArgs),
+}
+
+/// `rtprelay stream create` flags.
+#[derive(Debug, Args)]
+pub struct StreamCreateArgs {
+    /// The stream id (1-40 of [A-Za-z0-9._-]); generated when absent.
+    #[arg(long, value_name = "ID")]
+    pub live_id: Option<String>,
+    /// The relay's HTTP API: a URL or ip:port.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:30390")]
+    pub http: String,
+    /// The relay's admin token.
+    #[arg(long, value_name = "T", env = "RTPRELAY_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// PEM CA certificate to trust for an https:// relay (default: the
+    /// WebPKI roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
 
 /// The API base URL from `--http`: an `http://` or `https://` URL, or
 /// `host:port` meaning `http://`.
@@ -52,23 +79,23 @@ fn agent(ca_cert: Option<&Path>) -> Result<ureq::Agent, String> {
 pub fn create(args: &StreamCreateArgs) -> i32 {
     if args.live_id.as_deref().is_some_and(|id| !is_valid_live_id(id)) {
         eprintln!("rtprelay: --live-id must be 1-40 characters of A-Z a-z 0-9 . _ -");
-        return EXIT_USAGE;
+        return exit::USAGE;
     }
     let (base, agent) = match base_url(&args.http).and_then(|b| Ok((b, agent(args.ca_cert.as_deref())?))) {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("rtprelay: {e}");
-            return EXIT_USAGE;
+            return exit::USAGE;
         }
     };
     match call(&agent, &base, args) {
         Ok(line) => {
             println!("{line}");
-            EXIT_OK
+            exit::OK
         }
         Err(e) => {
             eprintln!("rtprelay: {e}");
-            EXIT_FAILURE
+            exit::FAILURE
         }
     }
 }

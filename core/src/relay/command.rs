@@ -3,7 +3,6 @@
 
 use crate::auth::Credential;
 use crate::relay::Counters;
-use serde::Serialize;
 use std::net::SocketAddr;
 
 /// Something the operator asks the relay to do or tell.
@@ -75,8 +74,7 @@ impl std::fmt::Display for CommandError {
 impl std::error::Error for CommandError {}
 
 /// What the relay knows about one stream.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StreamInfo {
     /// The stream id.
     pub live_id: String,
@@ -105,8 +103,7 @@ pub struct StreamInfo {
 }
 
 /// One acknowledged subscriber of a stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubscriberInfo {
     /// Where its data goes.
     pub address: SocketAddr,
@@ -119,8 +116,7 @@ pub struct SubscriberInfo {
 }
 
 /// One pull client (its id is a secret and not shown).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClientInfo {
     /// Its bound address.
     pub address: SocketAddr,
@@ -137,8 +133,7 @@ pub struct ClientInfo {
 }
 
 /// One entry of a client's list.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SubscriptionInfo {
     /// The stream id.
     pub live_id: String,

@@ -1,13 +1,11 @@
 //! Counters of everything the relay dropped, refused or did, by reason.
 //! Untrusted input never returns an error: it lands in one of these.
 
-use serde::Serialize;
-
 macro_rules! counters {
     ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
         /// Monotonic event and drop counters, read by the driver for
         /// metrics. Every field counts since the relay started.
-        #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
         pub struct Counters {
             $($(#[doc = $doc])+ pub $name: u64,)+
         }

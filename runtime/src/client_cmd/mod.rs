@@ -4,6 +4,7 @@
 pub mod pull;
 pub mod push;
 
+use crate::exit;
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -18,11 +19,11 @@ pub struct Failure {
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Self {
-        Failure { code: crate::cli::EXIT_USAGE, message: message.into() }
+        Failure { code: exit::USAGE, message: message.into() }
     }
 
     fn runtime(message: impl Into<String>) -> Self {
-        Failure { code: crate::cli::EXIT_FAILURE, message: message.into() }
+        Failure { code: exit::FAILURE, message: message.into() }
     }
 }
 
@@ -56,11 +57,11 @@ pub fn main(name: &str, command: impl Future<Output = Result<(), Failure>>) -> i
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("rtprelay {name}: cannot start the runtime: {e}");
-            return crate::cli::EXIT_FAILURE;
+            return exit::FAILURE;
         }
     };
     match runtime.block_on(command) {
-        Ok(()) => crate::cli::EXIT_OK,
+        Ok(()) => exit::OK,
         Err(failure) => {
             eprintln!("rtprelay {name}: {failure}");
             failure.code

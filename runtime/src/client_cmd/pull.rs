@@ -150,8 +150,8 @@ mod tests {
     #[test]
     fn several_streams_need_a_live_id_template() {
         assert!(check_output("-", 1).is_ok());
-        assert_eq!(check_output("-", 2).unwrap_err().code, crate::cli::EXIT_USAGE);
-        assert_eq!(check_output("out.ts", 2).unwrap_err().code, crate::cli::EXIT_USAGE);
+        assert_eq!(check_output("-", 2).unwrap_err().code, crate::exit::USAGE);
+        assert_eq!(check_output("out.ts", 2).unwrap_err().code, crate::exit::USAGE);
         assert!(check_output("out-{liveId}.ts", 2).is_ok());
     }
 }

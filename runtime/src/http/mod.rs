@@ -12,6 +12,7 @@ pub mod error;
 pub mod guard;
 pub mod legacy;
 pub mod native;
+mod shapes;
 
 use crate::config::AppKey;
 use crate::credentials::Credentials;

@@ -1,5 +1,6 @@
 //! The native API (docs/protocol.md §3.1) and the two open pages.
 
+use super::shapes::{ClientList, StreamDetail, StreamList};
 use super::{ApiError, Shared};
 use crate::metrics;
 use axum::Json;
@@ -7,9 +8,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rtprelay_core::relay::{ClientInfo, StreamInfo, SubscriberInfo};
 use rtprelay_core::{Command, CommandError, Reply};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// `GET /healthz`: `ok` while serving.
 pub async fn healthz() -> &'static str {
@@ -60,82 +60,6 @@ pub async fn create_stream(State(state): State<Shared>, body: Bytes) -> Result<R
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-/// Incoming bitrate over three windows.
-#[derive(Debug, Serialize)]
-struct Bitrates {
-    #[serde(rename = "1s")]
-    one: u64,
-    #[serde(rename = "3s")]
-    three: u64,
-    #[serde(rename = "10s")]
-    ten: u64,
-}
-
-/// What both stream views show.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StreamView {
-    live_id: String,
-    live: bool,
-    /// Unsigned; `null` before the stream first went live.
-    ssrc: Option<u32>,
-    publisher: Option<String>,
-    bitrate_bps: Bitrates,
-    packets_in: u64,
-    bytes_in: u64,
-    lost: u64,
-    recovered: u64,
-    /// Round trip to the publisher (push-leg NACK to retransmission),
-    /// once measured.
-    delay_ms: Option<f64>,
-}
-
-impl From<&StreamInfo> for StreamView {
-    fn from(s: &StreamInfo) -> Self {
-        let [one, three, ten] = s.bitrate_bps;
-        StreamView {
-            live_id: s.live_id.clone(),
-            live: s.live,
-            ssrc: s.ssrc,
-            publisher: s.publisher.map(|a| a.to_string()),
-            bitrate_bps: Bitrates { one, three, ten },
-            packets_in: s.packets_in,
-            bytes_in: s.bytes_in,
-            lost: s.lost,
-            recovered: s.recovered,
-            delay_ms: s.rtt_ms,
-        }
-    }
-}
-
-/// An entry of `GET /api/streams`: `subscribers` is a count.
-#[derive(Debug, Serialize)]
-struct StreamSummary {
-    #[serde(flatten)]
-    view: StreamView,
-    subscribers: usize,
-}
-
-/// `GET /api/streams/{liveId}`: `subscribers` is the list.
-#[derive(Debug, Serialize)]
-struct StreamDetail {
-    #[serde(flatten)]
-    view: StreamView,
-    subscribers: Vec<SubscriberInfo>,
-}
-
-/// `GET /api/streams`.
-#[derive(Debug, Serialize)]
-struct StreamList {
-    streams: Vec<StreamSummary>,
-}
-
-/// `GET /api/clients`.
-#[derive(Debug, Serialize)]
-struct ClientList {
-    clients: Vec<ClientInfo>,
-}
-
 /// Runs a command whose failure is a 404.
 async fn query(state: &Shared, command: Command) -> Result<Reply, ApiError> {
     match state.relay.run(command).await? {
@@ -152,16 +76,14 @@ fn unexpected() -> ApiError {
 /// `GET /api/streams`: every stream with a credential or live now.
 pub async fn list_streams(State(state): State<Shared>) -> Result<Response, ApiError> {
     let Reply::Streams(streams) = query(&state, Command::ListStreams).await? else { return Err(unexpected()) };
-    let streams: Vec<StreamSummary> =
-        streams.iter().map(|s| StreamSummary { view: s.into(), subscribers: s.subscribers }).collect();
-    Ok(Json(StreamList { streams }).into_response())
+    Ok(Json(StreamList::from(streams.as_slice())).into_response())
 }
 
 /// `GET /api/streams/{liveId}`: one stream with its subscribers; 404 if
 /// unknown.
 pub async fn get_stream(State(state): State<Shared>, Path(live_id): Path<String>) -> Result<Response, ApiError> {
     let Reply::Stream(s) = query(&state, Command::GetStream { live_id }).await? else { return Err(unexpected()) };
-    Ok(Json(StreamDetail { view: (&s).into(), subscribers: s.subscriber_list }).into_response())
+    Ok(Json(StreamDetail::from(&s)).into_response())
 }
 
 /// `POST /api/streams/{liveId}/stop`: 204; 404 if not live.
@@ -182,7 +104,7 @@ pub async fn delete_stream(State(state): State<Shared>, Path(live_id): Path<Stri
 /// `GET /api/clients`: every pull client (addresses, never ids).
 pub async fn list_clients(State(state): State<Shared>) -> Result<Response, ApiError> {
     let Reply::Clients(clients) = query(&state, Command::ListClients).await? else { return Err(unexpected()) };
-    Ok(Json(ClientList { clients }).into_response())
+    Ok(Json(ClientList::from(clients.as_slice())).into_response())
 }
 
 /// `GET /metrics`: the core's counters and the server's gauges.
