@@ -31,4 +31,4 @@ pub mod trace;
 pub use check::Invariant;
 pub use report::Report;
 pub use scenario::{Options, Scenario};
-pub use sim::{RelayUnderTest, Sim, Violation, run};
+pub use sim::{Sim, Violation, run};

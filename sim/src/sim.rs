@@ -16,8 +16,8 @@ use crate::scenario::{Fault, PeerId, PeerOp, PeerSpec, Scenario};
 use crate::seed::Seeds;
 use crate::trace::Trace;
 use bytes::Bytes;
-use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
-use rtprelay_core::{Endpoint, Instant, Port, Relay, RelayEvent, Transmit, WallClock};
+use rtprelay_core::{Endpoint, Instant, Port, Relay, RelayEvent, WallClock};
+use std::borrow::BorrowMut;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,60 +25,6 @@ use step_log::describe;
 
 /// Most datagrams taken per `poll_transmit` (a GSO batch).
 const MAX_SEGMENTS: usize = 8;
-
-/// The relay as the simulator drives it: [`Relay`] itself, or a test
-/// wrapper around it (a planted bug the checker must catch).
-pub trait RelayUnderTest {
-    /// See [`Relay::handle_datagram`].
-    fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes);
-    /// See [`Relay::handle_timeout`].
-    fn handle_timeout(&mut self, now: Instant);
-    /// See [`Relay::poll_transmit`].
-    fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit>;
-    /// See [`Relay::poll_event`].
-    fn poll_event(&mut self) -> Option<RelayEvent>;
-    /// See [`Relay::poll_timeout`].
-    fn poll_timeout(&self) -> Option<Instant>;
-    /// See [`Relay::counters`].
-    fn counters(&self) -> &Counters;
-    /// See [`Relay::state_sizes`].
-    fn state_sizes(&self) -> StateSizes;
-    /// See [`Relay::client_bindings`].
-    fn client_bindings(&self) -> Vec<ClientBinding>;
-    /// The relay process restarted: `relay` replaces the one inside (a
-    /// wrapper keeps its planted bug).
-    fn restart(&mut self, relay: Relay);
-}
-
-impl RelayUnderTest for Relay {
-    fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
-        Endpoint::handle_datagram(self, now, port, from, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Endpoint::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self, max_segments: usize) -> Option<Transmit> {
-        Endpoint::poll_transmit(self, max_segments)
-    }
-    fn poll_event(&mut self) -> Option<RelayEvent> {
-        Endpoint::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Endpoint::poll_timeout(self)
-    }
-    fn counters(&self) -> &Counters {
-        Relay::counters(self)
-    }
-    fn state_sizes(&self) -> StateSizes {
-        Relay::state_sizes(self)
-    }
-    fn client_bindings(&self) -> Vec<ClientBinding> {
-        Relay::client_bindings(self)
-    }
-    fn restart(&mut self, relay: Relay) {
-        *self = relay;
-    }
-}
 
 /// A broken invariant, where and when, with the seed that replays it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,8 +71,11 @@ enum Event {
     Fault(Fault),
 }
 
-/// One simulated universe.
-pub struct Sim<R: RelayUnderTest = Relay> {
+/// One simulated universe. The relay is driven only through the call
+/// contract ([`Endpoint`]); `R` is [`Relay`] itself or a test wrapper around
+/// it (a planted bug the checker must catch), which lends the simulator the
+/// relay inside to inspect, and to replace on a restart.
+pub struct Sim<R = Relay> {
     scenario: Scenario,
     relay: R,
     peers: Vec<Box<dyn Peer>>,
@@ -156,7 +105,10 @@ impl Sim<Relay> {
     }
 }
 
-impl<R: RelayUnderTest> Sim<R> {
+impl<R> Sim<R>
+where
+    R: Endpoint<Event = RelayEvent> + BorrowMut<Relay>,
+{
     /// The universe of `scenario`, with the relay wrapped by `wrap`.
     pub fn with_relay(scenario: Scenario, wrap: impl FnOnce(Relay) -> R) -> Self {
         let relay = wrap(build_relay(&scenario));
@@ -305,7 +257,7 @@ impl<R: RelayUnderTest> Sim<R> {
             Event::Fault(Fault::RestartRelay { .. }) => {
                 self.restarts += 1;
                 self.record(b"restart", &[&self.restarts.to_le_bytes()]);
-                self.relay.restart(restarted_relay(&self.scenario, self.restarts, now));
+                *self.relay.borrow_mut() = restarted_relay(&self.scenario, self.restarts, now);
                 self.relay_wake = None;
                 self.checker.on_relay_restart(now);
             }
@@ -344,7 +296,7 @@ impl<R: RelayUnderTest> Sim<R> {
     /// The call contract after every step: drain transmits, then events,
     /// then read the next deadline; then check.
     fn settle(&mut self) -> Result<(), Breach> {
-        self.checker.on_relay_state(self.relay.client_bindings())?;
+        self.checker.on_relay_state(self.relay.borrow().client_bindings())?;
         while let Some(t) = self.relay.poll_transmit(MAX_SEGMENTS) {
             self.checker.on_relay_transmit(self.now, &t)?;
             // Only the peer at that address now: a rebound peer's old
@@ -368,7 +320,7 @@ impl<R: RelayUnderTest> Sim<R> {
             self.relay_wake = Some(at);
             self.queue.push(at.max(self.now), Event::RelayTimeout);
         }
-        self.checker.after_step(self.now, self.relay.state_sizes(), self.relay.counters())
+        self.checker.after_step(self.now, self.relay.borrow().state_sizes(), self.relay.borrow().counters())
     }
 
     fn report(&self) -> Report {
@@ -382,7 +334,7 @@ impl<R: RelayUnderTest> Sim<R> {
             sent: self.checker.sent(),
             deliveries: self.checker.deliveries(),
             network: self.network.stats(),
-            counters: self.relay.counters().clone(),
+            counters: self.relay.borrow().counters().clone(),
             latency: Percentiles::of_sorted(&self.checker.latencies()),
             clients: self.checker.client_deliveries(|peer| self.peers[peer].reorder_stats()),
             restarts: self.restarts,

@@ -3,9 +3,9 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a different subset
 
 use bytes::Bytes;
-use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
-use rtprelay_core::{Instant, Port, Relay, RelayEvent, Transmit};
-use rtprelay_sim::{Invariant, RelayUnderTest, Report, Violation};
+use rtprelay_core::{Endpoint, Instant, Port, Relay, RelayEvent, Transmit};
+use rtprelay_sim::{Invariant, Report, Violation};
+use std::borrow::{Borrow, BorrowMut};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -80,7 +80,11 @@ impl Canary {
     }
 }
 
-impl RelayUnderTest for Canary {
+/// The canary under the call contract: the relay's, with the plant's and
+/// the mangler's transmits mixed in.
+impl Endpoint for Canary {
+    type Event = RelayEvent;
+
     fn handle_datagram(&mut self, now: Instant, port: Port, from: SocketAddr, data: Bytes) {
         (self.plant)(port, from, &data, &mut self.extra);
         self.relay.handle_datagram(now, port, from, data);
@@ -105,16 +109,17 @@ impl RelayUnderTest for Canary {
     fn poll_timeout(&self) -> Option<Instant> {
         self.relay.poll_timeout()
     }
-    fn counters(&self) -> &Counters {
-        self.relay.counters()
+}
+
+/// The simulator inspects (and on a restart replaces) the relay inside.
+impl Borrow<Relay> for Canary {
+    fn borrow(&self) -> &Relay {
+        &self.relay
     }
-    fn state_sizes(&self) -> StateSizes {
-        self.relay.state_sizes()
-    }
-    fn client_bindings(&self) -> Vec<ClientBinding> {
-        self.relay.client_bindings()
-    }
-    fn restart(&mut self, relay: Relay) {
-        self.relay = relay;
+}
+
+impl BorrowMut<Relay> for Canary {
+    fn borrow_mut(&mut self) -> &mut Relay {
+        &mut self.relay
     }
 }
