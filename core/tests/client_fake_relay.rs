@@ -39,7 +39,7 @@ mod push {
         let mut c = client();
         c.auth(ms(0), "cam1", "code").unwrap();
         sent(&mut c);
-        c.handle_datagram(ms(10), relay_packet(102, 0, relay_ts(ms(10)), SSRC, b"cam1"));
+        c.receive(ms(10), relay_packet(102, 0, relay_ts(ms(10)), SSRC, b"cam1"));
         assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: true }]);
         c
     }
@@ -59,7 +59,7 @@ mod push {
             .map(|(at, _)| at.as_micros() / 1000)
             .collect();
         assert_eq!(retries, [500, 1500, 3500, 7500, 15500], "waits 0.5, 1, 2, 4, 8 s (capped)");
-        c.handle_datagram(ms(16_000), relay_packet(102, 0, relay_ts(ms(16_000)), SSRC, b"cam1"));
+        c.receive(ms(16_000), relay_packet(102, 0, relay_ts(ms(16_000)), SSRC, b"cam1"));
         assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: true }]);
         let after = run(&mut c, ms(16_000), ms(23_600));
         let reauths: Vec<u64> =
@@ -80,7 +80,7 @@ mod push {
         assert_eq!(events(&mut c).len(), 1);
         assert_eq!(c.push(ms(3), "cam1", &[0x47; 188]).unwrap_err().code.number(), 10001);
         assert!(events(&mut c).is_empty(), "the same error is reported once");
-        c.handle_datagram(ms(4), relay_packet(103, 0, relay_ts(ms(4)), 0, b"cam1"));
+        c.receive(ms(4), relay_packet(103, 0, relay_ts(ms(4)), 0, b"cam1"));
         assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: false }]);
         assert_eq!(c.push(ms(5), "cam1", &[0x47; 188]).unwrap_err().code.number(), 10002);
         assert_eq!(events(&mut c).len(), 1);
@@ -127,9 +127,9 @@ mod push {
     #[test]
     fn the_payload_size_is_configurable() {
         let config = PushConfig { ts_packets_per_datagram: 2, ..PushConfig::default() };
-        let mut c = PushClient::new(config, [3; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS));
+        let mut c = PushClient::new(config, RELAY_PUSH, [3; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS));
         c.auth(ms(0), "cam1", "code").unwrap();
-        c.handle_datagram(ms(1), relay_packet(102, 0, relay_ts(ms(1)), SSRC, b"cam1"));
+        c.receive(ms(1), relay_packet(102, 0, relay_ts(ms(1)), SSRC, b"cam1"));
         events(&mut c);
         sent(&mut c);
         c.push(ms(2), "cam1", &[0x47; 188 * 5]).unwrap();
@@ -146,7 +146,7 @@ mod push {
             .map(|(at, _)| at.as_micros() / 1000)
             .collect();
         assert_eq!(auths, [5_010, 10_010]);
-        c.handle_datagram(ms(10_020), relay_packet(102, 0, relay_ts(ms(10_020)), SSRC, b"cam1"));
+        c.receive(ms(10_020), relay_packet(102, 0, relay_ts(ms(10_020)), SSRC, b"cam1"));
         assert!(events(&mut c).is_empty());
     }
 
@@ -155,21 +155,21 @@ mod push {
         let mut c = live();
         c.push(ms(20), "cam1", &[0x47; 188]).unwrap();
         let before = of_type(&sent(&mut c), 33)[0].seq;
-        c.handle_datagram(ms(30), relay_packet(104, 0, relay_ts(ms(30)), 0x1234, b""));
+        c.receive(ms(30), relay_packet(104, 0, relay_ts(ms(30)), 0x1234, b""));
         assert!(sent(&mut c).is_empty(), "another stream's SSRC: ignored");
-        c.handle_datagram(ms(30), relay_packet(104, 0, relay_ts(ms(30)), SSRC, b""));
+        c.receive(ms(30), relay_packet(104, 0, relay_ts(ms(30)), SSRC, b""));
         let reauth = of_type(&sent(&mut c), 101);
         assert_eq!(reauth.len(), 1, "STREAM_UNKNOWN answered with a new auth at once");
         assert_eq!(reauth[0].payload, b"cam1#code");
         c.push(ms(31), "cam1", &[0x47; 188]).unwrap();
         assert_eq!(of_type(&sent(&mut c), 33)[0].ssrc, SSRC, "meanwhile data keeps the old SSRC");
         assert_eq!(run(&mut c, ms(31), ms(531)).iter().filter(|(_, d)| read(d).pt == 101).count(), 1, "retried");
-        c.handle_datagram(ms(600), relay_packet(102, 0, relay_ts(ms(600)), 77, b"cam1"));
+        c.receive(ms(600), relay_packet(102, 0, relay_ts(ms(600)), 77, b"cam1"));
         assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: true }]);
         c.push(ms(601), "cam1", &[0x47; 188]).unwrap();
         let after = of_type(&sent(&mut c), 33);
         assert_eq!((after[0].ssrc, after[0].seq), (77, before.wrapping_add(2)));
-        assert_eq!(c.ssrc("cam1"), Some(77));
+        assert_eq!(c.ssrc("cam1").map(Ssrc::get), Some(77));
     }
 
     #[test]
@@ -179,24 +179,24 @@ mod push {
         let data = sent(&mut c);
         let seqs: Vec<u16> = data.iter().map(|d| read(d).seq).collect();
         let nack = Nack::from_sequences(0, SSRC, &[seqs[1], seqs[3], seqs[4].wrapping_add(1)]);
-        c.handle_datagram(ms(30), nack.encode());
+        c.receive(ms(30), nack.encode());
         assert_eq!(sent(&mut c), [data[1].clone(), data[3].clone()], "the same bytes again");
         assert_eq!((c.counters().retransmitted, c.counters().nack_misses), (2, 1));
-        c.handle_datagram(ms(31), Nack::from_sequences(0, 0x1234, &[seqs[0]]).encode());
+        c.receive(ms(31), Nack::from_sequences(0, 0x1234, &[seqs[0]]).encode());
         assert!(sent(&mut c).is_empty(), "not our stream");
     }
 
     #[test]
     fn the_history_is_bounded() {
         let config = PushConfig { history_packets: 2, ..PushConfig::default() };
-        let mut c = PushClient::new(config, [3; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS));
+        let mut c = PushClient::new(config, RELAY_PUSH, [3; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS));
         c.auth(ms(0), "cam1", "code").unwrap();
-        c.handle_datagram(ms(1), relay_packet(102, 0, relay_ts(ms(1)), SSRC, b"cam1"));
+        c.receive(ms(1), relay_packet(102, 0, relay_ts(ms(1)), SSRC, b"cam1"));
         events(&mut c);
         sent(&mut c);
         c.push(ms(2), "cam1", &[0x47; 1316 * 3]).unwrap();
         let seqs: Vec<u16> = sent(&mut c).iter().map(|d| read(d).seq).collect();
-        c.handle_datagram(ms(3), Nack::from_sequences(0, SSRC, &seqs).encode());
+        c.receive(ms(3), Nack::from_sequences(0, SSRC, &seqs).encode());
         assert_eq!(sent(&mut c).iter().map(|d| read(d).seq).collect::<Vec<_>>(), seqs[1..]);
     }
 
@@ -213,15 +213,15 @@ mod push {
             e[1] = 12;
             Bytes::from(e)
         };
-        c.handle_datagram(ms(40), echo(&probes[0]));
+        c.receive(ms(40), echo(&probes[0]));
         assert_eq!(c.delay(), Some(Duration::from_millis(40)));
         let next: Vec<(Instant, Bytes)> =
             run(&mut c, ms(40), ms(2_100)).into_iter().filter(|(_, d)| read(d).pt == 11).collect();
         assert_eq!(next.iter().map(|(at, _)| at.as_micros() / 1000).collect::<Vec<_>>(), [1_000, 2_000]);
         assert_ne!(read(&next[0].1).seq, read(&next[1].1).seq, "probes are told apart by sequence number");
-        c.handle_datagram(ms(2_120), echo(&next[1].1));
+        c.receive(ms(2_120), echo(&next[1].1));
         assert_eq!(c.delay(), Some(Duration::from_millis(50)), "7/8 × 40 + 1/8 × 120");
-        c.handle_datagram(ms(2_130), echo(&next[1].1));
+        c.receive(ms(2_130), echo(&next[1].1));
         assert_eq!(c.delay(), Some(Duration::from_millis(50)), "an answered probe counts once");
     }
 
@@ -232,7 +232,7 @@ mod push {
         assert_eq!(of_type(&sent(&mut c), 122).len(), 1);
         let retries: Vec<u64> = run(&mut c, ms(100), ms(700)).iter().map(|(at, _)| at.as_micros() / 1000).collect();
         assert_eq!(retries, [350, 600]);
-        c.handle_datagram(ms(700), relay_packet(123, 0, relay_ts(ms(700)), 0, b""));
+        c.receive(ms(700), relay_packet(123, 0, relay_ts(ms(700)), 0, b""));
         assert_eq!(events(&mut c), [PushEvent::CloseSuccess]);
         assert_eq!(c.poll_timeout(), None);
         assert_eq!(c.push(ms(701), "cam1", &[0x47; 188]).unwrap_err().code.number(), 10003);
@@ -269,10 +269,10 @@ mod push {
                 d[0] = 0x80;
                 d[1] = pt;
             }
-            c.handle_datagram(ms(20), Bytes::from(d));
+            c.receive(ms(20), Bytes::from(d));
             let _ = sent(&mut c);
             let _ = events(&mut c);
-            c.handle_datagram(ms(21), Bytes::from(data));
+            c.receive(ms(21), Bytes::from(data));
             let _ = sent(&mut c);
             let _ = events(&mut c);
         }
@@ -285,15 +285,21 @@ mod pull {
     const ID: u32 = 0x0102_0304;
 
     fn client() -> PullClient {
-        PullClient::new(PullConfig::default(), [5; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS), ms(0))
+        PullClient::new(
+            PullConfig::default(),
+            RELAY_PULL,
+            [5; 32],
+            WallClock::new(Instant::ZERO, RELAY_EPOCH_MS),
+            ms(0),
+        )
     }
 
     fn sent(c: &mut PullClient) -> Vec<Sent> {
-        std::iter::from_fn(|| c.poll_transmit()).map(|d| read(&d)).collect()
+        std::iter::from_fn(|| c.next_datagram()).map(|d| read(&d)).collect()
     }
 
     fn sent_raw(c: &mut PullClient) -> Vec<Bytes> {
-        std::iter::from_fn(|| c.poll_transmit()).collect()
+        std::iter::from_fn(|| c.next_datagram()).collect()
     }
 
     fn events(c: &mut PullClient) -> Vec<PullEvent> {
@@ -303,7 +309,7 @@ mod pull {
     fn data_seqs(events: &[PullEvent]) -> Vec<u16> {
         events
             .iter()
-            .filter_map(|e| if let PullEvent::PullStreamData { seq, .. } = e { Some(*seq) } else { None })
+            .filter_map(|e| if let PullEvent::PullStreamData { seq, .. } = e { Some(seq.get()) } else { None })
             .collect()
     }
 
@@ -325,7 +331,7 @@ mod pull {
     fn registered() -> PullClient {
         let mut c = client();
         sent(&mut c);
-        c.handle_datagram(ms(5), relay_packet(115, 0, relay_ts(ms(5)), ID, b""));
+        c.receive(ms(5), relay_packet(115, 0, relay_ts(ms(5)), ID, b""));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
         c
     }
@@ -335,7 +341,7 @@ mod pull {
         let mut c = registered();
         c.pull(ms(10), &["cam1"]).unwrap();
         sent(&mut c);
-        c.handle_datagram(ms(20), relay_packet(112, 0, 99, 0, format!("cam1#{}", ssrc as i32).as_bytes()));
+        c.receive(ms(20), relay_packet(112, 0, 99, 0, format!("cam1#{}", ssrc as i32).as_bytes()));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["cam1".into()] }]);
         sent(&mut c);
         c
@@ -348,20 +354,20 @@ mod pull {
     #[test]
     fn a_late_stream_stopped_does_not_end_a_subscription_asked_for_again() {
         let mut c = pulling(0x1234);
-        c.handle_datagram(ms(30), relay_packet(121, 0, 0, 0, b"cam1"));
+        c.receive(ms(30), relay_packet(121, 0, 0, 0, b"cam1"));
         events(&mut c);
         run(&mut c, ms(30), ms(300));
         c.pull(ms(300), &["cam1"]).unwrap(); // what `pull --follow` does on StreamStop
         sent(&mut c);
         events(&mut c);
-        c.handle_datagram(ms(310), relay_packet(121, 0, 0, 0, b"cam1")); // a repeat of the old stop
+        c.receive(ms(310), relay_packet(121, 0, 0, 0, b"cam1")); // a repeat of the old stop
         let mut seen = events(&mut c);
         let (_, more) = run(&mut c, ms(310), ms(800));
         seen.extend(more);
         assert!(!seen.iter().any(|e| matches!(e, PullEvent::StreamStop { .. })), "{seen:?}");
-        c.handle_datagram(ms(800), relay_packet(112, 0, 7, 0, b"cam1#4660"));
+        c.receive(ms(800), relay_packet(112, 0, 7, 0, b"cam1#4660"));
         events(&mut c);
-        c.handle_datagram(ms(801), ts_data(500, 0x1234));
+        c.receive(ms(801), ts_data(500, 0x1234));
         let (_, events) = run(&mut c, ms(801), ms(1_100));
         assert_eq!(data_seqs(&events), [500], "the new subscription delivers");
     }
@@ -375,17 +381,17 @@ mod pull {
         let times: Vec<u64> =
             retries.iter().map(|(at, s)| (s.pt == 114).then_some(at.as_micros() / 1000).unwrap()).collect();
         assert_eq!(times, [500, 1_500, 3_500]);
-        c.handle_datagram(ms(4_000), relay_packet(115, 0, relay_ts(ms(4_000)), ID, b""));
+        c.receive(ms(4_000), relay_packet(115, 0, relay_ts(ms(4_000)), ID, b""));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
-        assert_eq!(c.client_id(), Some(ID));
+        assert_eq!(c.client_id().map(ClientId::get), Some(ID));
         assert!(sent(&mut c).is_empty(), "nothing to pull yet");
         let (beats, _) = run(&mut c, ms(4_000), ms(7_000));
         assert_eq!(beats.iter().map(|(at, _)| at.as_micros() / 1000).collect::<Vec<_>>(), [5_000, 6_000, 7_000]);
         for (_, b) in &beats {
             assert_eq!((b.pt, b.marker, b.seq, b.ssrc, b.payload.len()), (116, false, 0, ID, 0));
         }
-        c.handle_datagram(ms(7_001), relay_packet(115, 0, 0, 0x7777, b""));
-        assert_eq!(c.client_id(), Some(ID), "a late second answer changes nothing");
+        c.receive(ms(7_001), relay_packet(115, 0, 0, 0x7777, b""));
+        assert_eq!(c.client_id().map(ClientId::get), Some(ID), "a late second answer changes nothing");
     }
 
     #[test]
@@ -395,7 +401,7 @@ mod pull {
         let ids: Vec<String> = (0..100).map(|i| format!("stream-{i:013}")).collect();
         c.pull(ms(1), &ids).unwrap();
         assert!(sent(&mut c).is_empty(), "waits for the client id");
-        c.handle_datagram(ms(2), relay_packet(115, 0, 0, ID, b""));
+        c.receive(ms(2), relay_packet(115, 0, 0, ID, b""));
         events(&mut c);
         let chunks = sent(&mut c);
         let list = ids.join("#");
@@ -417,7 +423,7 @@ mod pull {
         let mut c = registered();
         c.pull(ms(10), &["a", "b", "c"]).unwrap();
         sent(&mut c);
-        c.handle_datagram(ms(20), relay_packet(112, 0, 0xC0FF_EE00, 0, b"a#-256;b#null;c#7"));
+        c.receive(ms(20), relay_packet(112, 0, 0xC0FF_EE00, 0, b"a#-256;b#null;c#7"));
         assert_eq!(
             events(&mut c),
             [
@@ -428,17 +434,20 @@ mod pull {
         let ack = sent(&mut c);
         assert_eq!(ack, [Sent { marker: false, pt: 99, seq: 0, ts: 0xC0FF_EE00, ssrc: ID, payload: b"a;c".to_vec() }]);
         // A resent response is acked again (with its own challenge) but not reported again.
-        c.handle_datagram(ms(1_020), relay_packet(112, 0, 0x1111, 0, b"a#-256"));
+        c.receive(ms(1_020), relay_packet(112, 0, 0x1111, 0, b"a#-256"));
         assert!(events(&mut c).is_empty());
         assert_eq!(sent(&mut c)[0].ts, 0x1111);
         // Data demultiplexed by SSRC: 0xFFFFFF00 is a's.
-        c.handle_datagram(ms(1_030), ts_data(5, 0xFFFF_FF00));
-        c.handle_datagram(ms(1_031), ts_data(5, 0x9999));
+        c.receive(ms(1_030), ts_data(5, 0xFFFF_FF00));
+        c.receive(ms(1_031), ts_data(5, 0x9999));
         assert_eq!(c.counters().unknown_ssrc, 1);
         let (_, evs) = run(&mut c, ms(1_031), ms(1_300));
-        assert_eq!(evs, [PullEvent::PullStreamData { live_id: "a".into(), seq: 5, data: Bytes::from_static(&[0, 5]) }]);
+        assert_eq!(
+            evs,
+            [PullEvent::PullStreamData { live_id: "a".into(), seq: Seq::new(5), data: Bytes::from_static(&[0, 5]) }]
+        );
         // b goes live later: the relay's unprompted response is reported and acked.
-        c.handle_datagram(ms(1_400), relay_packet(112, 0, 0x2222, 0, b"b#8"));
+        c.receive(ms(1_400), relay_packet(112, 0, 0x2222, 0, b"b#8"));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["b".into()] }]);
         assert_eq!(sent(&mut c)[0].payload, b"b");
     }
@@ -450,7 +459,7 @@ mod pull {
         c.pull(ms(10), &ids).unwrap();
         sent(&mut c);
         let entries: Vec<String> = ids.iter().map(|id| format!("{id}#1")).collect();
-        c.handle_datagram(ms(20), relay_packet(112, 0, 42, 0, entries.join(";").as_bytes()));
+        c.receive(ms(20), relay_packet(112, 0, 42, 0, entries.join(";").as_bytes()));
         events(&mut c);
         let acks = sent(&mut c);
         assert_eq!(acks.len(), 2);
@@ -472,13 +481,13 @@ mod pull {
         let times: Vec<u64> =
             resends.iter().filter(|(_, s)| s.pt == 111).map(|(at, _)| at.as_micros() / 1000).collect();
         assert_eq!(times, [1_010, 3_010]);
-        c.handle_datagram(ms(3_100), relay_packet(113, 0, 0, 0, b"packetloss"));
+        c.receive(ms(3_100), relay_packet(113, 0, 0, 0, b"packetloss"));
         assert_eq!(events(&mut c), [PullEvent::PullStreamPacketLoss]);
         assert_eq!(
             sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
             [(111, b"cam1".to_vec())]
         );
-        c.handle_datagram(ms(3_200), relay_packet(112, 0, 0, 0, b"cam1#null"));
+        c.receive(ms(3_200), relay_packet(112, 0, 0, 0, b"cam1#null"));
         events(&mut c);
         sent(&mut c);
         let (after, _) = run(&mut c, ms(3_200), ms(20_000));
@@ -491,11 +500,11 @@ mod pull {
         c.pull(ms(30), &["cam2", "cam1", "cam2"]).unwrap();
         assert_eq!(sent(&mut c)[0].payload, b"cam2#cam1");
         assert_eq!(c.live_ids().collect::<Vec<_>>(), ["cam2", "cam1"]);
-        c.handle_datagram(ms(40), ts_data(1, 7));
+        c.receive(ms(40), ts_data(1, 7));
         assert_eq!(c.stats("cam1").unwrap().received, 1, "cam1 stays subscribed");
         c.pull(ms(50), &["cam2"]).unwrap();
         sent(&mut c);
-        c.handle_datagram(ms(60), ts_data(2, 7));
+        c.receive(ms(60), ts_data(2, 7));
         assert_eq!(c.counters().unknown_ssrc, 1, "cam1's data is no longer taken");
         assert_eq!(c.stats("cam1"), None);
     }
@@ -503,9 +512,9 @@ mod pull {
     #[test]
     fn gaps_are_nacked_and_a_retransmission_fills_them() {
         let mut c = pulling(7);
-        c.handle_datagram(ms(30), ts_data(10, 7));
-        c.handle_datagram(ms(30), ts_data(11, 7));
-        c.handle_datagram(ms(40), ts_data(13, 7));
+        c.receive(ms(30), ts_data(10, 7));
+        c.receive(ms(30), ts_data(11, 7));
+        c.receive(ms(40), ts_data(13, 7));
         assert!(sent_raw(&mut c).is_empty(), "no NACK before the NACK delay");
         assert_eq!(c.poll_timeout(), Some(ms(50)));
         c.handle_timeout(ms(50));
@@ -517,7 +526,7 @@ mod pull {
         assert_eq!(packets, [RtcpPacket::Nack(Nack { sender_ssrc: ID, media_ssrc: 7, pairs: vec![(12, 0)] })]);
         let (_, evs) = run(&mut c, ms(50), ms(230));
         assert_eq!(data_seqs(&evs), [10, 11], "13 waits for 12");
-        c.handle_datagram(ms(235), ts_data(12, 7));
+        c.receive(ms(235), ts_data(12, 7));
         assert_eq!(data_seqs(&events(&mut c)), [12, 13]);
         let s = c.stats("cam1").unwrap();
         assert_eq!((s.recovered, s.lost), (1, 0));
@@ -527,10 +536,10 @@ mod pull {
     #[test]
     fn a_packet_missing_past_the_window_is_lost() {
         let mut c = pulling(7);
-        c.handle_datagram(ms(30), ts_data(10, 7));
+        c.receive(ms(30), ts_data(10, 7));
         let (_, evs) = run(&mut c, ms(30), ms(250));
         assert_eq!(data_seqs(&evs), [10]);
-        c.handle_datagram(ms(300), ts_data(12, 7));
+        c.receive(ms(300), ts_data(12, 7));
         let (out, evs) = run(&mut c, ms(300), ms(499));
         assert!(evs.is_empty(), "12 is held for the window");
         let nack_times: Vec<u64> =
@@ -539,10 +548,14 @@ mod pull {
         let (_, evs) = run(&mut c, ms(499), ms(1_000));
         assert_eq!(
             evs,
-            [PullEvent::PullStreamData { live_id: "cam1".into(), seq: 12, data: Bytes::from_static(&[0, 12]) }]
+            [PullEvent::PullStreamData {
+                live_id: "cam1".into(),
+                seq: Seq::new(12),
+                data: Bytes::from_static(&[0, 12])
+            }]
         );
         assert_eq!(c.stats("cam1").unwrap().lost, 1);
-        c.handle_datagram(ms(1_001), ts_data(11, 7));
+        c.receive(ms(1_001), ts_data(11, 7));
         assert_eq!(c.stats("cam1").unwrap().late, 1);
         assert!(events(&mut c).is_empty());
     }
@@ -550,64 +563,64 @@ mod pull {
     #[test]
     fn a_stop_waits_for_the_tail_within_the_window() {
         let mut c = pulling(7);
-        c.handle_datagram(ms(30), ts_data(10, 7));
-        c.handle_datagram(ms(30), ts_data(11, 7));
+        c.receive(ms(30), ts_data(10, 7));
+        c.receive(ms(30), ts_data(11, 7));
         c.handle_timeout(ms(230));
         assert_eq!(data_seqs(&events(&mut c)), [10, 11]);
-        c.handle_datagram(ms(240), relay_packet(121, 13, relay_ts(ms(240)), 0, b"cam1"));
+        c.receive(ms(240), relay_packet(121, 13, relay_ts(ms(240)), 0, b"cam1"));
         assert!(events(&mut c).is_empty(), "12 and 13 are still to come");
         c.handle_timeout(ms(250));
         let nack = sent_raw(&mut c);
         let (packets, _) = parse_compound(&nack[0]);
         assert_eq!(packets, [RtcpPacket::Nack(Nack::from_sequences(ID, 7, &[12, 13]))]);
-        c.handle_datagram(ms(260), ts_data(13, 7));
-        c.handle_datagram(ms(261), ts_data(12, 7));
+        c.receive(ms(260), ts_data(13, 7));
+        c.receive(ms(261), ts_data(12, 7));
         let evs = events(&mut c);
         assert_eq!(data_seqs(&evs), [12, 13]);
         assert_eq!(evs.last(), Some(&PullEvent::StreamStop { live_id: "cam1".into() }));
         assert_eq!(c.live_ids().count(), 0, "the stream left the list");
-        c.handle_datagram(ms(340), relay_packet(121, 13, relay_ts(ms(340)), 0, b"cam1"));
+        c.receive(ms(340), relay_packet(121, 13, relay_ts(ms(340)), 0, b"cam1"));
         assert!(events(&mut c).is_empty(), "the repeated stop is ignored");
     }
 
     #[test]
     fn a_stop_whose_tail_never_comes_is_reported_after_the_window() {
         let mut c = pulling(7);
-        c.handle_datagram(ms(30), ts_data(10, 7));
+        c.receive(ms(30), ts_data(10, 7));
         c.handle_timeout(ms(230));
         events(&mut c);
-        c.handle_datagram(ms(240), relay_packet(121, 12, relay_ts(ms(240)), 0, b"cam1"));
+        c.receive(ms(240), relay_packet(121, 12, relay_ts(ms(240)), 0, b"cam1"));
         let (_, evs) = run(&mut c, ms(240), ms(439));
         assert!(evs.is_empty());
         let (_, evs) = run(&mut c, ms(439), ms(440));
         assert_eq!(evs, [PullEvent::StreamStop { live_id: "cam1".into() }]);
         // A stop with everything already received is reported at once.
         let mut c = pulling(7);
-        c.handle_datagram(ms(30), ts_data(10, 7));
+        c.receive(ms(30), ts_data(10, 7));
         c.handle_timeout(ms(230));
         events(&mut c);
-        c.handle_datagram(ms(240), relay_packet(121, 10, relay_ts(ms(240)), 0, b"cam1"));
+        c.receive(ms(240), relay_packet(121, 10, relay_ts(ms(240)), 0, b"cam1"));
         assert_eq!(events(&mut c), [PullEvent::StreamStop { live_id: "cam1".into() }]);
     }
 
     #[test]
     fn client_unknown_registers_again_and_resends_the_list() {
         let mut c = pulling(7);
-        c.handle_datagram(ms(30), relay_packet(119, 0, 0, 0x5555, b""));
+        c.receive(ms(30), relay_packet(119, 0, 0, 0x5555, b""));
         assert!(sent(&mut c).is_empty(), "another id: ignored");
-        c.handle_datagram(ms(30), relay_packet(119, 0, 0, ID, b""));
+        c.receive(ms(30), relay_packet(119, 0, 0, ID, b""));
         assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(114, 0)]);
-        assert_eq!(c.client_id(), None);
+        assert_eq!(c.client_id().map(ClientId::get), None);
         let (out, _) = run(&mut c, ms(30), ms(530));
         assert_eq!(out.iter().map(|(_, s)| s.pt).collect::<Vec<_>>(), [114], "retried, no heartbeat meanwhile");
-        c.handle_datagram(ms(600), relay_packet(115, 0, 0, 0xABCD, b""));
+        c.receive(ms(600), relay_packet(115, 0, 0, 0xABCD, b""));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
         let req = sent(&mut c);
         assert_eq!(
             req.iter().map(|s| (s.pt, s.ssrc, s.marker, s.payload.clone())).collect::<Vec<_>>(),
             [(111, 0xABCD, true, b"cam1".to_vec())]
         );
-        c.handle_datagram(ms(610), relay_packet(112, 0, 3, 0, b"cam1#8"));
+        c.receive(ms(610), relay_packet(112, 0, 3, 0, b"cam1#8"));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["cam1".into()] }]);
         assert_eq!(sent(&mut c)[0].ssrc, 0xABCD);
         let (beats, _) = run(&mut c, ms(610), ms(1_600));
@@ -617,14 +630,14 @@ mod pull {
     #[test]
     fn close_flushes_and_is_retried_until_answered_or_timed_out() {
         let mut c = pulling(7);
-        c.handle_datagram(ms(30), ts_data(10, 7));
+        c.receive(ms(30), ts_data(10, 7));
         c.close(ms(40));
         assert_eq!(data_seqs(&events(&mut c)), [10], "buffered data is handed over");
         assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(117, ID)]);
         assert_eq!(c.pull(ms(41), &["x"]), Err(rtprelay_core::client::ClientError::Closed));
         let (retries, _) = run(&mut c, ms(41), ms(600));
         assert_eq!(retries.iter().map(|(at, _)| at.as_micros() / 1000).collect::<Vec<_>>(), [290, 540]);
-        c.handle_datagram(ms(600), relay_packet(118, 0, 0, 0, b""));
+        c.receive(ms(600), relay_packet(118, 0, 0, 0, b""));
         assert_eq!(events(&mut c), [PullEvent::CloseSuccess]);
         assert_eq!(c.poll_timeout(), None);
         // Without an answer it still ends, after the close timeout.
@@ -644,10 +657,10 @@ mod pull {
                 d[0] = 0x80;
                 d[1] = pt;
             }
-            c.handle_datagram(ms(30), Bytes::from(d));
+            c.receive(ms(30), Bytes::from(d));
             let _ = sent(&mut c);
             let _ = events(&mut c);
-            c.handle_datagram(ms(31), Bytes::from(data));
+            c.receive(ms(31), Bytes::from(data));
             let _ = sent(&mut c);
             let _ = events(&mut c);
             let _ = run(&mut c, ms(31), ms(5_000));

@@ -9,7 +9,7 @@ use fake_relay::*;
 use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
 use rtprelay_core::packet::pt::*;
 use rtprelay_core::packet::rtcp::{ReceiverReport, ReportBlock, RtcpPacket, parse_compound};
-use rtprelay_core::{Instant, WallClock};
+use rtprelay_core::{Instant, Port, WallClock};
 
 /// The client id the fake relay issues.
 const ID: u32 = 0x0102_0304;
@@ -19,11 +19,11 @@ fn millis(at: Instant) -> u64 {
 }
 
 fn client_with(config: PullConfig) -> PullClient {
-    PullClient::new(config, [5; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS), ms(0))
+    PullClient::new(config, RELAY_PULL, [5; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS), ms(0))
 }
 
 fn sent(c: &mut PullClient) -> Vec<Sent> {
-    std::iter::from_fn(|| c.poll_transmit()).map(|d| read(&d)).collect()
+    std::iter::from_fn(|| c.next_datagram()).map(|d| read(&d)).collect()
 }
 
 fn events(c: &mut PullClient) -> Vec<PullEvent> {
@@ -50,7 +50,7 @@ fn run(c: &mut PullClient, from: Instant, until: Instant) -> (Vec<(u64, Sent)>, 
 fn registered_with(config: PullConfig) -> PullClient {
     let mut c = client_with(config);
     sent(&mut c);
-    c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    c.receive(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
     assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
     c
 }
@@ -73,14 +73,14 @@ fn a_partly_answered_request_is_resent_until_every_id_is_answered() {
         sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
         [(PULL_REQ, b"a#b".to_vec())]
     );
-    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 0x77, 0, b"a#5"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, 0x77, 0, b"a#5"));
     assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["a".into()] }]);
     assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ts)).collect::<Vec<_>>(), [(SSRC_ACK, 0x77)]);
     let (out, _) = run(&mut c, ms(20), ms(3_100));
     let resends: Vec<(u64, Vec<u8>)> = of_type(&out, PULL_REQ).into_iter().map(|(at, s)| (at, s.payload)).collect();
     assert_eq!(resends, [(1_010, b"a#b".to_vec()), (3_010, b"a#b".to_vec())], "b is still unanswered");
     assert_eq!(c.counters().pull_requests, 3);
-    c.handle_datagram(ms(3_100), relay_packet(PULL_RSP, 0, 0x78, 0, b"b#null"));
+    c.receive(ms(3_100), relay_packet(PULL_RSP, 0, 0x78, 0, b"b#null"));
     assert_eq!(events(&mut c), [PullEvent::NoStream { live_ids: vec!["b".into()] }]);
     sent(&mut c);
     let (out, _) = run(&mut c, ms(3_100), ms(20_000));
@@ -95,7 +95,7 @@ fn a_partly_answered_request_is_resent_until_every_id_is_answered() {
 fn undrained_events_break_the_call_contract() {
     let mut c = client_with(PullConfig::default());
     sent(&mut c);
-    c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b"")); // PullStreamReady
+    c.receive(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b"")); // PullStreamReady
     c.handle_timeout(ms(6));
 }
 
@@ -113,7 +113,7 @@ fn pulling() -> PullClient {
     let mut c = registered();
     c.pull(ms(10), &["cam1"]).unwrap();
     sent(&mut c);
-    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 99, 0, b"cam1#7"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, 99, 0, b"cam1#7"));
     assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["cam1".into()] }]);
     sent(&mut c);
     c
@@ -147,10 +147,10 @@ fn the_clients_requests_carry_its_wall_clock() {
 #[test]
 fn unparsable_datagrams_are_malformed_and_rtcp_and_unknown_types_ignored() {
     let mut c = pulling();
-    c.handle_datagram(ms(30), Bytes::from_static(&[0x80, TS_DATA, 0, 1, 0]));
+    c.receive(ms(30), Bytes::from_static(&[0x80, TS_DATA, 0, 1, 0]));
     // An empty RTCP Receiver Report: 8 bytes, too short for an RTP header.
-    c.handle_datagram(ms(31), Bytes::from_static(&[0x80, 201, 0, 1, 0, 0, 0, 9]));
-    c.handle_datagram(ms(32), relay_packet(50, 0, 0, 0, b"?"));
+    c.receive(ms(31), Bytes::from_static(&[0x80, 201, 0, 1, 0, 0, 0, 9]));
+    c.receive(ms(32), relay_packet(50, 0, 0, 0, b"?"));
     assert!(events(&mut c).is_empty());
     assert!(sent(&mut c).is_empty());
     let counters = c.counters();
@@ -162,12 +162,15 @@ fn unparsable_datagrams_are_malformed_and_rtcp_and_unknown_types_ignored() {
 #[test]
 fn an_unasked_stop_pull_rsp_does_not_close_the_client() {
     let mut c = pulling();
-    c.handle_datagram(ms(30), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
+    c.receive(ms(30), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
     assert!(events(&mut c).is_empty());
     assert_eq!(c.counters().ignored, 1);
-    c.handle_datagram(ms(40), ts_data(1, 7));
+    c.receive(ms(40), ts_data(1, 7));
     let (out, evs) = run(&mut c, ms(40), ms(1_005));
-    assert_eq!(evs, [PullEvent::PullStreamData { live_id: "cam1".into(), seq: 1, data: Bytes::from_static(&[0, 1]) }]);
+    assert_eq!(
+        evs,
+        [PullEvent::PullStreamData { live_id: "cam1".into(), seq: Seq::new(1), data: Bytes::from_static(&[0, 1]) }]
+    );
     assert_eq!(of_type(&out, HEARTBEAT).iter().map(|(at, _)| *at).collect::<Vec<_>>(), [1_005]);
 }
 
@@ -177,7 +180,7 @@ fn an_unasked_stop_pull_rsp_does_not_close_the_client() {
 #[test]
 fn while_closing_only_the_stop_answer_counts() {
     let mut c = pulling();
-    c.handle_datagram(ms(30), ts_data(10, 7));
+    c.receive(ms(30), ts_data(10, 7));
     c.close(ms(40));
     assert_eq!(events(&mut c).len(), 1, "10 is handed over");
     sent(&mut c);
@@ -189,13 +192,13 @@ fn while_closing_only_the_stop_answer_counts() {
         relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""),
         relay_packet(CLIENT_ID_RSP, 0, 0, 0x0A0B_0C0D, b""),
     ] {
-        c.handle_datagram(ms(50), d);
+        c.receive(ms(50), d);
         assert!(events(&mut c).is_empty());
         assert!(sent(&mut c).is_empty());
     }
     assert_eq!(c.counters().ignored, 6);
-    assert_eq!(c.client_id(), Some(ID));
-    c.handle_datagram(ms(60), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
+    assert_eq!(c.client_id().map(ClientId::get), Some(ID));
+    c.receive(ms(60), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
     assert_eq!(events(&mut c), [PullEvent::CloseSuccess]);
 }
 
@@ -207,9 +210,9 @@ fn a_client_id_arriving_while_closing_is_not_taken() {
     sent(&mut c);
     c.close(ms(10));
     assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(STOP_PULL_REQ, 0)]);
-    c.handle_datagram(ms(20), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    c.receive(ms(20), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
     assert!(events(&mut c).is_empty());
-    assert_eq!((c.client_id(), c.counters().ignored), (None, 1));
+    assert_eq!((c.client_id().map(ClientId::get), c.counters().ignored), (None, 1));
 }
 
 /// Once closed, the client takes nothing: a repeated `STOP_PULL_RSP` does
@@ -219,10 +222,10 @@ fn a_closed_client_ignores_everything() {
     let mut c = pulling();
     c.close(ms(30));
     sent(&mut c);
-    c.handle_datagram(ms(40), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
+    c.receive(ms(40), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
     assert_eq!(events(&mut c), [PullEvent::CloseSuccess]);
-    c.handle_datagram(ms(41), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
-    c.handle_datagram(ms(42), ts_data(1, 7));
+    c.receive(ms(41), relay_packet(STOP_PULL_RSP, 0, 0, 0, b""));
+    c.receive(ms(42), ts_data(1, 7));
     assert!(events(&mut c).is_empty());
     assert_eq!((c.counters().ignored, c.poll_timeout()), (2, None));
 }
@@ -234,15 +237,15 @@ fn a_sentinel_or_second_client_id_is_ignored() {
     let mut c = client_with(PullConfig::default());
     sent(&mut c);
     for sentinel in SENTINEL_IDS {
-        c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, sentinel, b""));
+        c.receive(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, sentinel, b""));
     }
     assert!(events(&mut c).is_empty());
-    assert_eq!((c.client_id(), c.counters().ignored), (None, 3));
-    c.handle_datagram(ms(6), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    assert_eq!((c.client_id().map(ClientId::get), c.counters().ignored), (None, 3));
+    c.receive(ms(6), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
     assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
-    c.handle_datagram(ms(7), relay_packet(CLIENT_ID_RSP, 0, 0, 0x0A0B_0C0D, b""));
+    c.receive(ms(7), relay_packet(CLIENT_ID_RSP, 0, 0, 0x0A0B_0C0D, b""));
     assert!(events(&mut c).is_empty());
-    assert_eq!((c.client_id(), c.counters().ignored), (Some(ID), 4));
+    assert_eq!((c.client_id().map(ClientId::get), c.counters().ignored), (Some(ID), 4));
 }
 
 /// PROTOCOL §1.4 step 2: the list asked for before the client id arrived
@@ -254,7 +257,7 @@ fn a_list_asked_for_before_registration_is_sent_once_registered_even_empty() {
     sent(&mut c);
     c.pull(ms(1), &[] as &[&str]).unwrap();
     assert!(sent(&mut c).is_empty(), "no client id yet");
-    c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    c.receive(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
     assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
     assert_eq!(
         sent(&mut c),
@@ -268,12 +271,15 @@ fn a_list_asked_for_before_registration_is_sent_once_registered_even_empty() {
 #[test]
 fn client_unknown_for_another_id_is_ignored() {
     let mut c = pulling();
-    c.handle_datagram(ms(30), relay_packet(CLIENT_UNKNOWN, 0, 0, ID + 1, b""));
+    c.receive(ms(30), relay_packet(CLIENT_UNKNOWN, 0, 0, ID + 1, b""));
     assert!(sent(&mut c).is_empty());
-    assert_eq!((c.client_id(), c.counters().ignored, c.counters().reregistrations), (Some(ID), 1, 0));
-    c.handle_datagram(ms(31), relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""));
+    assert_eq!(
+        (c.client_id().map(ClientId::get), c.counters().ignored, c.counters().reregistrations),
+        (Some(ID), 1, 0)
+    );
+    c.receive(ms(31), relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""));
     assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(CLIENT_ID_REQ, 0)]);
-    assert_eq!((c.client_id(), c.counters().ignored, c.counters().reregistrations), (None, 1, 1));
+    assert_eq!((c.client_id().map(ClientId::get), c.counters().ignored, c.counters().reregistrations), (None, 1, 1));
 }
 
 /// PROTOCOL §1.4 steps 4-5: a `PULL_RSP` answers a request the client made
@@ -284,11 +290,11 @@ fn a_pull_response_before_registration_is_ignored() {
     let mut c = client_with(PullConfig::default());
     sent(&mut c);
     c.pull(ms(1), &["cam1"]).unwrap();
-    c.handle_datagram(ms(2), relay_packet(PULL_RSP, 0, 0x55, 0, b"cam1#7"));
+    c.receive(ms(2), relay_packet(PULL_RSP, 0, 0x55, 0, b"cam1#7"));
     assert!(events(&mut c).is_empty());
     assert!(sent(&mut c).is_empty());
     assert_eq!(c.counters().ignored, 1);
-    c.handle_datagram(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
+    c.receive(ms(5), relay_packet(CLIENT_ID_RSP, 0, 0, ID, b""));
     assert_eq!(events(&mut c), [PullEvent::PullStreamReady]);
     assert_eq!(
         sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
@@ -320,14 +326,14 @@ fn a_receiver_report_goes_with_each_heartbeat_for_the_streams_that_got_data() {
     let mut c = registered();
     c.pull(ms(10), &["cam1", "cam2", "cam3"]).unwrap();
     sent(&mut c);
-    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7;cam2#8;cam3#null"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7;cam2#8;cam3#null"));
     events(&mut c);
     sent(&mut c);
     // cam1: 10 and 11 at 30 ms, 13 at 62 ms (transit 32 ms longer: jitter
     // 32 / 16 = 2), 12 never (lost at 262 ms). cam2: nothing.
-    c.handle_datagram(ms(30), ts_data(10, 7));
-    c.handle_datagram(ms(30), ts_data(11, 7));
-    c.handle_datagram(ms(62), ts_data(13, 7));
+    c.receive(ms(30), ts_data(10, 7));
+    c.receive(ms(30), ts_data(11, 7));
+    c.receive(ms(62), ts_data(13, 7));
     let (out, _) = run(&mut c, ms(62), ms(2_005));
     assert_eq!(of_type(&out, HEARTBEAT).iter().map(|(at, _)| *at).collect::<Vec<_>>(), [1_005, 2_005]);
     let block = |fraction_lost| ReportBlock {
@@ -355,9 +361,9 @@ fn a_receiver_report_goes_with_each_heartbeat_for_the_streams_that_got_data() {
 fn receiver_reports_can_be_turned_off() {
     let mut c = registered_with(PullConfig { receiver_reports: false, ..PullConfig::default() });
     c.pull(ms(10), &["cam1"]).unwrap();
-    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7"));
     events(&mut c);
-    c.handle_datagram(ms(30), ts_data(10, 7));
+    c.receive(ms(30), ts_data(10, 7));
     sent(&mut c);
     let (out, _) = run(&mut c, ms(30), ms(2_005));
     assert_eq!(out.iter().map(|(at, s)| (*at, s.pt)).collect::<Vec<_>>(), [(1_005, HEARTBEAT), (2_005, HEARTBEAT)]);
@@ -376,7 +382,7 @@ fn an_ack_fills_a_datagram_up_to_738_bytes_and_splits_between_ids_beyond() {
         c.pull(ms(10), &ids).unwrap();
         sent(&mut c);
         let rsp = format!("{}#7;{}#8", ids[0], ids[1]);
-        c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 42, 0, rsp.as_bytes()));
+        c.receive(ms(20), relay_packet(PULL_RSP, 0, 42, 0, rsp.as_bytes()));
         events(&mut c);
         let acks = sent(&mut c);
         assert_eq!(acks.iter().map(|a| a.payload.len()).collect::<Vec<_>>(), expected, "second id of {second}");
@@ -391,8 +397,8 @@ fn an_ack_fills_a_datagram_up_to_738_bytes_and_splits_between_ids_beyond() {
 #[test]
 fn a_stream_stopped_for_a_stream_not_listed_is_ignored() {
     let mut c = pulling();
-    c.handle_datagram(ms(30), relay_packet(STREAM_STOPPED, 0, 0, 0, b"cam2"));
-    c.handle_datagram(ms(31), relay_packet(STREAM_STOPPED, 0, 0, 0, b"\xff"));
+    c.receive(ms(30), relay_packet(STREAM_STOPPED, 0, 0, 0, b"cam2"));
+    c.receive(ms(31), relay_packet(STREAM_STOPPED, 0, 0, 0, b"\xff"));
     assert!(events(&mut c).is_empty());
     assert_eq!(c.counters().ignored, 2);
     assert_eq!(c.live_ids().collect::<Vec<_>>(), ["cam1"]);
@@ -405,19 +411,19 @@ fn when_one_stream_stops_the_others_keep_their_data() {
     let mut c = registered();
     c.pull(ms(10), &["cam1", "cam2", "cam3"]).unwrap();
     sent(&mut c);
-    c.handle_datagram(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7;cam2#8;cam3#9"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7;cam2#8;cam3#9"));
     events(&mut c);
-    c.handle_datagram(ms(30), relay_packet(STREAM_STOPPED, 0, 0, 0, b"cam1"));
+    c.receive(ms(30), relay_packet(STREAM_STOPPED, 0, 0, 0, b"cam1"));
     assert_eq!(events(&mut c), [PullEvent::StreamStop { live_id: "cam1".into() }], "no data to wait for");
     assert_eq!(c.live_ids().collect::<Vec<_>>(), ["cam2", "cam3"]);
-    c.handle_datagram(ms(40), ts_data(5, 9));
-    c.handle_datagram(ms(40), ts_data(6, 8));
-    c.handle_datagram(ms(41), ts_data(7, 7));
+    c.receive(ms(40), ts_data(5, 9));
+    c.receive(ms(40), ts_data(6, 8));
+    c.receive(ms(41), ts_data(7, 7));
     let (_, evs) = run(&mut c, ms(41), ms(500));
     let data: Vec<(String, u16)> = evs
         .into_iter()
         .filter_map(|e| match e {
-            PullEvent::PullStreamData { live_id, seq, .. } => Some((live_id, seq)),
+            PullEvent::PullStreamData { live_id, seq, .. } => Some((live_id, seq.get())),
             _ => None,
         })
         .collect();
@@ -431,11 +437,11 @@ fn when_one_stream_stops_the_others_keep_their_data() {
 #[test]
 fn registering_again_keeps_its_own_retry_schedule() {
     let mut c = pulling();
-    c.handle_datagram(ms(30), ts_data(10, 7));
-    c.handle_datagram(ms(31), relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""));
+    c.receive(ms(30), ts_data(10, 7));
+    c.receive(ms(31), relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""));
     assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(CLIENT_ID_REQ, 0)]);
     // 11 is missing: its NACK timers and 12's window run meanwhile.
-    c.handle_datagram(ms(35), ts_data(12, 7));
+    c.receive(ms(35), ts_data(12, 7));
     let (out, evs) = run(&mut c, ms(35), ms(1_600));
     assert_eq!(
         out.iter().map(|(at, s)| (*at, s.pt)).collect::<Vec<_>>(),
@@ -446,4 +452,18 @@ fn registering_again_keeps_its_own_retry_schedule() {
         2,
         "10 and 12 are still handed over"
     );
+}
+
+/// The client reads only the relay's pull socket: the same bytes from the
+/// push socket or another address are dropped unread and counted.
+#[test]
+fn datagrams_not_from_the_relays_pull_socket_are_foreign() {
+    let mut c = client_with(PullConfig::default());
+    sent(&mut c);
+    let answer = relay_packet(CLIENT_ID_RSP, 0, 0, ID, b"");
+    c.handle_datagram(ms(5), Port::Push, RELAY_PULL, answer.clone());
+    c.handle_datagram(ms(5), Port::Pull, RELAY_PUSH, answer.clone());
+    assert_eq!((c.client_id(), c.counters().foreign, c.counters().ignored), (None, 2, 0));
+    c.receive(ms(5), answer);
+    assert_eq!(c.client_id().map(ClientId::get), Some(ID));
 }

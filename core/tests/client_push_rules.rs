@@ -8,9 +8,9 @@ mod fake_relay;
 use bytes::Bytes;
 use fake_relay::push::{client, events, sent};
 use fake_relay::*;
-use rtprelay_core::Instant;
 use rtprelay_core::client::push::{PushClient, PushEvent};
 use rtprelay_core::packet::rtcp::{Nack, ReceiverReport};
+use rtprelay_core::{Instant, Port};
 use std::time::Duration;
 
 const SSRC: u32 = 0xDEAD_BEEF;
@@ -46,7 +46,7 @@ fn times_of(sent: &[(Instant, Bytes)], pt: u8) -> Vec<u64> {
 }
 
 fn auth_ok(c: &mut PushClient, now: Instant, ssrc: u32, live_id: &[u8]) {
-    c.handle_datagram(now, relay_packet(AUTH_OK, 0, relay_ts(now), ssrc, live_id));
+    c.receive(now, relay_packet(AUTH_OK, 0, relay_ts(now), ssrc, live_id));
 }
 
 fn accepted(live_id: &str) -> PushEvent {
@@ -113,11 +113,11 @@ fn auth_again_restarts_the_auth_with_the_new_code_and_keeps_the_sequence_numbers
 #[test]
 fn an_auth_answer_after_stream_unknown_is_reported_even_with_the_same_ssrc() {
     let mut c = live();
-    c.handle_datagram(ms(20), relay_packet(STREAM_UNKNOWN, 0, relay_ts(ms(20)), SSRC, b""));
+    c.receive(ms(20), relay_packet(STREAM_UNKNOWN, 0, relay_ts(ms(20)), SSRC, b""));
     assert_eq!(of_type(&sent(&mut c), AUTH_REQ).len(), 1);
     auth_ok(&mut c, ms(30), SSRC, b"cam1");
     assert_eq!(events(&mut c), [accepted("cam1")]);
-    assert_eq!(c.ssrc("cam1"), Some(SSRC));
+    assert_eq!(c.ssrc("cam1").map(Ssrc::get), Some(SSRC));
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn a_new_ssrc_in_a_periodic_reauth_answer_is_reported() {
     assert_eq!(times_of(&run(&mut c, ms(10), ms(5_010)), AUTH_REQ), [5_010]);
     auth_ok(&mut c, ms(5_020), 0x77, b"cam1");
     assert_eq!(events(&mut c), [accepted("cam1")], "the relay restarted: a new SSRC");
-    assert_eq!(c.ssrc("cam1"), Some(0x77));
+    assert_eq!(c.ssrc("cam1").map(Ssrc::get), Some(0x77));
     c.push(ms(5_030), "cam1", &[0x47; 188]).unwrap();
     assert_eq!(of_type(&sent(&mut c), TS_DATA)[0].ssrc, 0x77);
 }
@@ -143,7 +143,7 @@ fn every_auth_request_sent_is_counted() {
     events(&mut c);
     assert_eq!(times_of(&run(&mut c, ms(1_600), ms(6_700)), AUTH_REQ), [6_600]);
     assert_eq!(c.counters().auth_requests, 4, "and the re-auth");
-    c.handle_datagram(ms(6_700), relay_packet(STREAM_UNKNOWN, 0, relay_ts(ms(6_700)), SSRC, b""));
+    c.receive(ms(6_700), relay_packet(STREAM_UNKNOWN, 0, relay_ts(ms(6_700)), SSRC, b""));
     assert_eq!(of_type(&sent(&mut c), AUTH_REQ).len(), 1);
     assert_eq!(c.counters().auth_requests, 5, "and the one STREAM_UNKNOWN asked for");
 }
@@ -157,7 +157,7 @@ fn data_counters_count_first_transmissions_and_nacks_count_hits_and_misses() {
     assert_eq!((c.counters().packets_sent, c.counters().bytes_sent), (2, 1_880), "1316 + 564; 120 bytes wait");
     // One NACKed number is in the history, two were never sent.
     let nack = Nack::from_sequences(0, SSRC, &[seqs[0], seqs[1].wrapping_add(1), seqs[1].wrapping_add(2)]);
-    c.handle_datagram(ms(30), nack.encode());
+    c.receive(ms(30), nack.encode());
     assert_eq!(of_type(&sent(&mut c), TS_DATA).iter().map(|s| s.seq).collect::<Vec<_>>(), [seqs[0]]);
     let k = c.counters();
     assert_eq!((k.retransmitted, k.nack_misses), (1, 2));
@@ -174,18 +174,18 @@ fn datagrams_the_client_has_no_use_for_are_counted_ignored() {
     };
     auth_ok(&mut c, ms(20), 0x77, b"cam2");
     expect_ignored(&mut c, 1, "AUTH_OK for a stream never authenticated");
-    assert_eq!(c.ssrc("cam1"), Some(SSRC), "cam1 keeps its SSRC");
-    c.handle_datagram(ms(21), relay_packet(AUTH_REFUSED, 0, relay_ts(ms(21)), 0, b"cam2"));
+    assert_eq!(c.ssrc("cam1").map(Ssrc::get), Some(SSRC), "cam1 keeps its SSRC");
+    c.receive(ms(21), relay_packet(AUTH_REFUSED, 0, relay_ts(ms(21)), 0, b"cam2"));
     expect_ignored(&mut c, 2, "AUTH_REFUSED for a stream never authenticated");
-    c.handle_datagram(ms(22), relay_packet(STREAM_UNKNOWN, 0, relay_ts(ms(22)), 0x1234, b""));
+    c.receive(ms(22), relay_packet(STREAM_UNKNOWN, 0, relay_ts(ms(22)), 0x1234, b""));
     expect_ignored(&mut c, 3, "STREAM_UNKNOWN for another SSRC");
-    c.handle_datagram(ms(23), relay_packet(DELAY_RSP, 999, 1, 0, b"cam1"));
+    c.receive(ms(23), relay_packet(DELAY_RSP, 999, 1, 0, b"cam1"));
     expect_ignored(&mut c, 4, "DELAY_RSP for no probe");
-    c.handle_datagram(ms(24), relay_packet(50, 0, relay_ts(ms(24)), SSRC, b""));
+    c.receive(ms(24), relay_packet(50, 0, relay_ts(ms(24)), SSRC, b""));
     expect_ignored(&mut c, 5, "an unknown payload type");
-    c.handle_datagram(ms(25), ReceiverReport { sender_ssrc: 1, blocks: vec![] }.encode());
+    c.receive(ms(25), ReceiverReport { sender_ssrc: 1, blocks: vec![] }.encode());
     expect_ignored(&mut c, 6, "RTCP that is not a NACK");
-    c.handle_datagram(ms(26), Nack::from_sequences(0, 0x1234, &[1]).encode());
+    c.receive(ms(26), Nack::from_sequences(0, 0x1234, &[1]).encode());
     expect_ignored(&mut c, 7, "a NACK for another SSRC");
     c.push(ms(27), "cam1", &[0x47; 188]).unwrap();
     assert_eq!(of_type(&sent(&mut c), TS_DATA)[0].ssrc, SSRC, "cam1 is still live");
@@ -195,7 +195,7 @@ fn datagrams_the_client_has_no_use_for_are_counted_ignored() {
 #[test]
 fn an_unasked_stop_response_does_not_close_the_client() {
     let mut c = live();
-    c.handle_datagram(ms(20), relay_packet(STOP_PUSH_RSP, 0, relay_ts(ms(20)), 0, b""));
+    c.receive(ms(20), relay_packet(STOP_PUSH_RSP, 0, relay_ts(ms(20)), 0, b""));
     assert_eq!(events(&mut c), [], "no CloseSuccess");
     assert_eq!(c.counters().ignored, 1);
     c.push(ms(21), "cam1", &[0x47; 188]).unwrap();
@@ -206,14 +206,14 @@ fn an_unasked_stop_response_does_not_close_the_client() {
 #[test]
 fn datagrams_that_do_not_parse_are_counted_malformed() {
     let mut c = live();
-    c.handle_datagram(ms(20), Bytes::from_static(&[0x80, TS_DATA, 0, 1]));
+    c.receive(ms(20), Bytes::from_static(&[0x80, TS_DATA, 0, 1]));
     assert_eq!(c.counters().malformed, 1, "shorter than an RTP header");
     c.push(ms(21), "cam1", &[0x47; 188]).unwrap();
     let data = sent(&mut c);
     // A NACK followed by a truncated RTCP packet: the NACK is still answered.
     let mut compound = Nack::from_sequences(0, SSRC, &[read(&data[0]).seq]).encode().to_vec();
     compound.extend_from_slice(&[0x80, 205, 0, 9]);
-    c.handle_datagram(ms(22), Bytes::from(compound));
+    c.receive(ms(22), Bytes::from(compound));
     assert_eq!(sent(&mut c), data);
     let k = c.counters();
     assert_eq!((k.malformed, k.retransmitted, k.ignored), (2, 1, 0));
@@ -226,11 +226,11 @@ fn after_close_everything_from_the_relay_is_ignored() {
     let seq = of_type(&sent(&mut c), TS_DATA)[0].seq;
     c.close(ms(30));
     sent(&mut c);
-    c.handle_datagram(ms(40), relay_packet(STOP_PUSH_RSP, 0, relay_ts(ms(40)), 0, b""));
+    c.receive(ms(40), relay_packet(STOP_PUSH_RSP, 0, relay_ts(ms(40)), 0, b""));
     assert_eq!(events(&mut c), [PushEvent::CloseSuccess]);
-    c.handle_datagram(ms(50), Nack::from_sequences(0, SSRC, &[seq]).encode());
+    c.receive(ms(50), Nack::from_sequences(0, SSRC, &[seq]).encode());
     auth_ok(&mut c, ms(51), SSRC, b"cam1");
-    c.handle_datagram(ms(52), Bytes::from_static(&[0x80]));
+    c.receive(ms(52), Bytes::from_static(&[0x80]));
     assert_eq!(sent(&mut c), Vec::<Bytes>::new());
     assert_eq!(events(&mut c), []);
     let k = c.counters();
@@ -245,13 +245,13 @@ fn while_closing_auth_answers_are_ignored_and_nacks_still_answered() {
     c.close(ms(30));
     sent(&mut c);
     auth_ok(&mut c, ms(31), 0x77, b"cam1");
-    c.handle_datagram(ms(32), relay_packet(AUTH_REFUSED, 0, relay_ts(ms(32)), 0, b"cam1"));
-    c.handle_datagram(ms(33), relay_packet(STREAM_UNKNOWN, 0, relay_ts(ms(33)), SSRC, b""));
+    c.receive(ms(32), relay_packet(AUTH_REFUSED, 0, relay_ts(ms(32)), 0, b"cam1"));
+    c.receive(ms(33), relay_packet(STREAM_UNKNOWN, 0, relay_ts(ms(33)), SSRC, b""));
     assert_eq!(events(&mut c), []);
     assert_eq!(sent(&mut c), Vec::<Bytes>::new(), "no new auth while closing");
-    assert_eq!(c.ssrc("cam1"), Some(SSRC));
+    assert_eq!(c.ssrc("cam1").map(Ssrc::get), Some(SSRC));
     assert_eq!(c.counters().ignored, 3);
-    c.handle_datagram(ms(34), Nack::from_sequences(0, SSRC, &[read(&data[0]).seq]).encode());
+    c.receive(ms(34), Nack::from_sequences(0, SSRC, &[read(&data[0]).seq]).encode());
     assert_eq!(sent(&mut c), data);
 }
 
@@ -274,7 +274,7 @@ fn a_refused_stream_does_not_send_its_leftover_bytes_at_close() {
     assert_eq!(sent(&mut c), Vec::<Bytes>::new(), "less than one TS packet waits");
     c.auth(ms(30), "cam1", "wrong").unwrap();
     sent(&mut c);
-    c.handle_datagram(ms(40), relay_packet(AUTH_REFUSED, 0, relay_ts(ms(40)), 0, b"cam1"));
+    c.receive(ms(40), relay_packet(AUTH_REFUSED, 0, relay_ts(ms(40)), 0, b"cam1"));
     assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: false }]);
     c.close(ms(50));
     let out: Vec<Sent> = sent(&mut c).iter().map(|d| read(d)).collect();
@@ -298,7 +298,7 @@ fn later_auth_answers_move_the_relay_clock_estimate_by_an_eighth() {
     assert_eq!(of_type(&sent(&mut c), TS_DATA)[0].ts, relay_ts(ms(20)), "the first answer sets the offset");
     assert_eq!(times_of(&run(&mut c, ms(20), ms(5_010)), AUTH_REQ), [5_010]);
     // The re-auth answer reads the relay clock 800 ms later than the estimate.
-    c.handle_datagram(ms(5_010), relay_packet(AUTH_OK, 0, relay_ts(ms(5_010)) + 800, SSRC, b"cam1"));
+    c.receive(ms(5_010), relay_packet(AUTH_OK, 0, relay_ts(ms(5_010)) + 800, SSRC, b"cam1"));
     assert_eq!(events(&mut c), []);
     c.push(ms(5_020), "cam1", &[0x47; 188]).unwrap();
     assert_eq!(of_type(&sent(&mut c), TS_DATA)[0].ts, relay_ts(ms(5_020)) + 100, "moved by 800 / 8 ms");
@@ -327,9 +327,9 @@ fn eight_probes_await_their_answer_and_older_ones_are_forgotten() {
     let later = run(&mut c, ms(0), ms(8_000));
     assert_eq!(times_of(&later, DELAY_REQ), [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000]);
     probes.extend(later.into_iter().filter(|(_, d)| read(d).pt == DELAY_REQ).map(|(_, d)| d));
-    c.handle_datagram(ms(8_000), echo(&probes[0]));
+    c.receive(ms(8_000), echo(&probes[0]));
     assert_eq!((c.delay(), c.counters().ignored), (None, 1), "the ninth probe made the first one forgotten");
-    c.handle_datagram(ms(8_000), echo(&probes[1]));
+    c.receive(ms(8_000), echo(&probes[1]));
     assert_eq!(c.delay(), Some(Duration::from_millis(7_000)), "sent at 1 s, answered at 8 s");
 }
 
@@ -339,9 +339,24 @@ fn a_delay_answer_must_echo_both_sequence_number_and_timestamp() {
     c.auth(ms(0), "cam1", "code").unwrap();
     let probe = of_type(&sent(&mut c), DELAY_REQ).remove(0);
     let answer = |seq: u16, ts: u32| relay_packet(DELAY_RSP, seq, ts, probe.ssrc, &probe.payload);
-    c.handle_datagram(ms(10), answer(probe.seq, probe.ts.wrapping_add(1)));
-    c.handle_datagram(ms(20), answer(probe.seq.wrapping_add(1), probe.ts));
+    c.receive(ms(10), answer(probe.seq, probe.ts.wrapping_add(1)));
+    c.receive(ms(20), answer(probe.seq.wrapping_add(1), probe.ts));
     assert_eq!((c.delay(), c.counters().ignored), (None, 2));
-    c.handle_datagram(ms(40), answer(probe.seq, probe.ts));
+    c.receive(ms(40), answer(probe.seq, probe.ts));
     assert_eq!(c.delay(), Some(Duration::from_millis(40)));
+}
+
+/// The client reads only the relay's push socket: the same bytes from the
+/// pull socket or another address are dropped unread and counted.
+#[test]
+fn datagrams_not_from_the_relays_push_socket_are_foreign() {
+    let mut c = client();
+    c.auth(ms(0), "cam1", "code").unwrap();
+    sent(&mut c);
+    let answer = relay_packet(AUTH_OK, 0, relay_ts(ms(10)), SSRC, b"cam1");
+    c.handle_datagram(ms(10), Port::Pull, RELAY_PUSH, answer.clone());
+    c.handle_datagram(ms(10), Port::Push, RELAY_PULL, answer.clone());
+    assert_eq!((c.ssrc("cam1"), c.counters().foreign, c.counters().ignored), (None, 2, 0));
+    c.receive(ms(10), answer);
+    assert_eq!(c.ssrc("cam1").map(Ssrc::get), Some(SSRC));
 }

@@ -25,8 +25,23 @@ fn addr(host: u8, port: u16) -> SocketAddr {
 enum Node {
     /// The relay, on `Port`, from the given source address.
     Relay(Port, SocketAddr),
-    Publisher,
-    Subscriber(usize),
+    /// The publisher, from the relay's `Port`.
+    Publisher(Port),
+    /// A subscriber, from the relay's `Port`.
+    Subscriber(usize, Port),
+}
+
+/// The relay socket at `addr`.
+fn relay_port(addr: SocketAddr) -> Port {
+    if addr == relay_addr(Port::Push) { Port::Push } else { Port::Pull }
+}
+
+/// The relay's socket `port`.
+fn relay_addr(port: Port) -> SocketAddr {
+    match port {
+        Port::Push => addr(254, 61_040),
+        Port::Pull => addr(254, 61_041),
+    }
 }
 
 /// The relay, one publisher and some subscribers, on a virtual clock.
@@ -58,10 +73,22 @@ impl Net {
     fn new(count: usize) -> Self {
         let now = Instant::ZERO;
         // The publisher's clock is 2 s off: it must follow the relay's.
-        let publisher =
-            PushClient::new(PushConfig::default(), [1; 32], WallClock::new(Instant::ZERO, EPOCH_MS - 2_000));
+        let publisher = PushClient::new(
+            PushConfig::default(),
+            relay_addr(Port::Push),
+            [1; 32],
+            WallClock::new(Instant::ZERO, EPOCH_MS - 2_000),
+        );
         let subscribers = (0..count)
-            .map(|i| PullClient::new(PullConfig::default(), [i as u8 + 2; 32], WallClock::new(now, EPOCH_MS), now))
+            .map(|i| {
+                PullClient::new(
+                    PullConfig::default(),
+                    relay_addr(Port::Pull),
+                    [i as u8 + 2; 32],
+                    WallClock::new(now, EPOCH_MS),
+                    now,
+                )
+            })
             .collect();
         let mut net = Net {
             now,
@@ -87,9 +114,10 @@ impl Net {
     fn drain_relay(&mut self) {
         while let Some(t) = self.relay.poll_transmit(8) {
             let to = if t.destination == PUBLISHER {
-                Node::Publisher
+                Node::Publisher(t.port)
             } else {
-                Node::Subscriber((0..self.subscribers.len()).find(|&i| subscriber_addr(i) == t.destination).unwrap())
+                let i = (0..self.subscribers.len()).find(|&i| subscriber_addr(i) == t.destination).unwrap();
+                Node::Subscriber(i, t.port)
             };
             for segment in t.segments {
                 self.put(to, segment);
@@ -99,15 +127,19 @@ impl Net {
     }
 
     fn drain_publisher(&mut self) {
-        while let Some(d) = self.publisher.poll_transmit() {
-            self.put(Node::Relay(Port::Push, PUBLISHER), d);
+        while let Some(t) = self.publisher.poll_transmit(8) {
+            for d in t.segments {
+                self.put(Node::Relay(relay_port(t.destination), PUBLISHER), d);
+            }
         }
         self.push_events.extend(std::iter::from_fn(|| self.publisher.poll_event()));
     }
 
     fn drain_subscriber(&mut self, i: usize) {
-        while let Some(d) = self.subscribers[i].poll_transmit() {
-            self.put(Node::Relay(Port::Pull, subscriber_addr(i)), d);
+        while let Some(t) = self.subscribers[i].poll_transmit(8) {
+            for d in t.segments {
+                self.put(Node::Relay(relay_port(t.destination), subscriber_addr(i)), d);
+            }
         }
         let events: Vec<PullEvent> = std::iter::from_fn(|| self.subscribers[i].poll_event()).collect();
         self.pull_events[i].extend(events);
@@ -120,12 +152,12 @@ impl Net {
                 self.relay.handle_datagram(now, port, from, data);
                 self.drain_relay();
             }
-            Node::Publisher => {
-                self.publisher.handle_datagram(now, data);
+            Node::Publisher(port) => {
+                self.publisher.handle_datagram(now, port, relay_addr(port), data);
                 self.drain_publisher();
             }
-            Node::Subscriber(i) => {
-                self.subscribers[i].handle_datagram(now, data);
+            Node::Subscriber(i, port) => {
+                self.subscribers[i].handle_datagram(now, port, relay_addr(port), data);
                 self.drain_subscriber(i);
             }
         }
@@ -191,7 +223,9 @@ impl Net {
         self.pull_events[i]
             .iter()
             .filter_map(|e| match e {
-                PullEvent::PullStreamData { live_id, seq, data } if live_id == "cam1" => Some((*seq, data.clone())),
+                PullEvent::PullStreamData { live_id, seq, data } if live_id == "cam1" => {
+                    Some((seq.get(), data.clone()))
+                }
                 _ => None,
             })
             .collect()

@@ -11,7 +11,7 @@ pub(crate) struct Backoff {
     max: Duration,
     attempts: u32,
     /// When the next attempt is due.
-    pub(crate) at: Instant,
+    at: Instant,
 }
 
 impl Backoff {
@@ -20,6 +20,16 @@ impl Backoff {
     pub(crate) fn start(now: Instant, initial: Duration, max: Duration) -> Self {
         let initial = initial.max(Duration::from_millis(1));
         Backoff { initial, max: max.max(initial), attempts: 1, at: now + initial }
+    }
+
+    /// When the next attempt is due.
+    pub(crate) fn at(&self) -> Instant {
+        self.at
+    }
+
+    /// Whether the next attempt is due at `now`.
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
+        self.at <= now
     }
 
     /// Records an attempt made at `now` and schedules the next one.

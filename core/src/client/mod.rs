@@ -1,9 +1,12 @@
 //! Sans-IO client state machines: the publisher ([`push::PushClient`]) and
 //! the subscriber ([`pull::PullClient`], with its [`reorder`] buffer).
 //!
-//! They have the relay's shape (docs/architecture.md): every input is a method call
-//! carrying `now`, every output is polled. Each client talks to one peer,
-//! the relay, so `poll_transmit` returns bare datagrams.
+//! Both implement [`Endpoint`](crate::Endpoint), the relay's call
+//! contract (docs/architecture.md): every input is a method call carrying
+//! `now`, every output is polled. Each client talks to one relay socket,
+//! given at construction: the publisher to the push socket, the subscriber
+//! to the pull socket. Its transmits go there, and datagrams from any other
+//! address or socket are dropped and counted (`foreign`).
 //!
 //! # Call contract
 //!
@@ -19,22 +22,24 @@
 //! ```
 //! use bytes::Bytes;
 //! use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
-//! use rtprelay_core::{Instant, WallClock};
+//! use rtprelay_core::{Endpoint, Instant, Port, WallClock};
+//! use std::net::SocketAddr;
 //!
 //! let now = Instant::ZERO;
+//! let relay: SocketAddr = "192.0.2.1:61041".parse().unwrap();
 //! let clock = WallClock::new(now, 1_700_000_000_000);
-//! let mut client = PullClient::new(PullConfig::default(), [7; 32], clock, now);
+//! let mut client = PullClient::new(PullConfig::default(), relay, [7; 32], clock, now);
 //! client.pull(now, &["cam1"]).unwrap();
 //! let mut sent = Vec::new();
 //! // One turn of the loop; a real driver repeats it until the client closes.
-//! let received: Option<Bytes> = None; // a datagram from the socket, if any
-//! if let Some(datagram) = received {
-//!     client.handle_datagram(now, datagram);
+//! let received: Option<(SocketAddr, Bytes)> = None; // a datagram from the socket, if any
+//! if let Some((from, datagram)) = received {
+//!     client.handle_datagram(now, Port::Pull, from, datagram);
 //! } else if client.poll_timeout().is_some_and(|at| at <= now) {
 //!     client.handle_timeout(now);
 //! }
-//! while let Some(datagram) = client.poll_transmit() {
-//!     sent.push(datagram); // socket.send_to(&datagram, relay_addr)
+//! while let Some(transmit) = client.poll_transmit(8) {
+//!     sent.extend(transmit.segments); // socket.send_to(&datagram, transmit.destination)
 //! }
 //! while let Some(event) = client.poll_event() {
 //!     if let PullEvent::PullStreamData { live_id, data, .. } = event {
@@ -47,7 +52,9 @@
 
 mod backoff;
 mod history;
+mod link;
 mod outbox;
+mod phase;
 pub mod pull;
 pub mod push;
 mod reception;
@@ -92,6 +99,11 @@ fn check_live_id(live_id: &str) -> Result<(), ClientError> {
 /// number: sequence 0, marker clear.
 fn control(payload_type: u8, timestamp: u32, ssrc: u32, payload: &[u8]) -> bytes::Bytes {
     Header { timestamp, ssrc, ..Header::new(payload_type) }.encode(payload)
+}
+
+/// A configured wait of `millis`, at least 1 ms.
+fn ms(millis: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(millis.max(1))
 }
 
 /// The earlier of two optional deadlines.

@@ -2,6 +2,7 @@
 //! datagram dropped and counted when the owner does not drain it.
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 
 /// Datagrams waiting for the driver.
@@ -9,7 +10,7 @@ pub(crate) struct Outbox {
     queue: VecDeque<Bytes>,
     capacity: usize,
     /// Datagrams dropped because the queue was full.
-    pub(crate) overflow: u64,
+    overflow: u64,
 }
 
 impl Outbox {
@@ -25,8 +26,16 @@ impl Outbox {
         self.queue.push_back(datagram);
     }
 
-    pub(crate) fn poll(&mut self) -> Option<Bytes> {
-        self.queue.pop_front()
+    /// The oldest `max` datagrams (at least one), in queue order; empty
+    /// once nothing is queued.
+    pub(crate) fn poll(&mut self, max: usize) -> SmallVec<[Bytes; 4]> {
+        let take = self.queue.len().min(max.max(1));
+        self.queue.drain(..take).collect()
+    }
+
+    /// Datagrams dropped so far because the queue was full.
+    pub(crate) fn overflow(&self) -> u64 {
+        self.overflow
     }
 }
 
@@ -34,15 +43,27 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    fn queue(o: &mut Outbox, items: &[&'static [u8]]) {
+        for &b in items {
+            o.send(Bytes::from_static(b));
+        }
+    }
+
     #[test]
     fn a_full_queue_drops_the_oldest() {
         let mut o = Outbox::new(2);
-        for b in [&b"a"[..], b"b", b"c"] {
-            o.send(Bytes::copy_from_slice(b));
-        }
-        assert_eq!(o.overflow, 1);
-        assert_eq!(o.poll().as_deref(), Some(&b"b"[..]));
-        assert_eq!(o.poll().as_deref(), Some(&b"c"[..]));
-        assert_eq!(o.poll(), None);
+        queue(&mut o, &[b"a", b"b", b"c"]);
+        assert_eq!(o.overflow(), 1);
+        assert_eq!(o.poll(1).as_slice(), [Bytes::from_static(b"b")]);
+        assert_eq!(o.poll(1).as_slice(), [Bytes::from_static(b"c")]);
+        assert!(o.poll(1).is_empty());
+    }
+
+    #[test]
+    fn batches_keep_queue_order_and_take_at_least_one() {
+        let mut o = Outbox::new(8);
+        queue(&mut o, &[b"a", b"b", b"c"]);
+        assert_eq!(o.poll(0).as_slice(), [Bytes::from_static(b"a")], "zero means one");
+        assert_eq!(o.poll(5).as_slice(), [Bytes::from_static(b"b"), Bytes::from_static(b"c")]);
     }
 }

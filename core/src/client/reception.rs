@@ -4,6 +4,7 @@
 //! interarrival jitter.
 
 use super::reorder::ReorderStats;
+use crate::ids::{Seq, Ssrc};
 use crate::packet::rtcp::ReportBlock;
 
 /// Reception state of one stream between reports.
@@ -23,11 +24,11 @@ pub(crate) struct Reception {
 impl Reception {
     /// A data packet arrived at `arrival` (relay-clock ms, truncated like
     /// the timestamps) carrying `sequence` and `timestamp`.
-    pub(crate) fn on_packet(&mut self, sequence: u16, timestamp: u32, arrival: u32) {
+    pub(crate) fn on_packet(&mut self, sequence: Seq, timestamp: u32, arrival: u32) {
         self.highest = Some(match self.highest {
-            None => u32::from(sequence),
+            None => u32::from(sequence.get()),
             Some(h) => {
-                let step = i32::from(sequence.wrapping_sub(h as u16) as i16);
+                let step = i32::from(sequence.delta(Seq::new(h as u16)));
                 if step > 0 { h.wrapping_add(step as u32) } else { h }
             }
         });
@@ -41,7 +42,7 @@ impl Reception {
 
     /// The report block for `ssrc`, from the reorder buffer's counts;
     /// starts the next reporting interval. `None` before any packet.
-    pub(crate) fn report(&mut self, ssrc: u32, stats: ReorderStats) -> Option<ReportBlock> {
+    pub(crate) fn report(&mut self, ssrc: Ssrc, stats: ReorderStats) -> Option<ReportBlock> {
         let highest = self.highest?;
         let (received, lost) = (stats.received, stats.lost);
         let expected = (received + lost).saturating_sub(self.prior.0 + self.prior.1);
@@ -49,7 +50,7 @@ impl Reception {
         self.prior = (received, lost);
         let fraction_lost = (lost_now * 256).checked_div(expected).map_or(0, |f| f.min(255) as u8);
         Some(ReportBlock {
-            ssrc,
+            ssrc: ssrc.get(),
             fraction_lost,
             cumulative_lost: i32::try_from(lost).unwrap_or(i32::MAX),
             highest_sequence: highest,
@@ -67,14 +68,14 @@ mod tests {
     #[test]
     fn loss_fraction_is_per_interval_and_the_highest_number_is_extended() {
         let mut r = Reception::default();
-        assert!(r.report(1, ReorderStats::default()).is_none(), "nothing to report yet");
-        r.on_packet(65535, 0, 0);
-        r.on_packet(1, 0, 0);
+        assert!(r.report(Ssrc::new(1), ReorderStats::default()).is_none(), "nothing to report yet");
+        r.on_packet(Seq::new(65535), 0, 0);
+        r.on_packet(Seq::new(1), 0, 0);
         let stats = ReorderStats { received: 3, lost: 1, ..ReorderStats::default() };
-        let block = r.report(9, stats).unwrap();
+        let block = r.report(Ssrc::new(9), stats).unwrap();
         assert_eq!((block.ssrc, block.fraction_lost, block.cumulative_lost, block.highest_sequence), (9, 64, 1, 65537));
         let stats = ReorderStats { received: 7, lost: 1, ..ReorderStats::default() };
-        assert_eq!(r.report(9, stats).unwrap().fraction_lost, 0, "no new loss in this interval");
+        assert_eq!(r.report(Ssrc::new(9), stats).unwrap().fraction_lost, 0, "no new loss in this interval");
     }
 
     #[test]
@@ -83,10 +84,10 @@ mod tests {
         // Timestamps 20 ms apart, arrivals alternating 15 and 25 ms apart.
         let mut arrival = 1000u32;
         for k in 0..200u32 {
-            r.on_packet(k as u16, k * 20, arrival);
+            r.on_packet(Seq::new(k as u16), k * 20, arrival);
             arrival += if k % 2 == 0 { 15 } else { 25 };
         }
-        let block = r.report(1, ReorderStats { received: 200, ..ReorderStats::default() }).unwrap();
+        let block = r.report(Ssrc::new(1), ReorderStats { received: 200, ..ReorderStats::default() }).unwrap();
         assert_eq!(block.jitter, 4, "converges on |D| = 5 ms, truncated: {}", r.jitter);
     }
 
@@ -96,11 +97,11 @@ mod tests {
     #[test]
     fn the_loss_fraction_is_over_the_packets_expected_since_the_last_report() {
         let mut r = Reception::default();
-        r.on_packet(1, 0, 0);
-        let first = r.report(5, ReorderStats { received: 3, lost: 1, ..ReorderStats::default() }).unwrap();
+        r.on_packet(Seq::new(1), 0, 0);
+        let first = r.report(Ssrc::new(5), ReorderStats { received: 3, lost: 1, ..ReorderStats::default() }).unwrap();
         assert_eq!((first.fraction_lost, first.cumulative_lost), (64, 1), "1 of 4");
         // This interval: 7 received and 2 lost, so 9 expected.
-        let second = r.report(5, ReorderStats { received: 10, lost: 3, ..ReorderStats::default() }).unwrap();
+        let second = r.report(Ssrc::new(5), ReorderStats { received: 10, lost: 3, ..ReorderStats::default() }).unwrap();
         assert_eq!((second.fraction_lost, second.cumulative_lost), (56, 3), "2 × 256 / 9");
     }
 }

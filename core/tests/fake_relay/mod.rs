@@ -4,10 +4,50 @@
 #![allow(dead_code, unreachable_pub)]
 
 use bytes::Bytes;
-use rtprelay_core::{Instant, WallClock};
+#[allow(unused_imports)] // not every test uses every id type
+pub(crate) use rtprelay_core::{ClientId, Endpoint, Seq, Ssrc};
+use rtprelay_core::{Instant, Port, PullClient, PushClient, WallClock};
+use std::net::SocketAddr;
 
 /// The relay's wall clock: Unix ms at `Instant::ZERO`.
 pub(crate) const RELAY_EPOCH_MS: u64 = 1_700_000_000_000;
+
+/// The relay's push socket, as the publisher under test knows it.
+pub(crate) const RELAY_PUSH: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)), 61_040);
+/// The relay's pull socket, as the subscriber under test knows it.
+pub(crate) const RELAY_PULL: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)), 61_041);
+
+/// A client under test, talking to the fake relay's socket for it.
+pub(crate) trait Client: Endpoint {
+    /// The relay socket it talks to.
+    const PORT: Port;
+    /// Its address.
+    const RELAY: SocketAddr;
+
+    /// A datagram from the relay.
+    fn receive(&mut self, now: Instant, data: Bytes) {
+        self.handle_datagram(now, Self::PORT, Self::RELAY, data);
+    }
+
+    /// The next datagram the client sends, checked to go to the relay.
+    fn next_datagram(&mut self) -> Option<Bytes> {
+        let t = self.poll_transmit(1)?;
+        assert_eq!((t.port, t.destination, t.segments.len()), (Self::PORT, Self::RELAY, 1));
+        t.segments.into_iter().next()
+    }
+}
+
+impl Client for PushClient {
+    const PORT: Port = Port::Push;
+    const RELAY: SocketAddr = RELAY_PUSH;
+}
+
+impl Client for PullClient {
+    const PORT: Port = Port::Pull;
+    const RELAY: SocketAddr = RELAY_PULL;
+}
 
 pub(crate) fn ms(n: u64) -> Instant {
     Instant::from_millis(n)
@@ -64,19 +104,24 @@ pub(crate) fn of_type(datagrams: &[Bytes], pt: u8) -> Vec<Sent> {
 
 /// The publisher side: a push client and what it hands out.
 pub(crate) mod push {
-    use super::RELAY_EPOCH_MS;
+    use super::{Client, RELAY_EPOCH_MS, RELAY_PUSH};
     use bytes::Bytes;
     use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
-    use rtprelay_core::{Instant, WallClock};
+    use rtprelay_core::{Endpoint, Instant, WallClock};
 
     /// A publisher whose wall clock is 5 s behind the relay's.
     pub(crate) fn client() -> PushClient {
-        PushClient::new(PushConfig::default(), [3; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS - 5_000))
+        PushClient::new(
+            PushConfig::default(),
+            RELAY_PUSH,
+            [3; 32],
+            WallClock::new(Instant::ZERO, RELAY_EPOCH_MS - 5_000),
+        )
     }
 
     /// Every datagram the client has queued.
     pub(crate) fn sent(c: &mut PushClient) -> Vec<Bytes> {
-        std::iter::from_fn(|| c.poll_transmit()).collect()
+        std::iter::from_fn(|| c.next_datagram()).collect()
     }
 
     /// Every event the client has queued.

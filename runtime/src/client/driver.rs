@@ -2,51 +2,12 @@
 
 use crate::clock::Clock;
 use bytes::Bytes;
-use rtprelay_core::Instant;
-use rtprelay_core::client::pull::{PullClient, PullEvent};
-use rtprelay_core::client::push::{PushClient, PushEvent};
+use rtprelay_core::{Endpoint, Instant, Port};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-
-/// What the driver needs of a core client: the sans-IO contract.
-pub(crate) trait Machine: Send + 'static {
-    /// The client's event type.
-    type Event: Send + 'static;
-    fn handle_datagram(&mut self, now: Instant, data: Bytes);
-    fn handle_timeout(&mut self, now: Instant);
-    fn poll_transmit(&mut self) -> Option<Bytes>;
-    fn poll_event(&mut self) -> Option<Self::Event>;
-    fn poll_timeout(&self) -> Option<Instant>;
-}
-
-macro_rules! machine {
-    ($client:ty, $event:ty) => {
-        impl Machine for $client {
-            type Event = $event;
-            fn handle_datagram(&mut self, now: Instant, data: Bytes) {
-                <$client>::handle_datagram(self, now, data)
-            }
-            fn handle_timeout(&mut self, now: Instant) {
-                <$client>::handle_timeout(self, now)
-            }
-            fn poll_transmit(&mut self) -> Option<Bytes> {
-                <$client>::poll_transmit(self)
-            }
-            fn poll_event(&mut self) -> Option<$event> {
-                <$client>::poll_event(self)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$client>::poll_timeout(self)
-            }
-        }
-    };
-}
-
-machine!(PushClient, PushEvent);
-machine!(PullClient, PullEvent);
 
 /// A command: runs against the machine at the given instant.
 type Call<M> = Box<dyn FnOnce(&mut M, Instant) + Send>;
@@ -54,32 +15,43 @@ type Call<M> = Box<dyn FnOnce(&mut M, Instant) + Send>;
 /// Events buffered for a slow reader before the driver waits for it.
 const EVENT_BUFFER: usize = 4096;
 
+/// Most datagrams taken from the client per `poll_transmit`.
+const MAX_SEGMENTS: usize = 16;
+
 /// The handle's side of a driver task.
-pub(crate) struct Handle<M: Machine> {
+pub(crate) struct Handle<M: Endpoint> {
     calls: mpsc::Sender<Call<M>>,
     events: mpsc::Receiver<M::Event>,
     local: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl<M: Machine> Handle<M> {
-    /// Binds `local`, connects to `relay` (only its datagrams are read)
-    /// and starts the task driving the machine `make` builds from the
-    /// clock, the current instant and a seed from the OS.
+impl<M> Handle<M>
+where
+    M: Endpoint + Send + 'static,
+    M::Event: Send + 'static,
+{
+    /// Binds `local`, connects to the relay's `port` socket at `relay`
+    /// (only its datagrams are read) and starts the task driving the
+    /// machine `make` builds from the clock, the current instant, a seed
+    /// from the OS and the relay's address as the socket sees it.
     pub(crate) async fn spawn(
         local: SocketAddr,
         relay: SocketAddr,
-        make: impl FnOnce(Clock, Instant, [u8; 32]) -> M,
+        port: Port,
+        make: impl FnOnce(Clock, Instant, [u8; 32], SocketAddr) -> M,
     ) -> io::Result<Self> {
         let socket = bind(local)?;
         socket.connect(relay).await?;
         let local = socket.local_addr()?;
+        let relay = socket.peer_addr()?;
         let seed = crate::secrets::seed().map_err(io::Error::other)?;
         let clock = Clock::start();
-        let machine = make(clock, clock.now(), seed);
+        let machine = make(clock, clock.now(), seed, relay);
         let (calls, call_rx) = mpsc::channel(64);
         let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
-        let task = tokio::spawn(run(machine, socket, clock, call_rx, event_tx));
+        let peer = (port, relay);
+        let task = tokio::spawn(run(machine, socket, peer, clock, call_rx, event_tx));
         Ok(Handle { calls, events, local, task })
     }
 
@@ -120,27 +92,31 @@ impl<M: Machine> Handle<M> {
     }
 }
 
-impl<M: Machine> Drop for Handle<M> {
+impl<M: Endpoint> Drop for Handle<M> {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
 /// The call contract, forever: feed the machine, send what it queued,
-/// pass its events on, sleep until its deadline.
-async fn run<M: Machine>(
+/// pass its events on, sleep until its deadline. Every datagram read comes
+/// from `peer` (the relay socket the client's socket is connected to).
+async fn run<M: Endpoint>(
     mut machine: M,
     socket: UdpSocket,
+    (port, relay): (Port, SocketAddr),
     clock: Clock,
     mut calls: mpsc::Receiver<Call<M>>,
     events: mpsc::Sender<M::Event>,
 ) {
     let mut buf = vec![0u8; 65_536];
     loop {
-        while let Some(datagram) = machine.poll_transmit() {
-            // A refused or unreachable relay is the protocol's business
-            // (retries, timeouts), not the driver's.
-            let _ = socket.send(&datagram).await;
+        while let Some(transmit) = machine.poll_transmit(MAX_SEGMENTS) {
+            for datagram in transmit.segments {
+                // A refused or unreachable relay is the protocol's business
+                // (retries, timeouts), not the driver's.
+                let _ = socket.send(&datagram).await;
+            }
         }
         while let Some(event) = machine.poll_event() {
             // A dropped receiver is fine: the owner stopped listening.
@@ -150,7 +126,7 @@ async fn run<M: Machine>(
         tokio::select! {
             received = socket.recv(&mut buf) => {
                 if let Ok(n) = received {
-                    machine.handle_datagram(clock.now(), Bytes::copy_from_slice(&buf[..n]));
+                    machine.handle_datagram(clock.now(), port, relay, Bytes::copy_from_slice(&buf[..n]));
                 }
             }
             call = calls.recv() => match call {

@@ -2,6 +2,7 @@
 
 use super::driver::Handle;
 use crate::clock::Clock;
+use rtprelay_core::Port;
 use rtprelay_core::client::ClientError;
 use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
 use rtprelay_core::client::reorder::ReorderStats;
@@ -50,8 +51,8 @@ impl PullStreamClient {
     /// talking to the relay at `relay`. It asks for its client id at once
     /// ([`PullEvent::PullStreamReady`]).
     pub async fn bind(local: SocketAddr, relay: SocketAddr, config: PullConfig) -> io::Result<Self> {
-        let make = move |clock: Clock, now, seed| PullClient::new(config, seed, clock.wall_clock(), now);
-        let handle = Handle::spawn(local, relay, make).await?;
+        let make = move |clock: Clock, now, seed, relay| PullClient::new(config, relay, seed, clock.wall_clock(), now);
+        let handle = Handle::spawn(local, relay, Port::Pull, make).await?;
         Ok(PullStreamClient { handle })
     }
 

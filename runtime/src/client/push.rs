@@ -3,6 +3,7 @@
 use super::driver::Handle;
 use crate::clock::Clock;
 use bytes::Bytes;
+use rtprelay_core::Port;
 use rtprelay_core::client::ClientError;
 use rtprelay_core::client::push::{PushClient, PushConfig, PushCounters, PushEvent, PushStreamError};
 use std::io;
@@ -48,8 +49,8 @@ impl PushStreamClient {
     /// A client on a UDP socket bound to `local` (port 0 picks one),
     /// talking to the relay at `relay`.
     pub async fn bind(local: SocketAddr, relay: SocketAddr, config: PushConfig) -> io::Result<Self> {
-        let make = move |clock: Clock, _, seed| PushClient::new(config, seed, clock.wall_clock());
-        let handle = Handle::spawn(local, relay, make).await?;
+        let make = move |clock: Clock, _, seed, relay| PushClient::new(config, relay, seed, clock.wall_clock());
+        let handle = Handle::spawn(local, relay, Port::Push, make).await?;
         Ok(PushStreamClient { handle })
     }
 

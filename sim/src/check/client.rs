@@ -7,7 +7,7 @@ use super::{Breach, Checker, Invariant, RESTART_RECOVERY, RESTART_RECOVERY_LOSSY
 use crate::report::{ClientDelivery, Percentiles};
 use crate::scenario::{PeerId, PeerSpec};
 use rtprelay_core::client::reorder::ReorderStats;
-use rtprelay_core::{Instant, PullEvent};
+use rtprelay_core::{Instant, PullEvent, Seq};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ impl Rebinding {
 pub(super) struct ClientLog {
     /// Data events: (pushed at, emitted at, seq, publisher's index), in
     /// order.
-    data: Vec<(Instant, Instant, u16, u64)>,
+    data: Vec<(Instant, Instant, Seq, u64)>,
     stream_stops: u64,
     other_events: u64,
     /// When the first data pushed after each restart was emitted.
@@ -122,7 +122,7 @@ impl Checker {
             );
         }
         if let Some(&(last_pushed, _, last_seq, last_index)) = log.data.last() {
-            let step = seq.wrapping_sub(last_seq);
+            let step = seq.since(last_seq);
             if step == 0 || step >= 0x8000 || index <= last_index {
                 return breach(
                     Invariant::ClientOrder,

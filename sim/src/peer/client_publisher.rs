@@ -4,11 +4,11 @@
 //! packets apart), and at the end `close`. The client's own timers
 //! (auth retries, re-auths, probes, close retries) become wakes.
 
-use super::{Action, ClientTimer, Peer, ts_data_payload};
+use super::{Action, ClientTimer, Peer, RELAY, send_all, ts_data_payload};
 use crate::scenario::ClientPublisherSpec;
 use bytes::Bytes;
 use rtprelay_core::client::push::TS_PACKET_LEN;
-use rtprelay_core::{Instant, PushClient, PushConfig, PushEvent, WallClock};
+use rtprelay_core::{Endpoint, Instant, Port, PushClient, PushConfig, PushEvent, WallClock};
 
 /// The wake token of the data tick (the client's own timer uses
 /// [`ClientTimer::TOKEN`]).
@@ -28,15 +28,13 @@ pub struct ClientPublisher {
 impl ClientPublisher {
     /// A publisher per `spec`, its clock at the relay's.
     pub fn new(spec: ClientPublisherSpec, clock: WallClock) -> Self {
-        let client = PushClient::new(PushConfig::default(), spec.seed, clock);
+        let client = PushClient::new(PushConfig::default(), RELAY, spec.seed, clock);
         ClientPublisher { spec, client, timer: ClientTimer::default(), running: false, ticking: false, index: 0 }
     }
 
     /// The call contract: drain transmits, then events, then the deadline.
     fn settle(&mut self, now: Instant, out: &mut Vec<Action>) {
-        while let Some(datagram) = self.client.poll_transmit() {
-            out.push(Action::Send(datagram));
-        }
+        send_all(&mut self.client, out);
         while let Some(event) = self.client.poll_event() {
             if matches!(event, PushEvent::AuthRsp { ok: true, .. }) && self.running && !self.ticking {
                 self.ticking = true;
@@ -63,7 +61,7 @@ impl Peer for ClientPublisher {
     }
 
     fn on_datagram(&mut self, now: Instant, data: &[u8], out: &mut Vec<Action>) {
-        self.client.handle_datagram(now, Bytes::copy_from_slice(data));
+        self.client.handle_datagram(now, Port::Push, RELAY, Bytes::copy_from_slice(data));
         self.settle(now, out);
     }
 

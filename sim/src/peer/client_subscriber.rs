@@ -4,11 +4,11 @@
 //! become wakes; its [`PullEvent`]s go to the checker and its reorder
 //! counters to the report.
 
-use super::{Action, ClientTimer, Peer};
+use super::{Action, ClientTimer, Peer, RELAY, send_all};
 use crate::scenario::ClientSubscriberSpec;
 use bytes::Bytes;
 use rtprelay_core::client::reorder::ReorderStats;
-use rtprelay_core::{Instant, PullClient, PullConfig, PullEvent, WallClock};
+use rtprelay_core::{Endpoint, Instant, Port, PullClient, PullConfig, PullEvent, WallClock};
 use std::collections::BTreeMap;
 
 /// A pull-client subscriber.
@@ -47,9 +47,7 @@ impl ClientSubscriber {
     /// then fold the reorder counters.
     fn settle(&mut self, now: Instant, out: &mut Vec<Action>) {
         let Some(client) = self.client.as_mut() else { return };
-        while let Some(datagram) = client.poll_transmit() {
-            out.push(Action::Send(datagram));
-        }
+        send_all(client, out);
         while let Some(event) = client.poll_event() {
             if let PullEvent::PullStreamReqSuccess { live_ids } = &event {
                 for id in live_ids {
@@ -93,7 +91,7 @@ fn add(total: &mut ReorderStats, s: &ReorderStats) {
 
 impl Peer for ClientSubscriber {
     fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
-        let mut client = PullClient::new(PullConfig::default(), self.spec.seed, self.clock, now);
+        let mut client = PullClient::new(PullConfig::default(), RELAY, self.spec.seed, self.clock, now);
         if let Err(e) = client.pull(now, &self.spec.live_ids) {
             panic!("scenario list refused by the pull client: {e}");
         }
@@ -110,7 +108,7 @@ impl Peer for ClientSubscriber {
 
     fn on_datagram(&mut self, now: Instant, data: &[u8], out: &mut Vec<Action>) {
         if let Some(client) = self.client.as_mut() {
-            client.handle_datagram(now, Bytes::copy_from_slice(data));
+            client.handle_datagram(now, Port::Pull, RELAY, Bytes::copy_from_slice(data));
         }
         self.settle(now, out);
     }

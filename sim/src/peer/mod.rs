@@ -21,7 +21,18 @@ use crate::scenario::PeerSpec;
 use bytes::Bytes;
 use rtprelay_core::client::reorder::ReorderStats;
 use rtprelay_core::packet::rtp::Header;
-use rtprelay_core::{Instant, PullEvent, WallClock};
+use rtprelay_core::{Endpoint, Instant, PullEvent, WallClock};
+use std::net::SocketAddr;
+
+/// The relay's address as the real clients know it. The simulator routes
+/// datagrams by peer and port, not by address (the wire trace names the
+/// relay `relay`), so this only has to agree between a client peer's two
+/// sides: its client sends to it, and what the relay sent comes from it.
+pub(crate) const RELAY: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1)), 61_040);
+
+/// Most datagrams taken from a client per `poll_transmit`.
+const MAX_SEGMENTS: usize = 8;
 
 /// What a peer asks the simulator to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +99,13 @@ impl ClientTimer {
             self.scheduled = None;
         }
         deadline.is_some_and(|at| at <= now)
+    }
+}
+
+/// Hands everything `client` queued to the simulator, in queue order.
+pub(crate) fn send_all(client: &mut impl Endpoint, out: &mut Vec<Action>) {
+    while let Some(transmit) = client.poll_transmit(MAX_SEGMENTS) {
+        out.extend(transmit.segments.into_iter().map(Action::Send));
     }
 }
 

@@ -28,17 +28,20 @@
 //!   `nack_interval`, at most `max_nacks` times, while it is still missing.
 //!   A NACKed packet that arrives in time counts as **recovered**.
 
+mod nacks;
+mod recent;
+
+use crate::ids::Seq;
 use crate::time::Instant;
 use bytes::Bytes;
+use nacks::Nacks;
+use recent::Recent;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// A jump larger than this is a restart, not a gap (RFC 3550 A.1).
 const MAX_JUMP: i64 = 3000;
-/// How many numbers behind the head the buffer remembers as emitted, to
-/// tell duplicates from late packets.
-const RECENT: u64 = 1024;
 /// Extended sequence numbers start here, so they never go below zero.
 const BASE: u64 = 1 << 32;
 
@@ -102,22 +105,12 @@ pub enum Arrival {
     Probation,
 }
 
-/// A sequence number the buffer is waiting for.
-#[derive(Clone, Copy, Debug)]
-struct Missing {
-    nacks: u32,
-    nack_at: Option<Instant>,
-}
-
 /// One stream's reorder buffer. Call [`ReorderBuffer::handle_timeout`] at
 /// [`ReorderBuffer::poll_timeout`], send what [`ReorderBuffer::poll_nacks`]
 /// returns, and drain [`ReorderBuffer::pop`] after every call.
 #[derive(Debug)]
 pub struct ReorderBuffer {
     window: Duration,
-    nack_delay: Duration,
-    nack_interval: Duration,
-    max_nacks: u32,
     /// Extended sequence number of the head: the next one to emit.
     next: Option<u64>,
     /// Whether the head is settled (the first window has passed).
@@ -125,13 +118,13 @@ pub struct ReorderBuffer {
     held: BTreeMap<u64, Bytes>,
     /// Held packets in arrival order (entries already emitted are skipped).
     arrivals: VecDeque<(Instant, u64)>,
-    missing: BTreeMap<u64, Missing>,
-    /// Bit set: emitted; clear: declared lost. For the `RECENT` numbers
-    /// behind the head.
-    recent: [u64; (RECENT / 64) as usize],
+    /// The numbers waited for, and their NACKs.
+    missing: Nacks,
+    /// What became of the numbers just behind the head.
+    recent: Recent,
     /// A sequence jump waiting for confirmation.
-    candidate: Option<(u16, Bytes)>,
-    ready: VecDeque<(u16, Bytes)>,
+    candidate: Option<(Seq, Bytes)>,
+    ready: VecDeque<(Seq, Bytes)>,
     stats: ReorderStats,
 }
 
@@ -140,15 +133,12 @@ impl ReorderBuffer {
     pub fn new(config: &ReorderConfig) -> Self {
         ReorderBuffer {
             window: Duration::from_millis(config.window_ms),
-            nack_delay: Duration::from_millis(config.nack_delay_ms),
-            nack_interval: Duration::from_millis(config.nack_interval_ms.max(1)),
-            max_nacks: config.max_nacks,
             next: None,
             started: false,
             held: BTreeMap::new(),
             arrivals: VecDeque::new(),
-            missing: BTreeMap::new(),
-            recent: [0; (RECENT / 64) as usize],
+            missing: Nacks::new(config),
+            recent: Recent::default(),
             candidate: None,
             ready: VecDeque::new(),
             stats: ReorderStats::default(),
@@ -161,37 +151,22 @@ impl ReorderBuffer {
     }
 
     /// The next packet to hand over, in sequence order.
-    pub fn pop(&mut self) -> Option<(u16, Bytes)> {
+    pub fn pop(&mut self) -> Option<(Seq, Bytes)> {
         self.ready.pop_front()
     }
 
     /// The extended number nearest to the head.
-    fn extend(&self, next: u64, seq: u16) -> u64 {
-        let delta = i64::from(seq.wrapping_sub(next as u16) as i16);
+    fn extend(&self, next: u64, seq: Seq) -> u64 {
+        let delta = i64::from(seq.delta(Seq::new(next as u16)));
         next.wrapping_add_signed(delta)
     }
 
-    fn mark(&mut self, ext: u64, emitted: bool) {
-        let i = (ext % RECENT) as usize;
-        let (word, bit) = (i / 64, 1u64 << (i % 64));
-        if emitted {
-            self.recent[word] |= bit;
-        } else {
-            self.recent[word] &= !bit;
-        }
-    }
-
-    fn was_emitted(&self, next: u64, ext: u64) -> bool {
-        let i = (ext % RECENT) as usize;
-        next - ext <= RECENT && self.recent[i / 64] & (1 << (i % 64)) != 0
-    }
-
     /// A packet arrived at `now`.
-    pub fn insert(&mut self, now: Instant, seq: u16, data: Bytes) -> Arrival {
+    pub fn insert(&mut self, now: Instant, seq: Seq, data: Bytes) -> Arrival {
         self.expire(now);
         let Some(next) = self.next else {
-            self.next = Some(BASE + u64::from(seq));
-            return self.accept(now, BASE + u64::from(seq), data);
+            self.next = Some(BASE + u64::from(seq.get()));
+            return self.accept(now, BASE + u64::from(seq.get()), data);
         };
         let ext = self.extend(next, seq);
         let delta = ext as i64 - next as i64;
@@ -213,7 +188,7 @@ impl ReorderBuffer {
             return self.accept(now, ext, data);
         }
         if delta < 0 {
-            let verdict = if self.was_emitted(next, ext) { Arrival::Duplicate } else { Arrival::Late };
+            let verdict = if self.recent.was_emitted(next, ext) { Arrival::Duplicate } else { Arrival::Late };
             match verdict {
                 Arrival::Duplicate => self.stats.duplicate += 1,
                 _ => self.stats.late += 1,
@@ -237,16 +212,15 @@ impl ReorderBuffer {
     }
 
     fn add_missing(&mut self, now: Instant, range: std::ops::Range<u64>) {
-        let nack_at = (self.max_nacks > 0).then(|| now + self.nack_delay);
         for ext in range {
             if !self.held.contains_key(&ext) {
-                self.missing.entry(ext).or_insert(Missing { nacks: 0, nack_at });
+                self.missing.add(now, ext);
             }
         }
     }
 
     fn accept(&mut self, now: Instant, ext: u64, data: Bytes) -> Arrival {
-        let recovered = self.missing.remove(&ext).is_some_and(|m| m.nacks > 0);
+        let recovered = self.missing.arrived(ext);
         self.held.insert(ext, data);
         self.arrivals.push_back((now, ext));
         self.stats.received += 1;
@@ -262,14 +236,14 @@ impl ReorderBuffer {
     }
 
     /// A number far from the head: a restart once the next packet follows it.
-    fn jump(&mut self, now: Instant, seq: u16, data: Bytes) -> Arrival {
+    fn jump(&mut self, now: Instant, seq: Seq, data: Bytes) -> Arrival {
         match self.candidate.take() {
-            Some((first, first_data)) if first.wrapping_add(1) == seq => {
+            Some((first, first_data)) if first.next() == seq => {
                 self.flush();
                 self.stats.restarts += 1;
                 self.next = None;
                 self.started = false;
-                self.recent = [0; (RECENT / 64) as usize];
+                self.recent = Recent::default();
                 self.insert(now, first, first_data);
                 self.insert(now, seq, data)
             }
@@ -285,8 +259,8 @@ impl ReorderBuffer {
 
     fn emit(&mut self, ext: u64, data: Bytes) {
         self.stats.emitted += 1;
-        self.mark(ext, true);
-        self.ready.push_back((ext as u16, data));
+        self.recent.mark(ext, true);
+        self.ready.push_back((Seq::new(ext as u16), data));
     }
 
     /// Emits the head and the held packets that follow it without a gap.
@@ -312,8 +286,8 @@ impl ReorderBuffer {
                 }
                 None => {
                     self.stats.lost += 1;
-                    self.missing.remove(&next);
-                    self.mark(next, false);
+                    self.missing.forget(next);
+                    self.recent.mark(next, false);
                 }
             }
             next += 1;
@@ -356,20 +330,13 @@ impl ReorderBuffer {
     /// [`ReorderBuffer::poll_nacks`] has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let release = self.arrivals.front().map(|(at, _)| *at + self.window);
-        let nack = self.missing.values().filter_map(|m| m.nack_at).min();
+        let nack = self.missing.deadline();
         super::earliest(release, nack)
     }
 
     /// The missing sequence numbers due for a NACK at `now`, in order.
-    pub fn poll_nacks(&mut self, now: Instant) -> Vec<u16> {
-        let mut due = Vec::new();
-        for (ext, m) in &mut self.missing {
-            if m.nack_at.is_some_and(|at| at <= now) {
-                m.nacks += 1;
-                m.nack_at = (m.nacks < self.max_nacks).then(|| now + self.nack_interval);
-                due.push(*ext as u16);
-            }
-        }
+    pub fn poll_nacks(&mut self, now: Instant) -> Vec<Seq> {
+        let due: Vec<Seq> = self.missing.poll(now).into_iter().map(|ext| Seq::new(ext as u16)).collect();
         self.stats.nacked += due.len() as u64;
         due
     }
@@ -377,7 +344,7 @@ impl ReorderBuffer {
     /// Whether every number up to `seq` has been emitted or declared lost
     /// (also true when `seq` is unrelated: nothing received yet, or more
     /// than 3000 away from the head).
-    pub fn passed(&self, seq: u16) -> bool {
+    pub fn passed(&self, seq: Seq) -> bool {
         let Some(next) = self.next else { return true };
         let delta = self.extend(next, seq) as i64 - next as i64;
         !(0..=MAX_JUMP).contains(&delta)
@@ -386,7 +353,7 @@ impl ReorderBuffer {
     /// The stream ended with `seq` (§2.5): numbers after the
     /// highest received, up to `seq`, become missing (and are NACKed).
     /// Returns whether there is anything left to wait for.
-    pub fn expect_through(&mut self, now: Instant, seq: u16) -> bool {
+    pub fn expect_through(&mut self, now: Instant, seq: Seq) -> bool {
         if self.passed(seq) {
             return false;
         }
@@ -404,7 +371,7 @@ impl ReorderBuffer {
             self.stats.late += 1;
         }
         let held = self.held.last_key_value().map(|(&k, _)| k);
-        let missing = self.missing.last_key_value().map(|(&k, _)| k);
+        let missing = self.missing.last();
         if let Some(last) = held.max(missing) {
             self.release_through(last);
         }
@@ -422,19 +389,19 @@ mod tests {
     }
 
     fn drain(b: &mut ReorderBuffer) -> Vec<u16> {
-        std::iter::from_fn(|| b.pop()).map(|(s, _)| s).collect()
+        std::iter::from_fn(|| b.pop()).map(|(s, _)| s.get()).collect()
     }
 
     #[test]
     fn the_first_window_settles_the_head() {
         let mut b = ReorderBuffer::new(&ReorderConfig::default());
-        b.insert(ms(0), 11, Bytes::new());
-        b.insert(ms(5), 10, Bytes::new());
+        b.insert(ms(0), Seq::new(11), Bytes::new());
+        b.insert(ms(5), Seq::new(10), Bytes::new());
         assert!(drain(&mut b).is_empty(), "nothing before the first window passed");
         assert_eq!(b.poll_timeout(), Some(ms(200)), "no gap, so no NACK: only the first packet's window");
         b.handle_timeout(ms(200));
         assert_eq!(drain(&mut b), [10, 11]);
-        b.insert(ms(201), 12, Bytes::new());
+        b.insert(ms(201), Seq::new(12), Bytes::new());
         assert_eq!(drain(&mut b), [12], "in order after the start: at once");
     }
 }
