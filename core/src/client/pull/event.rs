@@ -3,7 +3,6 @@
 
 use crate::ids::Seq;
 use bytes::Bytes;
-use serde::Serialize;
 
 /// What the subscriber tells its owner (§1.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +48,7 @@ pub enum PullEvent {
 
 /// What the subscriber dropped or sent, besides the per-stream
 /// [`ReorderStats`](crate::client::reorder::ReorderStats).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PullCounters {
     /// Datagrams that do not parse.
     pub malformed: u64,

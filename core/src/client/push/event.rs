@@ -1,7 +1,6 @@
 //! What the publisher reports: its events, the errors of a refused push
 //! (with their legacy codes, docs/protocol.md §1.5) and its counters.
 
-use serde::Serialize;
 
 /// The legacy error codes of a failed push (§1.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,7 +67,7 @@ pub enum PushEvent {
 }
 
 /// What the publisher did and dropped.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PushCounters {
     /// `TS_DATA` datagrams sent (first transmissions).
     pub packets_sent: u64,

@@ -69,7 +69,7 @@ impl Default for ReorderConfig {
 }
 
 /// Counters of one stream's buffer, with the meanings of §2.4.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReorderStats {
     /// Distinct packets accepted into the buffer.
     pub received: u64,
