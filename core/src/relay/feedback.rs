@@ -93,7 +93,7 @@ impl Relay {
         let rate = (stream.rate.bits_per_second(now, 1) / 8 * percent / 100).max(floor);
         self.counters.nacks_received += 1;
         for seq in nack.sequences() {
-            let Some(packet) = stream.history.get(seq, now) else {
+            let Some(packet) = stream.history.get(crate::Seq::new(seq), now) else {
                 self.counters.retransmit_not_in_history += 1;
                 continue;
             };

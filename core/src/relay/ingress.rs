@@ -8,6 +8,7 @@
 use super::outbox::Dest;
 use super::timer::TimerKey;
 use super::{Relay, StopReason};
+use crate::Seq;
 use crate::packet::rtcp::Nack;
 use crate::time::Instant;
 use std::time::Duration;
@@ -20,7 +21,7 @@ const INITIAL_RETRY: Duration = Duration::from_millis(100);
 
 /// A sequence number the publisher skipped.
 struct Missing {
-    seq: u16,
+    seq: Seq,
     /// NACKs sent for it so far.
     tries: u32,
     /// When the last NACK for it went out (Karn samples).
@@ -98,11 +99,11 @@ impl Ingress {
     /// Records the numbers strictly between `prev` and `seq` as missing
     /// (once each), keeping at most `max` (the newest), first NACKed
     /// `delay` from now (a reordered packet usually arrives before that).
-    pub(super) fn gap(&mut self, prev: u16, seq: u16, now: Instant, delay: Duration, max: usize) {
-        let count = seq.wrapping_sub(prev).wrapping_sub(1);
+    pub(super) fn gap(&mut self, prev: Seq, seq: Seq, now: Instant, delay: Duration, max: usize) {
+        let count = seq.since(prev).wrapping_sub(1);
         let skip = usize::from(count).saturating_sub(max) as u16;
         for k in skip..count {
-            let seq = prev.wrapping_add(1 + k);
+            let seq = prev.add(1 + k);
             if !self.missing.iter().any(|m| m.seq == seq) {
                 self.missing.push(Missing { seq, tries: 0, last_nack: now, due_at: now + delay });
             }
@@ -115,7 +116,7 @@ impl Ingress {
 
     /// A number arrived: if it was missing it is no longer; returns whether
     /// it had been NACKed (recovered).
-    pub(super) fn arrived(&mut self, seq: u16, now: Instant) -> bool {
+    pub(super) fn arrived(&mut self, seq: Seq, now: Instant) -> bool {
         let Some(i) = self.missing.iter().position(|m| m.seq == seq) else { return false };
         let m = self.missing.swap_remove(i);
         if m.tries == 0 {
@@ -137,7 +138,8 @@ impl Ingress {
         self.srtt.map_or(INITIAL_RETRY, |rtt| (rtt * 2).max(min))
     }
 
-    /// The numbers to NACK now (the next try `retry` later); abandons
+    /// The numbers to NACK now, as wire values for the NACK (the next try
+    /// `retry` later); abandons
     /// those due with no try left (their count is the second value).
     /// Each entry keeps its own deadline, so due-ness and
     /// [`Self::next_deadline`] can never disagree about an instant.
@@ -150,7 +152,7 @@ impl Ingress {
             m.tries += 1;
             m.last_nack = now;
             m.due_at = now + retry;
-            due.push(m.seq);
+            due.push(m.seq.get());
         }
         (due, abandoned)
     }
@@ -208,7 +210,7 @@ impl Relay {
 
     /// A stop marked `M = 1` naming `last`: waits for the missing tail if
     /// there is one. Returns false if the stream can stop now.
-    pub(super) fn begin_tail_stop(&mut self, now: Instant, idx: u32, last: u16, reply: Dest) -> bool {
+    pub(super) fn begin_tail_stop(&mut self, now: Instant, idx: u32, last: Seq, reply: Dest) -> bool {
         let max = self.config.push_nack_max_missing;
         let wait = Duration::from_millis(self.config.push_tail_wait_ms);
         let stream = self.streams.get_mut(idx);
@@ -216,8 +218,8 @@ impl Relay {
             return false;
         }
         let newest = stream.newest_seq();
-        if (last.wrapping_sub(newest) as i16) > 0 {
-            stream.ingress.gap(newest, last.wrapping_add(1), now, Duration::ZERO, max);
+        if last.is_after(newest) {
+            stream.ingress.gap(newest, last.next(), now, Duration::ZERO, max);
         }
         if stream.ingress.missing.is_empty() {
             return false;
@@ -262,23 +264,23 @@ mod tests {
     fn gaps_are_bounded_and_keep_the_newest() {
         let mut i = Ingress::default();
         let t = Instant::ZERO;
-        i.gap(65530, 4, t, Duration::ZERO, 3);
-        assert_eq!(i.missing.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        i.gap(Seq::new(65530), Seq::new(4), t, Duration::ZERO, 3);
+        assert_eq!(i.missing.iter().map(|m| m.seq.get()).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]
     fn karns_rule_only_samples_packets_nacked_once() {
         let t = Instant::from_millis(1000);
         let mut i = Ingress::default();
-        i.gap(0, 3, t, Duration::ZERO, 10);
+        i.gap(Seq::new(0), Seq::new(3), t, Duration::ZERO, 10);
         let (due, _) = i.due(t, INITIAL_RETRY, 3);
         assert_eq!(due, [1, 2]);
         let later = t + INITIAL_RETRY;
         assert_eq!(i.due(later - Duration::from_millis(1), INITIAL_RETRY, 3).0, Vec::<u16>::new());
-        i.arrived(1, t + Duration::from_millis(40));
+        i.arrived(Seq::new(1), t + Duration::from_millis(40));
         assert_eq!(i.rtt(), Some(Duration::from_millis(40)));
         assert_eq!(i.due(later, INITIAL_RETRY, 3).0, [2], "2 is NACKed again");
-        assert!(i.arrived(2, later + Duration::from_millis(5)));
+        assert!(i.arrived(Seq::new(2), later + Duration::from_millis(5)));
         assert_eq!(i.rtt(), Some(Duration::from_millis(40)), "an ambiguous sample is ignored");
         assert_eq!(i.recovered, 2);
     }
@@ -287,7 +289,7 @@ mod tests {
     fn a_missing_number_is_abandoned_after_its_tries() {
         let t = Instant::ZERO;
         let mut i = Ingress::default();
-        i.gap(0, 2, t, Duration::ZERO, 10);
+        i.gap(Seq::new(0), Seq::new(2), t, Duration::ZERO, 10);
         for k in 0..3 {
             assert_eq!(i.due(t + INITIAL_RETRY * k, INITIAL_RETRY, 3), (vec![1], 0));
         }

@@ -9,6 +9,7 @@ use super::sequence::{SeqTracker, Verdict};
 use super::stats::RateWindow;
 use super::timer::TimerKey;
 use super::{Relay, RelayEvent, StopReason, StopRepeat};
+use crate::Seq;
 use crate::endpoint::Port;
 use crate::packet::rtp::Header;
 use crate::packet::{pt, text};
@@ -56,7 +57,7 @@ pub(super) struct Stream {
     pub(super) seq: SeqTracker,
     /// The highest sequence number forwarded in this run, in sequence
     /// order (for `STREAM_STOPPED`, 2.5): a late packet does not lower it.
-    newest_forwarded: Option<u16>,
+    newest_forwarded: Option<Seq>,
     pub(super) history: History,
     pub(super) ingress: Ingress,
     pub(super) subscribers: Vec<Subscriber>,
@@ -74,8 +75,8 @@ pub(super) struct Streams {
 
 impl Stream {
     /// The newest sequence number received, for walking the history.
-    pub(super) fn newest_seq(&self) -> u16 {
-        self.seq.highest().or(self.newest_forwarded).unwrap_or(0)
+    pub(super) fn newest_seq(&self) -> Seq {
+        self.seq.highest().or(self.newest_forwarded).unwrap_or_default()
     }
 }
 
@@ -247,7 +248,7 @@ impl Relay {
         }
         stream.last_activity = now;
         stream.publisher_port = port;
-        let seq = header.sequence;
+        let seq = header.seq();
         let previous = stream.seq.highest();
         let mut gap = false;
         let mut restarted = false;
@@ -266,13 +267,13 @@ impl Relay {
                     self.counters.push_recovered += 1;
                 }
                 let resumed = stream.ingress.take_resumed();
-                if let Some(p) = previous.filter(|&p| !resumed && seq.wrapping_sub(p) as i16 > 1) {
+                if let Some(p) = previous.filter(|&p| !resumed && seq.delta(p) > 1) {
                     stream.ingress.gap(p, seq, now, nack_delay, max_missing);
                     gap = true;
                 }
             }
         }
-        if restarted || stream.newest_forwarded.is_none_or(|n| seq.wrapping_sub(n) as i16 > 0) {
+        if restarted || stream.newest_forwarded.is_none_or(|n| seq.is_after(n)) {
             stream.newest_forwarded = Some(seq);
         }
         stream.history.insert(seq, now, data.clone());
@@ -317,7 +318,7 @@ impl Relay {
             if !stream.live || stream.publisher != from {
                 continue;
             }
-            if tail && self.begin_tail_stop(now, idx, header.sequence, (port, from)) {
+            if tail && self.begin_tail_stop(now, idx, header.seq(), (port, from)) {
                 waiting = true;
                 continue;
             }
@@ -345,7 +346,7 @@ impl Relay {
         }
         let live_id = stream.live_id.clone();
         let stopped = Header {
-            sequence: stream.newest_forwarded.unwrap_or(0),
+            sequence: stream.newest_forwarded.unwrap_or_default().get(),
             timestamp: self.timestamp(now),
             ..Header::new(pt::STREAM_STOPPED)
         }
