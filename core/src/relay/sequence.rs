@@ -25,7 +25,7 @@ pub(crate) struct SeqTracker {
     highest: Option<Seq>,
     seen: Box<[u64; WINDOW / 64]>,
     /// Numbers skipped over that have not arrived (yet).
-    pub(crate) missing: u64,
+    missing: u64,
 }
 
 impl SeqTracker {
@@ -54,6 +54,11 @@ impl SeqTracker {
     fn clear(&mut self, seq: Seq) {
         let (w, b) = Self::bit(seq);
         self.seen[w] &= !b;
+    }
+
+    /// Numbers skipped over that have not arrived (yet).
+    pub(crate) fn missing(&self) -> u64 {
+        self.missing
     }
 
     pub(crate) fn highest(&self) -> Option<Seq> {
