@@ -38,7 +38,7 @@ use repeat::Repeats;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use streams::Streams;
+use streams::{StreamTimer, Streams};
 use timer::{TimerKey, Timers};
 
 /// Something that happened, for the driver to log or act on.
@@ -301,13 +301,13 @@ impl Endpoint for Relay {
         self.enter(now);
         while let Some((at, key)) = self.timers.pop_due(now) {
             match key {
-                TimerKey::StreamIdle(key) => self.on_idle_timer(now, at, key),
+                TimerKey::StreamIdle(key) => self.on_stream_timer(now, at, StreamTimer::Idle(key)),
                 TimerKey::Heartbeat(id) => self.on_heartbeat_timer(now, at, id),
                 TimerKey::Reassembly(id) => self.on_reassembly_timer(now, at, id),
                 TimerKey::PullRspResend(id) => self.on_resend_timer(now, at, id),
                 TimerKey::Repeat => self.on_repeat_timer(now),
-                TimerKey::PushNack(key) => self.on_push_nack_timer(now, at, key),
-                TimerKey::TailStop(key) => self.on_tail_timer(now, at, key),
+                TimerKey::PushNack(key) => self.on_stream_timer(now, at, StreamTimer::PushNack(key)),
+                TimerKey::TailStop(key) => self.on_stream_timer(now, at, StreamTimer::TailStop(key)),
             }
         }
     }

@@ -12,7 +12,7 @@ use super::command::{CommandError, Reply};
 use super::ctx::Ctx;
 use super::outbox::Dest;
 use super::repeat::Repeats;
-use super::streams::{AddCredential, StopPush, StreamKey, TsData};
+use super::streams::{AddCredential, StopPush, StreamTimer, TsData};
 use super::{Relay, RelayEvent, StopReason};
 use crate::auth::Credential;
 use crate::endpoint::Port;
@@ -223,24 +223,11 @@ impl Relay {
         }
     }
 
-    /// A stream's idle check (§1.3.7).
-    pub(super) fn on_idle_timer(&mut self, now: Instant, at: Instant, key: StreamKey) {
+    /// A stream's timer: its idle check (§1.3.7), a push-leg NACK retry
+    /// (§2.2) or the end of a stop's wait for its tail (§2.5).
+    pub(super) fn on_stream_timer(&mut self, now: Instant, at: Instant, timer: StreamTimer) {
         let mut ctx = ctx!(self, now);
-        let stopped = self.streams.on_idle_timer(&mut ctx, at, key);
-        announce(&mut ctx, &mut self.clients, &mut self.repeats, stopped);
-    }
-
-    /// A push-leg NACK retry (§2.2).
-    pub(super) fn on_push_nack_timer(&mut self, now: Instant, at: Instant, key: StreamKey) {
-        let mut ctx = ctx!(self, now);
-        let stopped = self.streams.on_push_nack_timer(&mut ctx, at, key);
-        announce(&mut ctx, &mut self.clients, &mut self.repeats, stopped);
-    }
-
-    /// The end of a stop's wait for its tail (§2.5).
-    pub(super) fn on_tail_timer(&mut self, now: Instant, at: Instant, key: StreamKey) {
-        let mut ctx = ctx!(self, now);
-        let stopped = self.streams.on_tail_timer(&mut ctx, at, key);
+        let stopped = self.streams.on_timer(&mut ctx, at, timer);
         announce(&mut ctx, &mut self.clients, &mut self.repeats, stopped);
     }
 

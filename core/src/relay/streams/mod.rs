@@ -30,6 +30,17 @@ use stream::Stream;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct StreamKey(u32);
 
+/// A stream's timers (their [`TimerKey`](super::timer::TimerKey)s).
+#[derive(Clone, Copy)]
+pub(super) enum StreamTimer {
+    /// The idle check (§1.3.7).
+    Idle(StreamKey),
+    /// The push-leg NACK retry (§2.2).
+    PushNack(StreamKey),
+    /// The end of a stop's wait for its tail (§2.5).
+    TailStop(StreamKey),
+}
+
 /// What became of a `TS_DATA` datagram.
 pub(super) enum TsData {
     /// Forwarded, or dropped and counted.
@@ -186,19 +197,13 @@ impl Streams {
         StopPush::Stopped(stream.stop(ctx, key, StopReason::Publisher))
     }
 
-    /// The idle check (§1.3.7).
-    pub(super) fn on_idle_timer(&mut self, ctx: &mut Ctx, at: Instant, key: StreamKey) -> Option<Stopped> {
-        self.get_mut(key).on_idle_timer(ctx, key, at)
-    }
-
-    /// The push-leg NACK retry (§2.2).
-    pub(super) fn on_push_nack_timer(&mut self, ctx: &mut Ctx, at: Instant, key: StreamKey) -> Option<Stopped> {
-        self.get_mut(key).on_push_nack_timer(ctx, key, at)
-    }
-
-    /// The end of a tail wait (§2.5).
-    pub(super) fn on_tail_timer(&mut self, ctx: &mut Ctx, at: Instant, key: StreamKey) -> Option<Stopped> {
-        self.get_mut(key).on_tail_timer(ctx, key, at)
+    /// A stream's timer fired.
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx, at: Instant, timer: StreamTimer) -> Option<Stopped> {
+        match timer {
+            StreamTimer::Idle(key) => self.get_mut(key).on_idle_timer(ctx, key, at),
+            StreamTimer::PushNack(key) => self.get_mut(key).on_push_nack_timer(ctx, key, at),
+            StreamTimer::TailStop(key) => self.get_mut(key).on_tail_timer(ctx, key, at),
+        }
     }
 
     /// `client` acknowledged live `live_id`: it joins the fan-out list on
