@@ -3,12 +3,13 @@
 //! indexed by sequence number, so a lookup is one array access and keeping
 //! a packet is a refcount, never a copy.
 
+use crate::Seq;
 use crate::time::Instant;
 use bytes::Bytes;
 use std::time::Duration;
 
 struct Entry {
-    seq: u16,
+    seq: Seq,
     at: Instant,
     data: Bytes,
 }
@@ -26,11 +27,11 @@ impl History {
         History { slots: (0..capacity).map(|_| None).collect(), max_age }
     }
 
-    fn index(&self, seq: u16) -> usize {
-        usize::from(seq) & (self.slots.len() - 1)
+    fn index(&self, seq: Seq) -> usize {
+        usize::from(seq.get()) & (self.slots.len() - 1)
     }
 
-    pub(super) fn insert(&mut self, seq: u16, at: Instant, data: Bytes) {
+    pub(super) fn insert(&mut self, seq: Seq, at: Instant, data: Bytes) {
         let i = self.index(seq);
         self.slots[i] = Some(Entry { seq, at, data });
     }
@@ -40,7 +41,7 @@ impl History {
     }
 
     /// The packet `seq`, if kept and not older than `max_age`.
-    pub(super) fn get(&self, seq: u16, now: Instant) -> Option<&Bytes> {
+    pub(super) fn get(&self, seq: Seq, now: Instant) -> Option<&Bytes> {
         match &self.slots[self.index(seq)] {
             Some(e) if e.seq == seq && now.saturating_duration_since(e.at) <= self.max_age => Some(&e.data),
             _ => None,
@@ -49,10 +50,10 @@ impl History {
 
     /// Kept packets that arrived at or after `since`, in sequence order up
     /// to `highest`.
-    pub(super) fn since(&self, highest: u16, since: Instant, now: Instant) -> impl Iterator<Item = &Bytes> + '_ {
+    pub(super) fn since(&self, highest: Seq, since: Instant, now: Instant) -> impl Iterator<Item = &Bytes> + '_ {
         let n = self.slots.len() as u16;
         (0..n).rev().filter_map(move |back| {
-            let seq = highest.wrapping_sub(back);
+            let seq = highest.sub(back);
             match &self.slots[self.index(seq)] {
                 Some(e) if e.seq == seq && e.at >= since && now.saturating_duration_since(e.at) <= self.max_age => {
                     Some(&e.data)
@@ -75,12 +76,12 @@ mod tests {
     fn bounded_by_count_and_age() {
         let mut h = History::new(4, Duration::from_millis(100));
         for seq in 0..6u16 {
-            h.insert(seq, at(u64::from(seq) * 10), Bytes::from(vec![seq as u8]));
+            h.insert(Seq::new(seq), at(u64::from(seq) * 10), Bytes::from(vec![seq as u8]));
         }
-        assert!(h.get(1, at(60)).is_none(), "overwritten by 5");
-        assert_eq!(h.get(5, at(60)).unwrap()[..], [5]);
-        assert!(h.get(2, at(121)).is_none(), "too old");
-        let since: Vec<u8> = h.since(5, at(30), at(60)).map(|b| b[0]).collect();
+        assert!(h.get(Seq::new(1), at(60)).is_none(), "overwritten by 5");
+        assert_eq!(h.get(Seq::new(5), at(60)).unwrap()[..], [5]);
+        assert!(h.get(Seq::new(2), at(121)).is_none(), "too old");
+        let since: Vec<u8> = h.since(Seq::new(5), at(30), at(60)).map(|b| b[0]).collect();
         assert_eq!(since, [3, 4, 5]);
     }
 
@@ -88,8 +89,8 @@ mod tests {
     fn since_runs_across_wraparound_in_sequence_order() {
         let mut h = History::new(8, Duration::from_secs(1));
         for (i, seq) in [65534u16, 65535, 0, 1].into_iter().enumerate() {
-            h.insert(seq, at(i as u64), Bytes::from(vec![i as u8]));
+            h.insert(Seq::new(seq), at(i as u64), Bytes::from(vec![i as u8]));
         }
-        assert_eq!(h.since(1, at(0), at(5)).map(|b| b[0]).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert_eq!(h.since(Seq::new(1), at(0), at(5)).map(|b| b[0]).collect::<Vec<_>>(), [0, 1, 2, 3]);
     }
 }

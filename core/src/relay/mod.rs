@@ -4,50 +4,42 @@
 //! transmits, a next deadline and events come out. See [`Relay`] for the
 //! call contract.
 
-mod admin;
+#[macro_use]
+mod ctx;
+mod clients;
 pub mod command;
 mod counters;
-mod feedback;
 mod history;
-mod ingress;
+mod limits;
 mod outbox;
-mod publish;
+mod repeat;
+mod router;
 mod sequence;
 mod stats;
-mod subscribe;
+mod streams;
 mod timer;
 
 pub use crate::endpoint::{Port, Transmit};
 pub use command::{ClientInfo, Command, CommandError, Reply, StreamInfo, SubscriberInfo, SubscriptionInfo};
 pub use counters::Counters;
 
-use crate::auth::Credential;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
-use crate::packet::rtp::{HEADER_LEN, Header, Packet};
-use crate::packet::{is_rtcp, pt};
-use crate::rng::{Map, Rng};
+use crate::packet::is_rtcp;
+use crate::packet::pt::{self, PayloadType};
+use crate::packet::rtp::{HEADER_LEN, Packet};
+use crate::rng::Rng;
 use crate::time::{Instant, WallClock};
 use bytes::Bytes;
-use outbox::{Dest, Outbox};
-use publish::Streams;
-use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use clients::Clients;
+use limits::{AuthFailures, UnknownReplies};
+use outbox::Outbox;
+use repeat::Repeats;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use subscribe::Clients;
+use streams::{StreamTimer, Streams};
 use timer::{TimerKey, Timers};
-
-/// Gap between the repeats of a `STREAM_STOPPED` to extension clients.
-const REPEAT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// A `STREAM_STOPPED` to send again to one client.
-#[derive(Clone)]
-struct StopRepeat {
-    client: u32,
-    live_id: String,
-    dest: Dest,
-    datagram: Bytes,
-}
 
 /// Something that happened, for the driver to log or act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,17 +155,11 @@ pub struct Relay {
     outbox: Outbox,
     timers: Timers,
     events: VecDeque<RelayEvent>,
-    credentials: Map<String, Credential>,
     streams: Streams,
     clients: Clients,
-    /// Last `*_UNKNOWN` answer per source.
-    unknown_replies: Map<SocketAddr, Instant>,
-    /// Refused auths per source IP: (start of the minute, count).
-    auth_failures: Map<IpAddr, (Instant, u32)>,
-    /// `STREAM_STOPPED` repeats to extension clients, by (due time,
-    /// insertion number).
-    repeats: BTreeMap<(Instant, u64), StopRepeat>,
-    repeats_inserted: u64,
+    unknown_replies: UnknownReplies,
+    auth_failures: AuthFailures,
+    repeats: Repeats,
     last_now: Instant,
 }
 
@@ -182,13 +168,13 @@ impl Relay {
     /// (SSRCs, client ids, challenges, hash keys); `clock` maps `now` to
     /// the Unix-epoch milliseconds stamped on relay packets.
     pub fn new(config: Arc<Config>, seed: [u8; 32], clock: WallClock) -> Self {
+        // The order of these draws fixes every hash key and id a seed gives.
         let mut rng = Rng::from_seed(seed);
         let outbox = Outbox::new(rng.map(), config.max_queued_per_destination);
-        let credentials = rng.map();
         let streams = Streams::new(&mut rng);
         let clients = Clients::new(&mut rng);
-        let unknown_replies = rng.map();
-        let auth_failures = rng.map();
+        let unknown_replies = UnknownReplies::new(&mut rng);
+        let auth_failures = AuthFailures::new(&mut rng);
         Relay {
             config,
             clock,
@@ -197,13 +183,11 @@ impl Relay {
             outbox,
             timers: Timers::default(),
             events: VecDeque::new(),
-            credentials,
             streams,
             clients,
             unknown_replies,
             auth_failures,
-            repeats: BTreeMap::new(),
-            repeats_inserted: 0,
+            repeats: Repeats::default(),
             last_now: Instant::ZERO,
         }
     }
@@ -222,7 +206,16 @@ impl Relay {
     /// Runs an operator command.
     pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<Reply, CommandError> {
         self.enter(now);
-        self.run_command(now, command)
+        match command {
+            Command::AddCredential(credential) => self.add_credential(credential),
+            Command::StopStream { live_id } => self.stop_stream(now, &live_id),
+            Command::RevokeStream { live_id } => self.revoke_stream(now, &live_id),
+            Command::ListStreams => Ok(Reply::Streams(self.streams.infos(now))),
+            Command::GetStream { live_id } => self.get_stream(now, &live_id),
+            Command::ListClients => Ok(Reply::Clients(self.clients.infos(&self.streams))),
+            Command::Counters => Ok(Reply::Counters(Box::new(self.counters.clone()))),
+            Command::StopAll => self.stop_all(now),
+        }
     }
 
     /// Drop and event counters.
@@ -247,86 +240,7 @@ impl Relay {
     /// streams, sorted by id: a read-only view for invariant checks (see
     /// [`ClientBinding`]; operators use [`Command::ListClients`]).
     pub fn client_bindings(&self) -> Vec<ClientBinding> {
-        let mut out: Vec<ClientBinding> = self
-            .clients
-            .by_id
-            .iter()
-            .map(|(&id, c)| ClientBinding {
-                id,
-                port: c.port(),
-                address: c.addr,
-                verified: c.verified,
-                acked: c.subscriptions.iter().filter(|s| s.acked).map(|s| s.live_id.clone()).collect(),
-            })
-            .collect();
-        out.sort_by_key(|b| b.id);
-        out
-    }
-
-    /// The relay's RTP timestamp now (1.1).
-    fn timestamp(&self, now: Instant) -> u32 {
-        self.clock.rtp_timestamp(now)
-    }
-
-    /// A relay-originated control packet: sequence 0, the relay's
-    /// timestamp, the given SSRC (1.2).
-    fn control(&self, now: Instant, payload_type: u8, ssrc: u32, payload: &[u8]) -> Bytes {
-        Header { timestamp: self.timestamp(now), ssrc, ..Header::new(payload_type) }.encode(payload)
-    }
-
-    fn send(&mut self, dest: Dest, datagram: Bytes) {
-        self.outbox.send(dest, datagram, &mut self.counters);
-    }
-
-    /// Sends a client's `STREAM_STOPPED` again 100 ms and 200 ms from now:
-    /// the three of 2.5.
-    fn repeat_stopped(&mut self, now: Instant, repeat: StopRepeat) {
-        for k in 1..=2 {
-            let at = now + REPEAT_INTERVAL * k;
-            self.repeats.insert((at, self.repeats_inserted), repeat.clone());
-            self.repeats_inserted += 1;
-            self.timers.schedule(at, TimerKey::Repeat);
-        }
-    }
-
-    /// Sends the due repeats, except to a client that listed the stream
-    /// again meanwhile: there a late `STREAM_STOPPED` would end the new
-    /// subscription.
-    fn on_repeat_timer(&mut self, now: Instant) {
-        while let Some(entry) = self.repeats.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let repeat = entry.remove();
-            if !self.clients.lists(repeat.client, &repeat.live_id) {
-                self.send(repeat.dest, repeat.datagram);
-            }
-        }
-    }
-
-    /// `CLIENT_UNKNOWN` / `STREAM_UNKNOWN` (2.5), at most once per
-    /// `unknown_reply_interval_ms` per source.
-    fn send_unknown(&mut self, now: Instant, dest: Dest, payload_type: u8, ssrc: u32) {
-        let interval = self.config.unknown_reply_interval();
-        if let Some(last) = self.unknown_replies.get(&dest.1) {
-            if now.saturating_duration_since(*last) < interval {
-                self.counters.unknown_reply_limited += 1;
-                return;
-            }
-        } else if self.unknown_replies.len() >= self.config.max_rate_limited_sources {
-            self.unknown_replies.retain(|_, last| now.saturating_duration_since(*last) < interval);
-            if self.unknown_replies.len() >= self.config.max_rate_limited_sources {
-                self.counters.unknown_reply_limited += 1;
-                return;
-            }
-        }
-        self.unknown_replies.insert(dest.1, now);
-        match payload_type {
-            pt::CLIENT_UNKNOWN => self.counters.client_unknown_sent += 1,
-            _ => self.counters.stream_unknown_sent += 1,
-        }
-        let packet = self.control(now, payload_type, ssrc, &[]);
-        self.send(dest, packet);
+        self.clients.bindings()
     }
 }
 
@@ -339,7 +253,7 @@ impl Endpoint for Relay {
         self.counters.rx_datagrams += 1;
         self.counters.rx_bytes += data.len() as u64;
         if is_rtcp(&data) {
-            self.handle_rtcp(now, from, &data);
+            self.on_rtcp(now, from, &data);
             return;
         }
         // Legacy peers send and read only plain headers (byte 0 = 0x80):
@@ -367,20 +281,18 @@ impl Endpoint for Relay {
                 return;
             }
         };
-        if header.payload_type == pt::TS_DATA {
-            self.on_ts_data(now, port, from, header, data);
-            return;
-        }
+        // One arm per message of docs/protocol.md §1.2, each in router.rs.
         let payload = &data[HEADER_LEN..];
-        match header.payload_type {
-            pt::AUTH_REQ => self.on_auth(now, port, from, payload),
-            pt::DELAY_REQ => self.on_delay_req(port, from, &data),
-            pt::STOP_PUSH_REQ => self.on_stop_push(now, port, from, header, payload),
-            pt::CLIENT_ID_REQ => self.on_client_id_req(now, port, from),
-            pt::PULL_REQ => self.on_pull_req(now, port, from, header, payload),
-            pt::SSRC_ACK => self.on_ssrc_ack(now, port, from, header, payload),
-            pt::HEARTBEAT => self.on_heartbeat(now, port, from, header, data.len()),
-            pt::STOP_PULL_REQ => self.on_stop_pull(now, port, from, header),
+        match header.kind() {
+            Some(PayloadType::TsData) => self.on_ts_data(now, port, from, header, data),
+            Some(PayloadType::AuthReq) => self.on_auth_req(now, port, from, payload),
+            Some(PayloadType::DelayReq) => self.on_delay_req(port, from, &data),
+            Some(PayloadType::StopPushReq) => self.on_stop_push_req(now, port, from, header, payload),
+            Some(PayloadType::ClientIdReq) => self.on_client_id_req(now, port, from),
+            Some(PayloadType::PullReq) => self.on_pull_req(now, port, from, header, payload),
+            Some(PayloadType::SsrcAck) => self.on_ssrc_ack(now, port, from, header, payload),
+            Some(PayloadType::Heartbeat) => self.on_heartbeat(now, port, from, header, data.len()),
+            Some(PayloadType::StopPullReq) => self.on_stop_pull_req(now, port, from, header),
             _ => self.counters.unknown_payload_type += 1,
         }
     }
@@ -389,13 +301,13 @@ impl Endpoint for Relay {
         self.enter(now);
         while let Some((at, key)) = self.timers.pop_due(now) {
             match key {
-                TimerKey::StreamIdle(idx) => self.on_idle_timer(now, at, idx),
+                TimerKey::StreamIdle(key) => self.on_stream_timer(now, at, StreamTimer::Idle(key)),
                 TimerKey::Heartbeat(id) => self.on_heartbeat_timer(now, at, id),
                 TimerKey::Reassembly(id) => self.on_reassembly_timer(now, at, id),
                 TimerKey::PullRspResend(id) => self.on_resend_timer(now, at, id),
                 TimerKey::Repeat => self.on_repeat_timer(now),
-                TimerKey::PushNack(idx) => self.on_push_nack_timer(now, at, idx),
-                TimerKey::TailStop(idx) => self.on_tail_timer(now, at, idx),
+                TimerKey::PushNack(key) => self.on_stream_timer(now, at, StreamTimer::PushNack(key)),
+                TimerKey::TailStop(key) => self.on_stream_timer(now, at, StreamTimer::TailStop(key)),
             }
         }
     }

@@ -2,6 +2,8 @@
 //! suppression over the last 4096 numbers, restart on a jump of more than
 //! 3000, and a count of numbers skipped and never filled.
 
+use crate::Seq;
+
 /// A jump larger than this (either way) is a publisher restart, not a gap.
 pub(crate) const MAX_JUMP: i32 = 3000;
 const WINDOW: usize = 4096;
@@ -20,10 +22,10 @@ pub(crate) enum Verdict {
 
 /// Tracks the highest sequence number and which recent ones were seen.
 pub(crate) struct SeqTracker {
-    highest: Option<u16>,
+    highest: Option<Seq>,
     seen: Box<[u64; WINDOW / 64]>,
     /// Numbers skipped over that have not arrived (yet).
-    pub(crate) missing: u64,
+    missing: u64,
 }
 
 impl SeqTracker {
@@ -37,34 +39,39 @@ impl SeqTracker {
         self.seen.fill(0);
     }
 
-    fn bit(seq: u16) -> (usize, u64) {
-        let i = usize::from(seq) % WINDOW;
+    fn bit(seq: Seq) -> (usize, u64) {
+        let i = usize::from(seq.get()) % WINDOW;
         (i / 64, 1 << (i % 64))
     }
 
-    fn mark(&mut self, seq: u16) -> bool {
+    fn mark(&mut self, seq: Seq) -> bool {
         let (w, b) = Self::bit(seq);
         let fresh = self.seen[w] & b == 0;
         self.seen[w] |= b;
         fresh
     }
 
-    fn clear(&mut self, seq: u16) {
+    fn clear(&mut self, seq: Seq) {
         let (w, b) = Self::bit(seq);
         self.seen[w] &= !b;
     }
 
-    pub(crate) fn highest(&self) -> Option<u16> {
+    /// Numbers skipped over that have not arrived (yet).
+    pub(crate) fn missing(&self) -> u64 {
+        self.missing
+    }
+
+    pub(crate) fn highest(&self) -> Option<Seq> {
         self.highest
     }
 
-    pub(crate) fn observe(&mut self, seq: u16) -> Verdict {
+    pub(crate) fn observe(&mut self, seq: Seq) -> Verdict {
         let Some(highest) = self.highest else {
             self.highest = Some(seq);
             self.mark(seq);
             return Verdict::New;
         };
-        let delta = i32::from(seq.wrapping_sub(highest) as i16);
+        let delta = i32::from(seq.delta(highest));
         if delta.abs() > MAX_JUMP {
             self.reset();
             self.highest = Some(seq);
@@ -73,7 +80,7 @@ impl SeqTracker {
         }
         if delta > 0 {
             for k in 1..=delta as u16 {
-                self.clear(highest.wrapping_add(k));
+                self.clear(highest.add(k));
             }
             self.missing += (delta - 1) as u64;
             self.highest = Some(seq);
@@ -97,25 +104,25 @@ mod tests {
     #[test]
     fn duplicates_reorders_gaps_and_wraparound() {
         let mut t = SeqTracker::new();
-        assert_eq!(t.observe(65535), Verdict::New);
-        assert_eq!(t.observe(2), Verdict::New);
+        assert_eq!(t.observe(Seq::new(65535)), Verdict::New);
+        assert_eq!(t.observe(Seq::new(2)), Verdict::New);
         assert_eq!(t.missing, 2, "0 and 1 were skipped");
-        assert_eq!(t.observe(0), Verdict::New, "a late packet is new");
+        assert_eq!(t.observe(Seq::new(0)), Verdict::New, "a late packet is new");
         assert_eq!(t.missing, 1);
-        assert_eq!(t.observe(0), Verdict::Duplicate);
-        assert_eq!(t.observe(2), Verdict::Duplicate);
-        assert_eq!(t.observe(65535), Verdict::Duplicate);
+        assert_eq!(t.observe(Seq::new(0)), Verdict::Duplicate);
+        assert_eq!(t.observe(Seq::new(2)), Verdict::Duplicate);
+        assert_eq!(t.observe(Seq::new(65535)), Verdict::Duplicate);
     }
 
     #[test]
     fn a_jump_over_3000_is_a_restart() {
         let mut t = SeqTracker::new();
-        t.observe(100);
-        assert_eq!(t.observe(5000), Verdict::Restart);
+        t.observe(Seq::new(100));
+        assert_eq!(t.observe(Seq::new(5000)), Verdict::Restart);
         assert_eq!(t.missing, 0, "a restart is not a gap");
-        assert_eq!(t.observe(4999), Verdict::New);
-        assert_eq!(t.observe(100), Verdict::Restart, "jumping back that far restarts too");
-        assert_eq!(t.observe(4999), Verdict::Restart, "the old numbers are forgotten");
+        assert_eq!(t.observe(Seq::new(4999)), Verdict::New);
+        assert_eq!(t.observe(Seq::new(100)), Verdict::Restart, "jumping back that far restarts too");
+        assert_eq!(t.observe(Seq::new(4999)), Verdict::Restart, "the old numbers are forgotten");
     }
 
     proptest! {
@@ -135,7 +142,7 @@ mod tests {
                     seen.clear();
                     highest = cur;
                 }
-                let seq = cur.rem_euclid(65536) as u16;
+                let seq = Seq::new(cur.rem_euclid(65536) as u16);
                 prop_assert_eq!(t.observe(seq) == Verdict::Duplicate, seen.contains(&cur));
                 seen.insert(cur);
                 highest = highest.max(cur);

@@ -1,5 +1,7 @@
 //! One ordered deadline queue for every timer of the relay.
 
+use super::streams::StreamKey;
+use crate::ClientId;
 use crate::time::Instant;
 use std::collections::BTreeSet;
 
@@ -8,17 +10,17 @@ use std::collections::BTreeSet;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum TimerKey {
     /// A live stream's idle check.
-    StreamIdle(u32),
+    StreamIdle(StreamKey),
     /// A client's heartbeat check.
-    Heartbeat(u32),
+    Heartbeat(ClientId),
     /// A client's pending chunked pull request.
-    Reassembly(u32),
+    Reassembly(ClientId),
     /// A client's unacknowledged `PULL_RSP` resends.
-    PullRspResend(u32),
+    PullRspResend(ClientId),
     /// A stream's push-leg NACK retry.
-    PushNack(u32),
+    PushNack(StreamKey),
     /// A stream's stop waiting for its tail.
-    TailStop(u32),
+    TailStop(StreamKey),
     /// Repeated datagrams due (`STREAM_STOPPED` to extension clients).
     Repeat,
 }

@@ -1,26 +1,28 @@
-//! Push-leg loss recovery (docs/protocol.md §2.2, 2.5 tail): the relay NACKs a
+//! `Ingress` owns one stream's push-leg loss recovery (docs/protocol.md §2.2, 2.5 tail): the relay NACKs a
 //! publisher for the gaps in its sequence numbers, estimates the round
 //! trip from NACK to retransmission (Karn's rule: only packets NACKed
 //! once give samples), stops NACKing a publisher that answered none of its
 //! first 20 NACKs (a legacy one), and holds a stop request marked `M = 1`
 //! until the tail has arrived or a bounded wait ends.
 
-use super::outbox::Dest;
-use super::timer::TimerKey;
-use super::{Relay, StopReason};
+use super::super::ctx::Ctx;
+use super::super::outbox::Dest;
+use super::super::timer::TimerKey;
+use super::StreamKey;
 use crate::packet::rtcp::Nack;
 use crate::time::Instant;
+use crate::{Seq, Ssrc};
 use std::time::Duration;
 
 /// NACKs a publisher may leave unanswered before it is taken for a legacy
 /// one and no longer NACKed.
-pub(super) const LEGACY_AFTER_NACKS: u32 = 20;
+const LEGACY_AFTER_NACKS: u32 = 20;
 /// Retry interval before any round trip was measured.
 const INITIAL_RETRY: Duration = Duration::from_millis(100);
 
 /// A sequence number the publisher skipped.
 struct Missing {
-    seq: u16,
+    seq: Seq,
     /// NACKs sent for it so far.
     tries: u32,
     /// When the last NACK for it went out (Karn samples).
@@ -49,7 +51,7 @@ pub(super) struct Ingress {
     /// Smoothed NACK → retransmission round trip.
     srtt: Option<Duration>,
     /// Packets that arrived after a NACK.
-    pub(super) recovered: u64,
+    recovered: u64,
     /// The scheduled NACK retry.
     next_at: Option<Instant>,
     pending_stop: Option<PendingStop>,
@@ -91,6 +93,11 @@ impl Ingress {
         self.srtt
     }
 
+    /// Packets that arrived after a NACK.
+    pub(super) fn recovered(&self) -> u64 {
+        self.recovered
+    }
+
     fn legacy(&self) -> bool {
         self.nacks_sent >= LEGACY_AFTER_NACKS && !self.answered
     }
@@ -98,11 +105,11 @@ impl Ingress {
     /// Records the numbers strictly between `prev` and `seq` as missing
     /// (once each), keeping at most `max` (the newest), first NACKed
     /// `delay` from now (a reordered packet usually arrives before that).
-    pub(super) fn gap(&mut self, prev: u16, seq: u16, now: Instant, delay: Duration, max: usize) {
-        let count = seq.wrapping_sub(prev).wrapping_sub(1);
+    pub(super) fn gap(&mut self, prev: Seq, seq: Seq, now: Instant, delay: Duration, max: usize) {
+        let count = seq.since(prev).wrapping_sub(1);
         let skip = usize::from(count).saturating_sub(max) as u16;
         for k in skip..count {
-            let seq = prev.wrapping_add(1 + k);
+            let seq = prev.add(1 + k);
             if !self.missing.iter().any(|m| m.seq == seq) {
                 self.missing.push(Missing { seq, tries: 0, last_nack: now, due_at: now + delay });
             }
@@ -115,7 +122,7 @@ impl Ingress {
 
     /// A number arrived: if it was missing it is no longer; returns whether
     /// it had been NACKed (recovered).
-    pub(super) fn arrived(&mut self, seq: u16, now: Instant) -> bool {
+    pub(super) fn arrived(&mut self, seq: Seq, now: Instant) -> bool {
         let Some(i) = self.missing.iter().position(|m| m.seq == seq) else { return false };
         let m = self.missing.swap_remove(i);
         if m.tries == 0 {
@@ -137,7 +144,8 @@ impl Ingress {
         self.srtt.map_or(INITIAL_RETRY, |rtt| (rtt * 2).max(min))
     }
 
-    /// The numbers to NACK now (the next try `retry` later); abandons
+    /// The numbers to NACK now, as wire values for the NACK (the next try
+    /// `retry` later); abandons
     /// those due with no try left (their count is the second value).
     /// Each entry keeps its own deadline, so due-ness and
     /// [`Self::next_deadline`] can never disagree about an instant.
@@ -150,7 +158,7 @@ impl Ingress {
             m.tries += 1;
             m.last_nack = now;
             m.due_at = now + retry;
-            due.push(m.seq);
+            due.push(m.seq.get());
         }
         (due, abandoned)
     }
@@ -158,99 +166,79 @@ impl Ingress {
     fn next_deadline(&self) -> Option<Instant> {
         self.missing.iter().map(|m| m.due_at).min()
     }
-}
 
-impl Relay {
-    /// Sends the publisher a NACK for what is due and schedules the next
-    /// retry.
-    pub(super) fn send_push_nacks(&mut self, now: Instant, idx: u32) {
-        let min = Duration::from_millis(self.config.push_nack_retry_min_ms);
-        let max_tries = self.config.push_nack_max_tries;
-        let stream = self.streams.get_mut(idx);
-        let ingress = &mut stream.ingress;
-        let retry = ingress.retry_interval(min);
-        if ingress.legacy() {
-            ingress.missing.clear();
+    /// Sends the publisher at `publisher` a NACK for what is due on stream
+    /// `ssrc` and keeps the retry timer on the earliest deadline.
+    pub(super) fn send_nacks(&mut self, ctx: &mut Ctx, key: StreamKey, ssrc: Ssrc, publisher: Dest) {
+        let min = Duration::from_millis(ctx.config().push_nack_retry_min_ms);
+        let max_tries = ctx.config().push_nack_max_tries;
+        let retry = self.retry_interval(min);
+        if self.legacy() {
+            self.missing.clear();
         }
-        let (due, abandoned) = ingress.due(now, retry, max_tries);
-        self.counters.push_nack_abandoned += abandoned;
+        let (due, abandoned) = self.due(ctx.now(), retry, max_tries);
+        ctx.counters().push_nack_abandoned += abandoned;
         if !due.is_empty() {
-            ingress.nacks_sent += 1;
-            if ingress.legacy() {
-                self.counters.push_legacy_publishers += 1;
+            self.nacks_sent += 1;
+            if self.legacy() {
+                ctx.counters().push_legacy_publishers += 1;
             }
-            self.counters.push_nacks_sent += 1;
-            let nack = Nack::from_sequences(0, stream.ssrc, &due).encode();
-            let dest = (stream.publisher_port, stream.publisher);
-            self.send(dest, nack);
+            ctx.counters().push_nacks_sent += 1;
+            let nack = Nack::from_sequences(0, ssrc.get(), &due).encode();
+            ctx.send(publisher, nack);
         }
-        let stream = self.streams.get_mut(idx);
-        let next = stream.ingress.next_deadline();
-        if next != stream.ingress.next_at {
-            if let Some(old) = std::mem::replace(&mut stream.ingress.next_at, next) {
-                self.timers.cancel(old, TimerKey::PushNack(idx));
+        let next = self.next_deadline();
+        if next != self.next_at {
+            if let Some(old) = std::mem::replace(&mut self.next_at, next) {
+                ctx.cancel(old, TimerKey::PushNack(key));
             }
             if let Some(next) = next {
-                self.timers.schedule(next, TimerKey::PushNack(idx));
+                ctx.schedule(next, TimerKey::PushNack(key));
             }
         }
-        self.finish_tail_if_done(now, idx);
     }
 
-    pub(super) fn on_push_nack_timer(&mut self, now: Instant, at: Instant, idx: u32) {
-        let stream = self.streams.get_mut(idx);
-        if stream.ingress.next_at != Some(at) || !stream.live {
-            return;
-        }
-        stream.ingress.next_at = None;
-        self.send_push_nacks(now, idx);
-    }
-
-    /// A stop marked `M = 1` naming `last`: waits for the missing tail if
-    /// there is one. Returns false if the stream can stop now.
-    pub(super) fn begin_tail_stop(&mut self, now: Instant, idx: u32, last: u16, reply: Dest) -> bool {
-        let max = self.config.push_nack_max_missing;
-        let wait = Duration::from_millis(self.config.push_tail_wait_ms);
-        let stream = self.streams.get_mut(idx);
-        if stream.ingress.legacy() {
+    /// Whether the NACK retry due `at` is the scheduled one (and forgets
+    /// it: the caller sends).
+    pub(super) fn take_retry(&mut self, at: Instant) -> bool {
+        if self.next_at != Some(at) {
             return false;
         }
-        let newest = stream.newest_seq();
-        if (last.wrapping_sub(newest) as i16) > 0 {
-            stream.ingress.gap(newest, last.wrapping_add(1), now, Duration::ZERO, max);
-        }
-        if stream.ingress.missing.is_empty() {
-            return false;
-        }
-        let deadline = now + wait;
-        stream.ingress.pending_stop = Some(PendingStop { deadline, reply });
-        self.timers.schedule(deadline, TimerKey::TailStop(idx));
-        self.counters.tail_stops_delayed += 1;
-        self.send_push_nacks(now, idx);
+        self.next_at = None;
         true
     }
 
-    /// Completes a pending stop once nothing is missing.
-    pub(super) fn finish_tail_if_done(&mut self, now: Instant, idx: u32) {
-        let ingress = &self.streams.get_mut(idx).ingress;
-        if ingress.pending_stop.is_some() && ingress.missing.is_empty() {
-            self.finish_tail(now, idx);
+    /// A stop marked `M = 1` naming `last`, with `newest` the newest number
+    /// received: records the missing tail and waits for it, answering
+    /// `reply` when done. False if the stream can stop now (a legacy
+    /// publisher, or nothing missing).
+    pub(super) fn hold_stop(&mut self, ctx: &mut Ctx, key: StreamKey, newest: Seq, last: Seq, reply: Dest) -> bool {
+        let max = ctx.config().push_nack_max_missing;
+        let wait = Duration::from_millis(ctx.config().push_tail_wait_ms);
+        if self.legacy() {
+            return false;
         }
+        if last.is_after(newest) {
+            self.gap(newest, last.next(), ctx.now(), Duration::ZERO, max);
+        }
+        if self.missing.is_empty() {
+            return false;
+        }
+        let deadline = ctx.now() + wait;
+        self.pending_stop = Some(PendingStop { deadline, reply });
+        ctx.schedule(deadline, TimerKey::TailStop(key));
+        ctx.counters().tail_stops_delayed += 1;
+        true
     }
 
-    pub(super) fn on_tail_timer(&mut self, now: Instant, at: Instant, idx: u32) {
-        if self.streams.get_mut(idx).ingress.pending_stop.as_ref().is_some_and(|p| p.deadline == at) {
-            self.finish_tail(now, idx);
-        }
+    /// A stop waits for its tail and nothing is missing any more.
+    pub(super) fn tail_complete(&self) -> bool {
+        self.pending_stop.is_some() && self.missing.is_empty()
     }
 
-    /// Stops the stream; `stop_stream` answers the waiting request.
-    fn finish_tail(&mut self, now: Instant, idx: u32) {
-        if let Some(pending) = &self.streams.get_mut(idx).ingress.pending_stop {
-            self.timers.cancel(pending.deadline, TimerKey::TailStop(idx));
-        }
-        self.counters.streams_stopped_by_publisher += 1;
-        self.stop_stream(now, idx, StopReason::Publisher);
+    /// When a waiting stop gives up on its tail.
+    pub(super) fn tail_deadline(&self) -> Option<Instant> {
+        self.pending_stop.as_ref().map(|p| p.deadline)
     }
 }
 
@@ -262,23 +250,23 @@ mod tests {
     fn gaps_are_bounded_and_keep_the_newest() {
         let mut i = Ingress::default();
         let t = Instant::ZERO;
-        i.gap(65530, 4, t, Duration::ZERO, 3);
-        assert_eq!(i.missing.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        i.gap(Seq::new(65530), Seq::new(4), t, Duration::ZERO, 3);
+        assert_eq!(i.missing.iter().map(|m| m.seq.get()).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]
     fn karns_rule_only_samples_packets_nacked_once() {
         let t = Instant::from_millis(1000);
         let mut i = Ingress::default();
-        i.gap(0, 3, t, Duration::ZERO, 10);
+        i.gap(Seq::new(0), Seq::new(3), t, Duration::ZERO, 10);
         let (due, _) = i.due(t, INITIAL_RETRY, 3);
         assert_eq!(due, [1, 2]);
         let later = t + INITIAL_RETRY;
         assert_eq!(i.due(later - Duration::from_millis(1), INITIAL_RETRY, 3).0, Vec::<u16>::new());
-        i.arrived(1, t + Duration::from_millis(40));
+        i.arrived(Seq::new(1), t + Duration::from_millis(40));
         assert_eq!(i.rtt(), Some(Duration::from_millis(40)));
         assert_eq!(i.due(later, INITIAL_RETRY, 3).0, [2], "2 is NACKed again");
-        assert!(i.arrived(2, later + Duration::from_millis(5)));
+        assert!(i.arrived(Seq::new(2), later + Duration::from_millis(5)));
         assert_eq!(i.rtt(), Some(Duration::from_millis(40)), "an ambiguous sample is ignored");
         assert_eq!(i.recovered, 2);
     }
@@ -287,7 +275,7 @@ mod tests {
     fn a_missing_number_is_abandoned_after_its_tries() {
         let t = Instant::ZERO;
         let mut i = Ingress::default();
-        i.gap(0, 2, t, Duration::ZERO, 10);
+        i.gap(Seq::new(0), Seq::new(2), t, Duration::ZERO, 10);
         for k in 0..3 {
             assert_eq!(i.due(t + INITIAL_RETRY * k, INITIAL_RETRY, 3), (vec![1], 0));
         }

@@ -1,0 +1,328 @@
+//! `Clients` owns every pull client: the registry by id and address, the
+//! per-IP counts, who lists which stream, each client's pinned queue, its
+//! heartbeat (§1.4.7) and its leaving (§1.4.8). Its seams have their own
+//! files: `requests.rs` (pull requests, `PULL_RSP` and its resends, acks,
+//! §1.4.2-§1.4.6) and `trust.rs` (which messages count, address moves and
+//! their challenges, §1.4.10, §2.3).
+
+mod requests;
+mod trust;
+
+use super::command::{ClientInfo, SubscriptionInfo};
+use super::ctx::Ctx;
+use super::outbox::{Dest, SlotId};
+use super::streams::Streams;
+use super::timer::TimerKey;
+use super::{ClientBinding, LeaveReason, RelayEvent};
+use crate::endpoint::Port;
+use crate::packet::pt::PayloadType;
+use crate::rng::{Map, Rng};
+use crate::time::Instant;
+use crate::{ClientId, LiveId, Ssrc};
+use requests::{Reassembly, Subscription};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use trust::{Challenge, PendingMove};
+
+/// A message named a client id its source may not speak for (§1.4.10):
+/// the router answers `CLIENT_UNKNOWN` (§2.5).
+pub(super) struct Untrusted;
+
+/// A pull client, bound to one address.
+struct Client {
+    port: Port,
+    addr: SocketAddr,
+    slot: SlotId,
+    /// The address proved it receives (2.3).
+    verified: bool,
+    last_heartbeat: Instant,
+    heartbeat_at: Instant,
+    subscriptions: Vec<Subscription>,
+    pending: Option<Reassembly>,
+    resend_at: Option<Instant>,
+    challenges: Vec<Challenge>,
+    moving: Option<PendingMove>,
+    /// Sent a NACK, an RR or an echoed challenge: gets `STREAM_STOPPED`
+    /// three times (2.5 tail).
+    uses_extensions: bool,
+}
+
+impl Client {
+    fn dest(&self) -> Dest {
+        (self.port, self.addr)
+    }
+}
+
+/// Every pull client, by id and address, and who lists which stream.
+pub(super) struct Clients {
+    by_id: Map<ClientId, Client>,
+    by_addr: Map<SocketAddr, ClientId>,
+    per_ip: Map<IpAddr, usize>,
+    /// Clients listing each stream id (any text a `PULL_REQ` names), live
+    /// or not.
+    interest: Map<String, BTreeSet<ClientId>>,
+    /// Clients with a pull request being reassembled.
+    pending: usize,
+}
+
+impl Clients {
+    /// Draws the hash keys of the id, address, per-IP and interest maps, in
+    /// that order.
+    pub(super) fn new(rng: &mut Rng) -> Self {
+        Clients { by_id: rng.map(), by_addr: rng.map(), per_ip: rng.map(), interest: rng.map(), pending: 0 }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub(super) fn pending_reassemblies(&self) -> usize {
+        self.pending
+    }
+
+    fn client_mut(&mut self, id: ClientId) -> &mut Client {
+        self.by_id.get_mut(&id).expect("client checked by the caller")
+    }
+
+    fn unlist(&mut self, live_id: &str, id: ClientId) {
+        if let Some(set) = self.interest.get_mut(live_id) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.interest.remove(live_id);
+            }
+        }
+    }
+
+    /// Whether client `id` lists `live_id`.
+    pub(super) fn lists(&self, id: ClientId, live_id: &str) -> bool {
+        self.interest.get(live_id).is_some_and(|ids| ids.contains(&id))
+    }
+
+    /// Removes a stopped stream from every list; returns each client that
+    /// listed it, where to send `STREAM_STOPPED`, and whether it uses
+    /// extensions, in client-id order.
+    pub(super) fn forget_stream(&mut self, live_id: &LiveId) -> Vec<(ClientId, Dest, bool)> {
+        let ids = self.interest.remove(live_id.as_str()).unwrap_or_default();
+        ids.iter()
+            .filter_map(|id| {
+                let c = self.by_id.get_mut(id)?;
+                c.subscriptions.retain(|s| s.live_id() != live_id.as_str());
+                Some((*id, c.dest(), c.uses_extensions))
+            })
+            .collect()
+    }
+
+    /// `CLIENT_ID_REQ` (§1.4.1): the id already issued to this address, or
+    /// a new one.
+    pub(super) fn on_client_id_req(&mut self, ctx: &mut Ctx, streams: &mut Streams, port: Port, from: SocketAddr) {
+        let id = match self.by_addr.get(&from) {
+            Some(&id) => {
+                self.set_port(ctx, streams, id, port);
+                id
+            }
+            None => {
+                if !self.room(ctx, from) {
+                    return;
+                }
+                let by_id = &self.by_id;
+                let id = ClientId::new(ctx.rng().assignable_id(|id| by_id.contains_key(&ClientId::new(id))));
+                ctx.counters().client_ids_issued += 1;
+                self.create(ctx, port, from, id, false);
+                id
+            }
+        };
+        let rsp = ctx.control(PayloadType::ClientIdRsp, id.get(), &[]);
+        ctx.send((port, from), rsp);
+    }
+
+    /// Whether the limits admit one more client at `addr`.
+    fn room(&mut self, ctx: &mut Ctx, addr: SocketAddr) -> bool {
+        if self.len() >= ctx.config().max_clients {
+            ctx.counters().client_limit_global += 1;
+            return false;
+        }
+        if self.per_ip.get(&addr.ip()).copied().unwrap_or(0) >= ctx.config().max_clients_per_ip {
+            ctx.counters().client_limit_per_ip += 1;
+            return false;
+        }
+        true
+    }
+
+    fn create(&mut self, ctx: &mut Ctx, port: Port, addr: SocketAddr, id: ClientId, verified: bool) {
+        let slot = ctx.pin((port, addr));
+        let heartbeat_at = ctx.now() + ctx.config().client_heartbeat_timeout();
+        ctx.schedule(heartbeat_at, TimerKey::Heartbeat(id));
+        let client = Client {
+            port,
+            addr,
+            slot,
+            verified,
+            last_heartbeat: ctx.now(),
+            heartbeat_at,
+            subscriptions: Vec::new(),
+            pending: None,
+            resend_at: None,
+            challenges: Vec::new(),
+            moving: None,
+            uses_extensions: false,
+        };
+        self.by_id.insert(id, client);
+        self.by_addr.insert(addr, id);
+        *self.per_ip.entry(addr.ip()).or_insert(0) += 1;
+        ctx.emit(RelayEvent::ClientJoined { address: addr });
+    }
+
+    fn remove(&mut self, ctx: &mut Ctx, streams: &mut Streams, id: ClientId, reason: LeaveReason) {
+        let Some(client) = self.by_id.remove(&id) else { return };
+        if self.by_addr.get(&client.addr) == Some(&id) {
+            self.by_addr.remove(&client.addr);
+        }
+        self.release_ip(client.addr.ip());
+        if client.pending.is_some() {
+            self.pending -= 1;
+        }
+        for sub in &client.subscriptions {
+            self.unsubscribe(streams, id, sub);
+        }
+        ctx.unpin(client.slot);
+        ctx.emit(RelayEvent::ClientLeft { address: client.addr, reason });
+    }
+
+    fn release_ip(&mut self, ip: IpAddr) {
+        if let Some(n) = self.per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
+    }
+
+    fn unsubscribe(&mut self, streams: &mut Streams, id: ClientId, sub: &Subscription) {
+        self.unlist(sub.live_id(), id);
+        if sub.acked() {
+            streams.leave(sub.live_id(), id);
+        }
+    }
+
+    /// Points the client's data at `(port, addr)`: re-pins its queue and
+    /// retargets its fan-out entries.
+    fn set_dest(&mut self, ctx: &mut Ctx, streams: &mut Streams, id: ClientId, port: Port, addr: SocketAddr) {
+        let slot = ctx.pin((port, addr));
+        let client = self.client_mut(id);
+        let old = std::mem::replace(&mut client.slot, slot);
+        client.port = port;
+        client.addr = addr;
+        for sub in client.subscriptions.iter().filter(|s| s.acked()) {
+            streams.retarget(sub.live_id(), id, slot);
+        }
+        ctx.unpin(old);
+    }
+
+    /// Replies and data go out from the socket the client last used (§1.1).
+    fn set_port(&mut self, ctx: &mut Ctx, streams: &mut Streams, id: ClientId, port: Port) {
+        let client = &self.by_id[&id];
+        if client.port != port {
+            let addr = client.addr;
+            self.set_dest(ctx, streams, id, port, addr);
+        }
+    }
+
+    /// `STOP_PULL_REQ` naming `id` from `from` (§1.4.8): forgets the client
+    /// if trusted. The router always answers.
+    pub(super) fn on_stop_pull(&mut self, ctx: &mut Ctx, streams: &mut Streams, from: SocketAddr, id: ClientId) {
+        let legacy_trust = ctx.config().legacy_trust;
+        if self.by_id.get(&id).is_some_and(|c| c.addr == from || legacy_trust) {
+            ctx.counters().client_stopped += 1;
+            self.remove(ctx, streams, id, LeaveReason::Stopped);
+        } else {
+            ctx.counters().client_untrusted += 1;
+        }
+    }
+
+    /// The heartbeat check (§1.4.7).
+    pub(super) fn on_heartbeat_timer(&mut self, ctx: &mut Ctx, streams: &mut Streams, at: Instant, id: ClientId) {
+        let timeout = ctx.config().client_heartbeat_timeout();
+        let Some(client) = self.by_id.get_mut(&id) else { return };
+        if client.heartbeat_at != at {
+            return;
+        }
+        let due = client.last_heartbeat + timeout;
+        if due <= ctx.now() {
+            ctx.counters().client_heartbeat_timeout += 1;
+            self.remove(ctx, streams, id, LeaveReason::HeartbeatTimeout);
+        } else {
+            client.heartbeat_at = due;
+            ctx.schedule(due, TimerKey::Heartbeat(id));
+        }
+    }
+
+    /// RTCP naming client `id` counts only from its bound address (§2.1,
+    /// §2.3); such a client uses extensions.
+    pub(super) fn accept_feedback(&mut self, from: SocketAddr, id: ClientId) -> bool {
+        match self.by_id.get_mut(&id) {
+            Some(c) if c.addr == from => {
+                c.uses_extensions = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The address of client `id`.
+    pub(super) fn address(&self, id: ClientId) -> SocketAddr {
+        self.by_id[&id].addr
+    }
+
+    /// Every client with its id, sorted by id (see [`ClientBinding`]).
+    pub(super) fn bindings(&self) -> Vec<ClientBinding> {
+        let mut out: Vec<ClientBinding> = self
+            .by_id
+            .iter()
+            .map(|(&id, c)| ClientBinding {
+                id: id.get(),
+                port: c.port,
+                address: c.addr,
+                verified: c.verified,
+                acked: c.subscriptions.iter().filter(|s| s.acked()).map(|s| s.live_id().to_owned()).collect(),
+            })
+            .collect();
+        out.sort_by_key(|b| b.id);
+        out
+    }
+
+    /// Every client for the operator, sorted by address (§3.1).
+    pub(super) fn infos(&self, streams: &Streams) -> Vec<ClientInfo> {
+        let mut infos: Vec<ClientInfo> = self
+            .by_id
+            .iter()
+            .map(|(&id, c)| {
+                let mut info = ClientInfo {
+                    address: c.addr,
+                    verified: c.verified,
+                    subscriptions: Vec::new(),
+                    packets_sent: 0,
+                    bytes_sent: 0,
+                    retransmitted: 0,
+                };
+                for sub in &c.subscriptions {
+                    let (entry, figures): (SubscriptionInfo, _) =
+                        streams.subscription_info(sub.live_id(), id, sub.acked());
+                    info.subscriptions.push(entry);
+                    if let Some([packets, bytes, retransmitted]) = figures {
+                        info.packets_sent += packets;
+                        info.bytes_sent += bytes;
+                        info.retransmitted += retransmitted;
+                    }
+                }
+                info
+            })
+            .collect();
+        infos.sort_by_key(|i| i.address);
+        infos
+    }
+}
+
+/// A `PULL_RSP` entry: a stream id and its SSRC if live, as wire values.
+fn entry(live_id: &str, ssrc: Option<Ssrc>) -> (String, Option<u32>) {
+    (live_id.to_owned(), ssrc.map(Ssrc::get))
+}

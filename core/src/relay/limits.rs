@@ -1,0 +1,93 @@
+//! The relay's two per-source limiters: [`UnknownReplies`] (at most one
+//! `CLIENT_UNKNOWN` / `STREAM_UNKNOWN` per source per interval, §2.5) and
+//! [`AuthFailures`] (refused auths per source IP per minute, §1.3.1). Each
+//! owns its map and keeps it within `max_rate_limited_sources`.
+
+use super::ctx::Ctx;
+use super::outbox::Dest;
+use crate::packet::pt::PayloadType;
+use crate::rng::{Map, Rng};
+use crate::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// The window of the failed-auth limit.
+const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The last `*_UNKNOWN` answer per source.
+pub(super) struct UnknownReplies {
+    last: Map<SocketAddr, Instant>,
+}
+
+impl UnknownReplies {
+    pub(super) fn new(rng: &mut Rng) -> Self {
+        UnknownReplies { last: rng.map() }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.last.len()
+    }
+
+    /// Sends `kind` (`CLIENT_UNKNOWN` or `STREAM_UNKNOWN`) naming `id` to
+    /// `dest`, unless that source had one within `unknown_reply_interval_ms`
+    /// or too many sources are remembered (§2.5).
+    pub(super) fn answer(&mut self, ctx: &mut Ctx, dest: Dest, kind: PayloadType, id: u32) {
+        let now = ctx.now();
+        let interval = ctx.config().unknown_reply_interval();
+        if let Some(last) = self.last.get(&dest.1) {
+            if now.saturating_duration_since(*last) < interval {
+                ctx.counters().unknown_reply_limited += 1;
+                return;
+            }
+        } else if self.last.len() >= ctx.config().max_rate_limited_sources {
+            self.last.retain(|_, last| now.saturating_duration_since(*last) < interval);
+            if self.last.len() >= ctx.config().max_rate_limited_sources {
+                ctx.counters().unknown_reply_limited += 1;
+                return;
+            }
+        }
+        self.last.insert(dest.1, now);
+        match kind {
+            PayloadType::ClientUnknown => ctx.counters().client_unknown_sent += 1,
+            _ => ctx.counters().stream_unknown_sent += 1,
+        }
+        let packet = ctx.control(kind, id, &[]);
+        ctx.send(dest, packet);
+    }
+}
+
+/// Refused auths per source IP: (start of the minute, count).
+pub(super) struct AuthFailures {
+    by_ip: Map<IpAddr, (Instant, u32)>,
+}
+
+impl AuthFailures {
+    pub(super) fn new(rng: &mut Rng) -> Self {
+        AuthFailures { by_ip: rng.map() }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.by_ip.len()
+    }
+
+    /// Whether `from`'s IP used up its `max` refused auths for this minute.
+    pub(super) fn blocked(&self, now: Instant, from: SocketAddr, max: u32) -> bool {
+        self.by_ip.get(&from.ip()).is_some_and(|&(start, n)| n >= max && now - start < AUTH_FAILURE_WINDOW)
+    }
+
+    /// Counts a refused auth from `from`, remembering at most `max_sources`
+    /// IPs.
+    pub(super) fn failed(&mut self, now: Instant, from: SocketAddr, max_sources: usize) {
+        if self.by_ip.len() >= max_sources {
+            self.by_ip.retain(|_, (start, _)| now - *start < AUTH_FAILURE_WINDOW);
+            if self.by_ip.len() >= max_sources {
+                return;
+            }
+        }
+        let entry = self.by_ip.entry(from.ip()).or_insert((now, 0));
+        if now - entry.0 >= AUTH_FAILURE_WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+    }
+}
