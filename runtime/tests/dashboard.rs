@@ -7,7 +7,11 @@ mod support;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,7 +79,9 @@ fn page_and_assets_are_served_with_strict_headers() {
     assert!(doc["paths"]["/"]["get"].is_object(), "GET / undocumented");
 }
 
-/// A chromedriver on a free loopback port, killed when dropped.
+/// A chromedriver on a free loopback port, in its own process group, which
+/// is killed when dropped: the browsers it started go with it even when the
+/// test failed before closing its session.
 struct Driver {
     child: Child,
     url: String,
@@ -86,6 +92,7 @@ impl Driver {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("chromedriver")
             .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".to_owned()])
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -102,6 +109,9 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -201,7 +211,7 @@ async fn screenshot(c: &Client, size: (u32, u32), scroll_to: &str, name: &str) {
     c.execute(scroll, vec![serde_json::json!(scroll_to)]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await; // one poll at the new width
     let png = c.screenshot().await.unwrap();
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, png).unwrap();
     println!("screenshot: {}", path.display());
 }
@@ -228,25 +238,27 @@ fn dashboard_in_chromium_shows_and_stops_a_live_stream() {
         a.status == 200 && a.json()["subscribers"].as_array().is_some_and(|s| s.len() == 1)
     });
     let driver = Driver::start();
+    let profile = dir.path().join("chromium-profile");
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let browse = drive(&driver, &server, &traffic);
+        let browse = drive(&driver, &server, &traffic, &profile);
         tokio::time::timeout(BROWSER_TOTAL, browse).await.expect("the browser session took too long");
     });
     drop(traffic);
     drop(driver);
 }
 
-async fn drive(driver: &Driver, server: &Server, traffic: &Traffic) {
+async fn drive(driver: &Driver, server: &Server, traffic: &Traffic, profile: &Path) {
     let mut caps = serde_json::Map::new();
     let args = [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        &format!("--window-size={},{}", LAPTOP.0, LAPTOP.1),
+        format!("--user-data-dir={}", profile.display()),
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--no-first-run".to_owned(),
+        format!("--window-size={},{}", LAPTOP.0, LAPTOP.1),
     ];
     caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }));
     let c = ClientBuilder::new(HttpConnector::new()).capabilities(caps).connect(&driver.url).await.unwrap();
