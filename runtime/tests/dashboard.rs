@@ -303,6 +303,24 @@ async fn drive(driver: &Driver, server: &Server, traffic: &Traffic, profile: &Pa
     assert!(bitrate.contains("kb/s") || bitrate.contains("Mb/s"), "{bitrate}");
     assert_eq!(text(&c, "[data-total=live]").await.unwrap(), "1 of 1");
 
+    // Pause holds the figures still; Resume lets them move again.
+    c.find(Locator::Css("#pause")).await.unwrap().click().await.unwrap();
+    until!("paused", text(&c, "#status").await.filter(|t| t == "paused"));
+    let held = count(&c, &packets_in).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(count(&c, &packets_in).await, Some(held), "paused, the page does not update");
+    c.find(Locator::Css("#pause")).await.unwrap().click().await.unwrap();
+    until!("updates after Resume", count(&c, &packets_in).await.filter(|n| *n > held));
+
+    // Create credentials: the code is shown once, the new stream is listed.
+    c.find(Locator::Css("#create-id")).await.unwrap().send_keys("cam2").await.unwrap();
+    c.find(Locator::Css("#create-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    let shown = until!("the new code", text(&c, "#created-code").await.filter(|t| t.len() == 20));
+    assert_eq!(text(&c, "#created-id").await.as_deref(), Some("cam2"));
+    assert_eq!(api(server, "GET", "/api/streams/cam2", None).status, 200, "created in the relay");
+    until!("the cam2 row", text(&c, "tr[data-live-id='cam2'] td[data-field=live]").await.filter(|t| t == "off"));
+    assert_eq!(text(&c, "[data-total=live]").await.unwrap(), "1 of 2");
+
     // Nothing the API left out shows as a JavaScript placeholder.
     let page = text(&c, "body").await.unwrap();
     for placeholder in ["null", "undefined", "NaN"] {
@@ -312,6 +330,8 @@ async fn drive(driver: &Driver, server: &Server, traffic: &Traffic, profile: &Pa
     screenshot(&c, LAPTOP, "body", "dashboard.png").await;
     screenshot(&c, PHONE, "#streams", "dashboard-phone.png").await;
     c.set_window_size(LAPTOP.0, LAPTOP.1).await.unwrap();
+    c.find(Locator::Css("#created-done")).await.unwrap().click().await.unwrap();
+    assert_eq!(text(&c, "#created-code").await.as_deref(), Some(""), "the code is gone once done: {shown}");
 
     // Stop, confirmed: the relay stops the stream and the page shows it.
     c.find(Locator::Css(&format!("{row} button.stop"))).await.unwrap().click().await.unwrap();

@@ -444,7 +444,7 @@
     }
     chart.line.setAttribute("d", line.trim());
     chart.area.setAttribute("d", area.trim());
-    chart.peak.textContent = `scale ${fmtBits(top)}`;
+    chart.peak.textContent = `scale ${fmtBits(top).replace(/\.0+ /, " ")}`;
     const seconds = Math.round(span / 1000);
     chart.span.textContent = seconds < 120 ? `last ${seconds} s` : `last ${Math.round(seconds / 60)} min`;
   }
