@@ -1,13 +1,15 @@
 //! The HTTP API (docs/protocol.md §3): the native JSON API under `/api`
 //! ([`native`]), the legacy routes under `/VideoMeeting/rtpServer`
-//! ([`legacy`]), `/healthz` and `/metrics`. Handlers reach the packet loop
-//! only through the [`RelayHandle`] channel.
+//! ([`legacy`]), `/healthz`, `/metrics`, and the live dashboard at `/`
+//! ([`dashboard`], which reads the native API from the browser). Handlers
+//! reach the packet loop only through the [`RelayHandle`] channel.
 //!
 //! Guards: with an admin token, every native `/api` route needs
 //! `Authorization: Bearer <token>` (401 without, 403 wrong); without one,
 //! any request whose `Host` is not a loopback name or address is refused
 //! (DNS rebinding), and the server refuses a non-loopback bind at start.
 
+pub mod dashboard;
 pub mod error;
 pub mod guard;
 pub mod legacy;
@@ -57,8 +59,12 @@ pub fn router(state: Shared) -> Router {
         .route("/api/getLiveInfo", post(legacy::get_live_info))
         .route("/api/stopStream", post(legacy::stop_stream))
         .route("/stream/getAllStream", get(legacy::get_all_stream))
-        .route("/stream/getSubscribers", get(legacy::get_subscribers));
+        .route("/stream/getSubscribers", get(legacy::get_subscribers))
+        .route("/api/allInfoPage", get(dashboard::page));
     let app = Router::new()
+        .route("/", get(dashboard::page))
+        .route(dashboard::SCRIPT_PATH, get(dashboard::script))
+        .route(dashboard::STYLE_PATH, get(dashboard::style))
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))
         .nest("/api", api)
