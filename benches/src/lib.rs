@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use rtprelay_core::packet::rtp::Header;
 use rtprelay_core::packet::{pt, text};
-use rtprelay_core::relay::{Command, Reply};
+use rtprelay_core::{Command, Reply};
 use rtprelay_core::{Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
 use std::net::SocketAddr;
 use std::sync::Arc;

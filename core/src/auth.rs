@@ -11,16 +11,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Longest `liveId`, in bytes.
-pub const MAX_LIVE_ID_LEN: usize = 40;
+pub(crate) const MAX_LIVE_ID_LEN: usize = 40;
 /// Longest `liveCode`, in bytes.
-pub const MAX_LIVE_CODE_LEN: usize = 64;
+const MAX_LIVE_CODE_LEN: usize = 64;
 
 fn is_token(s: &str, max: usize) -> bool {
     (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Whether `id` is 1-40 bytes of `[A-Za-z0-9._-]`.
-pub fn is_valid_live_id(id: &str) -> bool {
+pub(crate) fn is_valid_live_id(id: &str) -> bool {
     is_token(id, MAX_LIVE_ID_LEN)
 }
 

@@ -4,9 +4,9 @@
 //! a relay restart.
 
 use bytes::Bytes;
-use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
-use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
 use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
+use rtprelay_core::{PullClient, PullConfig, PullEvent};
+use rtprelay_core::{PushClient, PushConfig, PushEvent};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

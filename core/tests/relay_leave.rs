@@ -4,7 +4,7 @@
 //! its [`StateSizes`] are back to those of a relay that never had it. And
 //! [`Relay::client_bindings`], the read-only view invariant checkers use.
 //!
-//! [`StateSizes`]: rtprelay_core::relay::StateSizes
+//! [`StateSizes`]: rtprelay_core::StateSizes
 //! [`Relay::client_bindings`]: rtprelay_core::Relay::client_bindings
 
 mod common;
@@ -14,7 +14,7 @@ use rtprelay_core::ClientId;
 use rtprelay_core::Endpoint;
 use rtprelay_core::Port;
 use rtprelay_core::packet::pt;
-use rtprelay_core::relay::{ClientBinding, StateSizes};
+use rtprelay_core::{ClientBinding, StateSizes};
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
+use rtprelay_core::StopReason;
 use rtprelay_core::packet::pt;
-use rtprelay_core::relay::StopReason;
 use rtprelay_core::{Command, CommandError, Config, Endpoint, Port, RelayEvent, Ssrc};
 use std::time::Duration;
 
@@ -512,7 +512,7 @@ fn codes_are_stored_as_sha256_of_salt_then_code() {
 fn snapshots_count_packets_bytes_bitrates_and_what_each_subscriber_got() {
     use rtprelay_core::Reply;
     use rtprelay_core::packet::rtcp::Nack;
-    use rtprelay_core::relay::{StreamInfo, SubscriberInfo};
+    use rtprelay_core::{StreamInfo, SubscriberInfo};
     let mut h = Harness::new();
     let ssrc = live(&mut h);
     h.add_credential("live2", "code2");
@@ -570,7 +570,7 @@ fn snapshots_count_packets_bytes_bitrates_and_what_each_subscriber_got() {
 #[test]
 fn get_stream_knows_every_credentialed_stream_and_no_other() {
     use rtprelay_core::Reply;
-    use rtprelay_core::relay::StreamInfo;
+    use rtprelay_core::StreamInfo;
     let mut h = Harness::new();
     h.add_credential("never", "code");
     let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("never") }) else { panic!() };

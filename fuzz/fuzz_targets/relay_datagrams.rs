@@ -10,9 +10,9 @@
 use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use rtprelay_core::Command;
 use rtprelay_core::packet::pt;
 use rtprelay_core::packet::rtp::Header;
-use rtprelay_core::relay::Command;
 use rtprelay_core::{Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 use crate::relay_handle::{RelayGone, RelayHandle};
 use crate::secrets;
 use crate::store::{Store, StoreError};
-use rtprelay_core::auth::is_valid_live_code;
+use rtprelay_core::is_valid_live_code;
 use rtprelay_core::{Command, CommandError, Credential, LiveId};
 use std::sync::Arc;
 

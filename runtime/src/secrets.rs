@@ -43,7 +43,7 @@ pub fn seed() -> Result<[u8; 32], RandomError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtprelay_core::auth::is_valid_live_code;
+    use rtprelay_core::is_valid_live_code;
 
     #[test]
     fn codes_are_valid_distinct_and_verifiable() {

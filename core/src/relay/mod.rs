@@ -7,7 +7,7 @@
 #[macro_use]
 mod ctx;
 mod clients;
-pub mod command;
+mod command;
 mod counters;
 mod history;
 mod limits;
@@ -19,12 +19,11 @@ mod stats;
 mod streams;
 mod timer;
 
-pub use crate::endpoint::{Port, Transmit};
 pub use command::{ClientInfo, Command, CommandError, Reply, StreamInfo, SubscriberInfo, SubscriptionInfo};
 pub use counters::Counters;
 
 use crate::config::Config;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Port, Transmit};
 use crate::packet::is_rtcp;
 use crate::packet::pt::{self, PayloadType};
 use crate::packet::rtp::{HEADER_LEN, Packet};
@@ -145,7 +144,7 @@ pub struct ClientBinding {
 
 /// The relay state machine.
 ///
-/// It follows the call contract of [`crate::endpoint`] ([`Endpoint`]);
+/// It follows the call contract of [`Endpoint`];
 /// operator commands go in through [`Relay::handle_command`], the only call
 /// that returns an error.
 pub struct Relay {
@@ -245,7 +244,7 @@ impl Relay {
     }
 }
 
-/// The relay under the call contract (see [`crate::endpoint`]).
+/// The relay under the call contract (see [`Endpoint`]).
 impl Endpoint for Relay {
     type Event = RelayEvent;
 

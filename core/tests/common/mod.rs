@@ -3,9 +3,9 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use bytes::Bytes;
+use rtprelay_core::Counters;
 use rtprelay_core::packet::pt;
 use rtprelay_core::packet::rtp::{Header, Packet};
-use rtprelay_core::relay::Counters;
 use rtprelay_core::{
     Command, Config, Credential, Endpoint, Instant, LiveId, Port, Relay, RelayEvent, Reply, WallClock,
 };

@@ -4,7 +4,7 @@
 //! name a caller sees is chosen here and the core knows nothing of JSON.
 
 use rtprelay_core::Ssrc;
-use rtprelay_core::relay::{ClientInfo, StreamInfo, SubscriberInfo, SubscriptionInfo};
+use rtprelay_core::{ClientInfo, StreamInfo, SubscriberInfo, SubscriptionInfo};
 use serde::Serialize;
 use std::net::SocketAddr;
 

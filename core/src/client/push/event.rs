@@ -24,7 +24,7 @@ impl PushErrorCode {
     }
 }
 
-/// Why [`PushClient::push`] refused data.
+/// Why [`PushClient::push`](crate::PushClient::push) refused data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushStreamError {
     /// The stream.
@@ -56,11 +56,11 @@ pub enum PushEvent {
         /// Accepted.
         ok: bool,
     },
-    /// A push failed. [`PushClient::push`] returns the error too; the event
+    /// A push failed. [`PushClient::push`](crate::PushClient::push) returns the error too; the event
     /// is for owners that only read events, and is queued once per stream
     /// and code until a push succeeds.
     PushStreamError(PushStreamError),
-    /// [`PushClient::close`] finished: the relay confirmed, or the close
+    /// [`PushClient::close`](crate::PushClient::close) finished: the relay confirmed, or the close
     /// timeout passed.
     CloseSuccess,
 }
