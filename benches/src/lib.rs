@@ -10,8 +10,8 @@
 use bytes::Bytes;
 use rtprelay_core::packet::rtp::Header;
 use rtprelay_core::packet::{pt, text};
-use rtprelay_core::relay::{Command, Reply};
-use rtprelay_core::{Config, Credential, Endpoint, Instant, Port, Relay, WallClock};
+use rtprelay_core::{Command, Reply};
+use rtprelay_core::{Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +50,8 @@ impl Fanout {
         let now = Instant::from_millis(1_000);
         let clock = WallClock::new(now, 1_700_000_000_000);
         let mut relay = Relay::new(Arc::new(config), [7; 32], clock);
-        let credential = Credential::new(LIVE_ID, LIVE_CODE, [1; 16]);
+        let live_id = LiveId::parse(LIVE_ID).expect("the bench's stream id is one");
+        let credential = Credential::new(live_id.clone(), LIVE_CODE, [1; 16]);
         relay.handle_command(now, Command::AddCredential(credential)).expect("a fresh relay takes a credential");
         let publisher = SocketAddr::from(([127, 0, 0, 1], 4_000));
         let mut fanout = Fanout { relay, now, publisher, ssrc: 0, subscribers };
@@ -61,8 +62,7 @@ impl Fanout {
             let addr = SocketAddr::from(([127, 0, 0, 1], 10_000 + i as u16));
             fanout.subscribe(addr);
         }
-        let Ok(Reply::Stream(info)) = fanout.relay.handle_command(now, Command::GetStream { live_id: LIVE_ID.into() })
-        else {
+        let Ok(Reply::Stream(info)) = fanout.relay.handle_command(now, Command::GetStream { live_id }) else {
             panic!("the bench stream is known");
         };
         assert_eq!(info.subscribers, subscribers, "every subscriber acknowledged the stream");

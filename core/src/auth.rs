@@ -6,20 +6,21 @@
 //! of a 64-symbol alphabet, 120 bits) and keeps the check cheap on the
 //! re-auth path publishers hit every few seconds.
 
+use crate::LiveId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Longest `liveId`, in bytes.
-pub const MAX_LIVE_ID_LEN: usize = 40;
+pub(crate) const MAX_LIVE_ID_LEN: usize = 40;
 /// Longest `liveCode`, in bytes.
-pub const MAX_LIVE_CODE_LEN: usize = 64;
+const MAX_LIVE_CODE_LEN: usize = 64;
 
 fn is_token(s: &str, max: usize) -> bool {
     (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Whether `id` is 1-40 bytes of `[A-Za-z0-9._-]`.
-pub fn is_valid_live_id(id: &str) -> bool {
+pub(crate) fn is_valid_live_id(id: &str) -> bool {
     is_token(id, MAX_LIVE_ID_LEN)
 }
 
@@ -29,10 +30,12 @@ pub fn is_valid_live_code(code: &str) -> bool {
 }
 
 /// A stream's credential as stored: the id and the salted hash of its code.
+/// Its serde form names the id as text; deserializing refuses an id that
+/// is not a [`LiveId`].
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
     /// The stream id.
-    pub live_id: String,
+    pub live_id: LiveId,
     /// Random per-credential salt.
     pub salt: [u8; 16],
     /// `SHA-256(salt || code)`.
@@ -41,7 +44,7 @@ pub struct Credential {
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credential").field("live_id", &self.live_id).finish_non_exhaustive()
+        f.debug_struct("Credential").field("live_id", &self.live_id.as_str()).finish_non_exhaustive()
     }
 }
 
@@ -54,8 +57,8 @@ fn hash_code(salt: &[u8; 16], code: &[u8]) -> [u8; 32] {
 
 impl Credential {
     /// Hashes `code` with `salt` (which the caller draws from a CSPRNG).
-    pub fn new(live_id: impl Into<String>, code: &str, salt: [u8; 16]) -> Self {
-        Credential { live_id: live_id.into(), salt, hash: hash_code(&salt, code.as_bytes()) }
+    pub fn new(live_id: LiveId, code: &str, salt: [u8; 16]) -> Self {
+        Credential { live_id, salt, hash: hash_code(&salt, code.as_bytes()) }
     }
 
     /// Whether `code` is this credential's code, compared in constant time.
@@ -80,13 +83,17 @@ mod tests {
         assert!(!is_valid_live_code("é"));
     }
 
+    fn id(text: &str) -> LiveId {
+        LiveId::parse(text).unwrap()
+    }
+
     #[test]
     fn verify_accepts_only_the_code() {
-        let c = Credential::new("s", "secret", [7; 16]);
+        let c = Credential::new(id("s"), "secret", [7; 16]);
         assert!(c.verify(b"secret"));
         assert!(!c.verify(b"secreT"));
         assert!(!c.verify(b""));
-        assert_ne!(c.hash, Credential::new("s", "secret", [8; 16]).hash, "salt matters");
+        assert_ne!(c.hash, Credential::new(id("s"), "secret", [8; 16]).hash, "salt matters");
         assert!(!format!("{c:?}").contains("hash"), "debug output hides the hash");
         assert_eq!(format!("{c:?}"), r#"Credential { live_id: "s", .. }"#);
     }
@@ -96,7 +103,7 @@ mod tests {
     /// 256.
     #[test]
     fn verify_refuses_thousands_of_near_codes() {
-        let c = Credential::new("s", "secret", [7; 16]);
+        let c = Credential::new(id("s"), "secret", [7; 16]);
         for n in 0..4096 {
             assert!(!c.verify(format!("secret{n}").as_bytes()), "secret{n} accepted");
         }

@@ -2,19 +2,7 @@
 //! one drive loop per environment (the runtime's sockets, the simulator's
 //! virtual network) can run any of them.
 //!
-//! A state machine never reads a clock, a socket or a global generator.
-//! The driver hands it the time and each datagram, and takes out what it
-//! wants sent, what happened, and when it next wants to be woken:
-//!
-//! 1. after every `handle_*` call, drain [`Endpoint::poll_transmit`] (a
-//!    driver that caps sends per turn may leave some for its next turn,
-//!    never for ever);
-//! 2. then drain [`Endpoint::poll_event`];
-//! 3. then read [`Endpoint::poll_timeout`] and call
-//!    [`Endpoint::handle_timeout`] once that instant has passed.
-//!
-//! `now` must never go backwards. Untrusted input never returns an error:
-//! it is dropped and counted.
+//! See [`Endpoint`].
 
 use crate::time::Instant;
 use bytes::Bytes;
@@ -42,7 +30,21 @@ pub struct Transmit {
     pub segments: SmallVec<[Bytes; 4]>,
 }
 
-/// A sans-IO state machine driven by the call contract above.
+/// A sans-IO state machine driven by the call contract.
+///
+/// A state machine never reads a clock, a socket or a global generator.
+/// The driver hands it the time and each datagram, and takes out what it
+/// wants sent, what happened, and when it next wants to be woken:
+///
+/// 1. after every `handle_*` call, drain [`Endpoint::poll_transmit`] (a
+///    driver that caps sends per turn may leave some for its next turn,
+///    never for ever);
+/// 2. then drain [`Endpoint::poll_event`];
+/// 3. then read [`Endpoint::poll_timeout`] and call
+///    [`Endpoint::handle_timeout`] once that instant has passed.
+///
+/// `now` must never go backwards. Untrusted input never returns an error:
+/// it is dropped and counted.
 pub trait Endpoint {
     /// What it reports to its driver.
     type Event;

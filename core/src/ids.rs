@@ -8,6 +8,7 @@
 //! * [`Seq`]: an RTP sequence number, wrapping at 2^16.
 
 use crate::auth::MAX_LIVE_ID_LEN;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A pull client's id, carried in the SSRC field of its messages.
@@ -43,8 +44,11 @@ wire_u32!(ClientId);
 wire_u32!(Ssrc);
 
 /// A stream id: 1 to 40 bytes of `[A-Za-z0-9._-]` (§1.3). Built only by
-/// [`LiveId::parse`], so holding one means it is valid.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// [`LiveId::parse`] (or its `TryFrom<String>`, which serde's
+/// `Deserialize` goes through), so holding one means it is valid. It
+/// serializes as its text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct LiveId(String);
 
 /// A text that is not a valid [`LiveId`].
@@ -68,6 +72,21 @@ impl LiveId {
     /// The id's text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for LiveId {
+    type Error = InvalidLiveId;
+
+    /// `text` as a stream id, if it is one (without copying it).
+    fn try_from(text: String) -> Result<Self, InvalidLiveId> {
+        if crate::auth::is_valid_live_id(&text) { Ok(LiveId(text)) } else { Err(InvalidLiveId) }
+    }
+}
+
+impl From<LiveId> for String {
+    fn from(id: LiveId) -> String {
+        id.0
     }
 }
 
@@ -172,6 +191,20 @@ mod tests {
         assert_eq!(LiveId::parse("a#b"), Err(InvalidLiveId));
         assert_eq!(LiveId::parse(&"a".repeat(41)), Err(InvalidLiveId));
         assert!(LiveId::parse(&"a".repeat(40)).is_ok());
+        assert_eq!(LiveId::try_from("a b".to_owned()), Err(InvalidLiveId));
+    }
+
+    /// Serde reads a stream id from its text, and refuses text that is
+    /// not one.
+    #[test]
+    fn live_ids_deserialize_only_when_valid() {
+        use serde::de::IntoDeserializer;
+        use serde::de::value::{Error, StrDeserializer};
+        let de = |text: &'static str| -> StrDeserializer<'static, Error> { text.into_deserializer() };
+        assert_eq!(LiveId::deserialize(de("cam1")).unwrap(), "cam1");
+        assert!(LiveId::deserialize(de("a#b")).is_err());
+        assert!(LiveId::deserialize(de("")).is_err());
+        assert_eq!(String::from(LiveId::parse("cam1").unwrap()), "cam1");
     }
 
     #[test]

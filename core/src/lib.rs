@@ -8,22 +8,27 @@
 //! simulator (`rtprelay-sim`) and in tests.
 #![forbid(unsafe_code)]
 
-pub mod auth;
-pub mod client;
-pub mod config;
-pub mod endpoint;
+mod auth;
+mod client;
+mod config;
+mod endpoint;
 mod ids;
 pub mod mpegts;
 pub mod packet;
-pub mod relay;
+mod relay;
 mod rng;
-pub mod time;
+mod time;
 
-pub use auth::Credential;
-pub use client::pull::{PullClient, PullConfig, PullEvent};
-pub use client::push::{PushClient, PushConfig, PushEvent};
-pub use config::Config;
+pub use auth::{Credential, is_valid_live_code};
+pub use client::ClientError;
+pub use client::pull::{PullClient, PullConfig, PullCounters, PullEvent};
+pub use client::push::{PushClient, PushConfig, PushCounters, PushErrorCode, PushEvent, PushStreamError};
+pub use client::reorder::{Arrival, ReorderBuffer, ReorderConfig, ReorderStats};
+pub use config::{Config, ConfigError};
 pub use endpoint::{Endpoint, Port, Transmit};
 pub use ids::{ClientId, InvalidLiveId, LiveId, Seq, Ssrc};
-pub use relay::{Command, CommandError, Relay, RelayEvent, Reply};
+pub use relay::{
+    ClientBinding, ClientInfo, Command, CommandError, Counters, LeaveReason, Relay, RelayEvent, Reply, StateSizes,
+    StopReason, StreamInfo, SubscriberInfo, SubscriptionInfo,
+};
 pub use time::{Instant, WallClock};

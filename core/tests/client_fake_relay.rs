@@ -7,10 +7,10 @@ mod fake_relay;
 use bytes::Bytes;
 use fake_relay::*;
 use proptest::prelude::*;
-use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
-use rtprelay_core::client::push::{PushClient, PushConfig, PushErrorCode, PushEvent};
 use rtprelay_core::packet::rtcp::{Nack, RtcpPacket, parse_compound};
 use rtprelay_core::{Instant, WallClock};
+use rtprelay_core::{PullClient, PullConfig, PullEvent};
+use rtprelay_core::{PushClient, PushConfig, PushErrorCode, PushEvent};
 use std::time::Duration;
 
 mod push {
@@ -415,7 +415,7 @@ mod pull {
         // An empty list is one empty chunk with the marker (1.4.2).
         c.pull(ms(3), &[] as &[&str]).unwrap();
         assert_eq!(sent(&mut c).iter().map(|s| (s.seq, s.marker, s.payload.len())).collect::<Vec<_>>(), [(0, true, 0)]);
-        assert_eq!(c.pull(ms(4), &["a#b"]), Err(rtprelay_core::client::ClientError::InvalidLiveId("a#b".into())));
+        assert_eq!(c.pull(ms(4), &["a#b"]), Err(rtprelay_core::ClientError::InvalidLiveId("a#b".into())));
     }
 
     #[test]
@@ -634,7 +634,7 @@ mod pull {
         c.close(ms(40));
         assert_eq!(data_seqs(&events(&mut c)), [10], "buffered data is handed over");
         assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ssrc)).collect::<Vec<_>>(), [(117, ID)]);
-        assert_eq!(c.pull(ms(41), &["x"]), Err(rtprelay_core::client::ClientError::Closed));
+        assert_eq!(c.pull(ms(41), &["x"]), Err(rtprelay_core::ClientError::Closed));
         let (retries, _) = run(&mut c, ms(41), ms(600));
         assert_eq!(retries.iter().map(|(at, _)| at.as_micros() / 1000).collect::<Vec<_>>(), [290, 540]);
         c.receive(ms(600), relay_packet(118, 0, 0, 0, b""));

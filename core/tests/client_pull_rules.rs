@@ -6,10 +6,10 @@ mod fake_relay;
 
 use bytes::Bytes;
 use fake_relay::*;
-use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
 use rtprelay_core::packet::pt::*;
 use rtprelay_core::packet::rtcp::{ReceiverReport, ReportBlock, RtcpPacket, parse_compound};
 use rtprelay_core::{Instant, Port, WallClock};
+use rtprelay_core::{PullClient, PullConfig, PullEvent};
 
 /// The client id the fake relay issues.
 const ID: u32 = 0x0102_0304;
@@ -87,7 +87,7 @@ fn a_partly_answered_request_is_resent_until_every_id_is_answered() {
     assert!(of_type(&out, PULL_REQ).is_empty(), "every id answered: no more resends");
 }
 
-/// The call contract (see `rtprelay_core::client`): events are drained
+/// The call contract (see `rtprelay_core::PullClient`): events are drained
 /// after every call. Debug builds check it.
 #[test]
 #[should_panic(expected = "call contract: drain poll_event after every call")]

@@ -8,9 +8,9 @@ mod fake_relay;
 use bytes::Bytes;
 use fake_relay::push::{client, events, sent};
 use fake_relay::*;
-use rtprelay_core::client::push::{PushClient, PushEvent};
 use rtprelay_core::packet::rtcp::{Nack, ReceiverReport};
 use rtprelay_core::{Instant, Port};
+use rtprelay_core::{PushClient, PushEvent};
 use std::time::Duration;
 
 const SSRC: u32 = 0xDEAD_BEEF;

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use rtprelay_core::client::reorder::{Arrival, ReorderBuffer, ReorderConfig};
+use rtprelay_core::{Arrival, ReorderBuffer, ReorderConfig};
 use rtprelay_core::{Instant, Seq};
 use std::time::Duration;
 

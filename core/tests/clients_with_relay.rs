@@ -4,9 +4,9 @@
 //! a relay restart.
 
 use bytes::Bytes;
-use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
-use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
-use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, Port, Relay, WallClock};
+use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
+use rtprelay_core::{PullClient, PullConfig, PullEvent};
+use rtprelay_core::{PushClient, PushConfig, PushEvent};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,7 +65,9 @@ fn subscriber_addr(i: usize) -> SocketAddr {
 
 fn relay(seed: u8, now: Instant) -> Relay {
     let mut relay = Relay::new(Arc::new(Config::default()), [seed; 32], WallClock::new(Instant::ZERO, EPOCH_MS));
-    relay.handle_command(now, Command::AddCredential(Credential::new("cam1", CODE, [seed; 16]))).unwrap();
+    relay
+        .handle_command(now, Command::AddCredential(Credential::new(LiveId::parse("cam1").unwrap(), CODE, [seed; 16])))
+        .unwrap();
     relay
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, addr, packet};
+use common::{Harness, addr, packet, stream_id};
 use rtprelay_core::packet::pt;
 use rtprelay_core::{Endpoint, Port, WallClock};
 use std::time::Duration;
@@ -99,7 +99,7 @@ fn a_withdrawn_deadline_is_neither_polled_nor_counted() {
     h.advance(Duration::from_secs(1));
     h.client_id(Port::Pull, addr(6000));
     assert_eq!((h.relay.poll_timeout(), h.relay.state_sizes().timers), (Some(h.now + Duration::from_secs(10)), 2));
-    h.command(rtprelay_core::Command::StopStream { live_id: "cam".into() }).unwrap();
+    h.command(rtprelay_core::Command::StopStream { live_id: stream_id("cam") }).unwrap();
     h.drain();
     assert_eq!((h.relay.poll_timeout(), h.relay.state_sizes().timers), (Some(h.now + Duration::from_secs(10)), 1));
     h.advance(Duration::from_secs(10));

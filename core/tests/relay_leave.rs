@@ -4,16 +4,17 @@
 //! its [`StateSizes`] are back to those of a relay that never had it. And
 //! [`Relay::client_bindings`], the read-only view invariant checkers use.
 //!
-//! [`StateSizes`]: rtprelay_core::relay::StateSizes
+//! [`StateSizes`]: rtprelay_core::StateSizes
 //! [`Relay::client_bindings`]: rtprelay_core::Relay::client_bindings
 
 mod common;
 
 use common::*;
+use rtprelay_core::ClientId;
 use rtprelay_core::Endpoint;
 use rtprelay_core::Port;
 use rtprelay_core::packet::pt;
-use rtprelay_core::relay::{ClientBinding, StateSizes};
+use rtprelay_core::{ClientBinding, StateSizes};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -96,7 +97,7 @@ fn a_moved_client_leaves_nothing_at_its_old_address_and_nothing_once_stopped() {
     }
     h.ack(Port::Pull, addr(NEW), id, challenge.expect("a PULL_RSP"), "a");
     let bound = h.relay.client_bindings();
-    assert_eq!(bound.iter().map(|b| (b.id, b.address)).collect::<Vec<_>>(), [(id, addr(NEW))]);
+    assert_eq!(bound.iter().map(|b| (b.id.get(), b.address)).collect::<Vec<_>>(), [(id, addr(NEW))]);
     let sizes = h.relay.state_sizes();
     assert_eq!((sizes.clients, sizes.destinations, sizes.queued_datagrams), (1, 1, 0), "old slot freed: {sizes:?}");
     h.send(Port::Pull, addr(NEW), packet(pt::STOP_PULL_REQ, false, 0, 0, id, b""));
@@ -116,7 +117,7 @@ fn a_client_replaced_at_its_address_leaves_no_state() {
         challenge = of(&out, pt::PULL_RSP).first().map(|r| r.header().timestamp);
     }
     h.ack(Port::Pull, addr(SUB), second, challenge.expect("a PULL_RSP"), "a");
-    let bound: Vec<u32> = h.relay.client_bindings().iter().map(|b| b.id).collect();
+    let bound: Vec<u32> = h.relay.client_bindings().iter().map(|b| b.id.get()).collect();
     assert_eq!(bound, [second], "{first} replaced");
     h.send(Port::Pull, addr(SUB), packet(pt::STOP_PULL_REQ, false, 0, 0, second, b""));
     assert_nothing_left(&mut h, base);
@@ -131,13 +132,19 @@ fn client_bindings_name_each_client_its_address_and_acked_streams() {
     let second = h.client_id(Port::Push, addr(NEW));
     let mut expected = vec![
         ClientBinding {
-            id: first,
+            id: ClientId::new(first),
             port: Port::Pull,
             address: addr(SUB),
             verified: true,
-            acked: vec!["a".to_owned(), "b".to_owned()],
+            acked: vec![stream_id("a"), stream_id("b")],
         },
-        ClientBinding { id: second, port: Port::Push, address: addr(NEW), verified: false, acked: Vec::new() },
+        ClientBinding {
+            id: ClientId::new(second),
+            port: Port::Push,
+            address: addr(NEW),
+            verified: false,
+            acked: Vec::new(),
+        },
     ];
     expected.sort_by_key(|b| b.id);
     assert_eq!(h.relay.client_bindings(), expected);
@@ -145,7 +152,7 @@ fn client_bindings_name_each_client_its_address_and_acked_streams() {
     h.pull(Port::Push, addr(NEW), second, &["a"]);
     let before = (h.relay.state_sizes(), h.counters());
     let view = h.relay.client_bindings();
-    assert!(view.iter().any(|b| b.id == second && b.verified && b.acked.is_empty()), "{view:?}");
+    assert!(view.iter().any(|b| b.id.get() == second && b.verified && b.acked.is_empty()), "{view:?}");
     assert_eq!((h.relay.state_sizes(), h.counters()), before);
     assert_eq!(h.ts_data(addr(PUB), ssrc, 1, b"x").iter().map(|s| s.to).collect::<Vec<_>>(), [addr(SUB)]);
 }

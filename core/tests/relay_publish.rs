@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
+use rtprelay_core::StopReason;
 use rtprelay_core::packet::pt;
-use rtprelay_core::relay::StopReason;
-use rtprelay_core::{Command, CommandError, Config, Endpoint, Port, RelayEvent};
+use rtprelay_core::{Command, CommandError, Config, Endpoint, Port, RelayEvent, Ssrc};
 use std::time::Duration;
 
 const PUB: u16 = 5000;
@@ -224,7 +224,9 @@ fn idle_timeout_stops_a_stream_without_data_or_auth() {
     assert!(of(&out, pt::STREAM_STOPPED).is_empty());
     let out = h.advance(Duration::from_millis(1_001));
     assert_eq!(of(&out, pt::STREAM_STOPPED).len(), 0, "the subscriber timed out first (no heartbeats)");
-    assert!(h.events.contains(&RelayEvent::StreamStopped { live_id: "live1".into(), reason: StopReason::IdleTimeout }));
+    assert!(
+        h.events.contains(&RelayEvent::StreamStopped { live_id: stream_id("live1"), reason: StopReason::IdleTimeout })
+    );
 }
 
 #[test]
@@ -244,14 +246,14 @@ fn operator_stop_and_revoke() {
     let mut h = Harness::new();
     live(&mut h);
     h.subscriber(Port::Pull, addr(7000), &["live1"]);
-    h.command(Command::StopStream { live_id: "live1".into() }).unwrap();
+    h.command(Command::StopStream { live_id: stream_id("live1") }).unwrap();
     assert_eq!(of(&h.drain(), pt::STREAM_STOPPED).len(), 1);
-    assert_eq!(h.command(Command::StopStream { live_id: "live1".into() }).unwrap_err(), CommandError::NotLive);
+    assert_eq!(h.command(Command::StopStream { live_id: stream_id("live1") }).unwrap_err(), CommandError::NotLive);
     h.auth(Port::Push, addr(PUB), "live1", "code1");
-    h.command(Command::RevokeStream { live_id: "live1".into() }).unwrap();
+    h.command(Command::RevokeStream { live_id: stream_id("live1") }).unwrap();
     let out = h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#code1"));
     assert_eq!(out[0].pt(), pt::AUTH_REFUSED, "revoked credentials no longer authenticate");
-    assert_eq!(h.command(Command::RevokeStream { live_id: "live1".into() }).unwrap_err(), CommandError::NotFound);
+    assert_eq!(h.command(Command::RevokeStream { live_id: stream_id("live1") }).unwrap_err(), CommandError::NotFound);
 }
 
 #[test]
@@ -393,7 +395,9 @@ fn a_stream_without_data_or_auth_is_stopped_after_exactly_30_s() {
     h.ts_data(addr(PUB), ssrc, 1, b"data restarts the clock");
     assert_eq!(run(&mut h, 29_999), 0, "29.999 s after the data");
     assert_eq!(run(&mut h, 1), 1, "30 s after the data");
-    assert!(h.events.contains(&RelayEvent::StreamStopped { live_id: "live1".into(), reason: StopReason::IdleTimeout }));
+    assert!(
+        h.events.contains(&RelayEvent::StreamStopped { live_id: stream_id("live1"), reason: StopReason::IdleTimeout })
+    );
 }
 
 /// Sends a refused auth from `ip:port`; returns the payload type answered
@@ -494,7 +498,7 @@ fn every_legacy_message_needs_byte_0_0x80() {
 fn codes_are_stored_as_sha256_of_salt_then_code() {
     use sha2::{Digest, Sha256};
     let salt: [u8; 16] = core::array::from_fn(|i| i as u8);
-    let c = rtprelay_core::Credential::new("live1", "code1", salt);
+    let c = rtprelay_core::Credential::new(stream_id("live1"), "code1", salt);
     let expected: [u8; 32] = Sha256::new().chain_update(salt).chain_update(b"code1").finalize().into();
     assert_eq!((c.salt, c.hash), (salt, expected));
     assert!(c.verify(b"code1") && !c.verify(b"code2"));
@@ -508,7 +512,7 @@ fn codes_are_stored_as_sha256_of_salt_then_code() {
 fn snapshots_count_packets_bytes_bitrates_and_what_each_subscriber_got() {
     use rtprelay_core::Reply;
     use rtprelay_core::packet::rtcp::Nack;
-    use rtprelay_core::relay::{StreamInfo, SubscriberInfo};
+    use rtprelay_core::{StreamInfo, SubscriberInfo};
     let mut h = Harness::new();
     let ssrc = live(&mut h);
     h.add_credential("live2", "code2");
@@ -520,11 +524,11 @@ fn snapshots_count_packets_bytes_bitrates_and_what_each_subscriber_got() {
     h.ts_data(addr(PUB + 1), ssrc2, 1, &[0x47; 88]); // 100 bytes
     let resent = h.send(Port::Pull, addr(7000), Nack::from_sequences(x, ssrc, &[2]).encode());
     assert_eq!(resent.len(), 1);
-    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "live1".into() }) else { panic!() };
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("live1") }) else { panic!() };
     let expected = StreamInfo {
-        live_id: "live1".into(),
+        live_id: stream_id("live1"),
         live: true,
-        ssrc: Some(ssrc),
+        ssrc: Some(Ssrc::new(ssrc)),
         publisher: Some(addr(PUB)),
         bitrate_bps: [4_800, 1_600, 480],
         packets_in: 3,
@@ -566,12 +570,12 @@ fn snapshots_count_packets_bytes_bitrates_and_what_each_subscriber_got() {
 #[test]
 fn get_stream_knows_every_credentialed_stream_and_no_other() {
     use rtprelay_core::Reply;
-    use rtprelay_core::relay::StreamInfo;
+    use rtprelay_core::StreamInfo;
     let mut h = Harness::new();
     h.add_credential("never", "code");
-    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "never".into() }) else { panic!() };
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("never") }) else { panic!() };
     let idle = StreamInfo {
-        live_id: "never".into(),
+        live_id: stream_id("never"),
         live: false,
         ssrc: None,
         publisher: None,
@@ -587,10 +591,10 @@ fn get_stream_knows_every_credentialed_stream_and_no_other() {
     assert_eq!(info, idle);
     let ssrc = live(&mut h);
     h.ts_data(addr(PUB), ssrc, 1, b"x");
-    h.command(Command::StopStream { live_id: "live1".into() }).unwrap();
-    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "live1".into() }) else { panic!() };
-    assert_eq!((info.live, info.ssrc, info.publisher, info.packets_in), (false, Some(ssrc), None, 1));
-    let err = h.command(Command::GetStream { live_id: "ghost".into() }).unwrap_err();
+    h.command(Command::StopStream { live_id: stream_id("live1") }).unwrap();
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("live1") }) else { panic!() };
+    assert_eq!((info.live, info.ssrc, info.publisher, info.packets_in), (false, Some(Ssrc::new(ssrc)), None, 1));
+    let err = h.command(Command::GetStream { live_id: stream_id("ghost") }).unwrap_err();
     assert_eq!(err, CommandError::NotFound);
 }
 
@@ -606,10 +610,10 @@ fn operator_stops_are_counted_per_stream_stopped() {
         h.auth(Port::Push, addr(PUB + port), id, "code");
     }
     h.add_credential("off", "code");
-    h.command(Command::StopStream { live_id: "live1".into() }).unwrap();
+    h.command(Command::StopStream { live_id: stream_id("live1") }).unwrap();
     assert_eq!(h.counters().streams_stopped_by_operator, 1);
-    h.command(Command::RevokeStream { live_id: "b".into() }).unwrap();
-    h.command(Command::RevokeStream { live_id: "off".into() }).unwrap();
+    h.command(Command::RevokeStream { live_id: stream_id("b") }).unwrap();
+    h.command(Command::RevokeStream { live_id: stream_id("off") }).unwrap();
     assert_eq!(h.counters().streams_stopped_by_operator, 2, "revoking a stream that is not live stops nothing");
     h.events.clear();
     h.command(Command::StopAll).unwrap();
@@ -618,7 +622,7 @@ fn operator_stops_are_counted_per_stream_stopped() {
         .events
         .iter()
         .map(|e| match e {
-            RelayEvent::StreamStopped { live_id, reason } => (live_id.clone(), *reason),
+            RelayEvent::StreamStopped { live_id, reason } => (live_id.as_str().to_owned(), *reason),
             e => panic!("{e:?}"),
         })
         .collect();
@@ -626,7 +630,9 @@ fn operator_stops_are_counted_per_stream_stopped() {
     assert_eq!(stopped, [("c".to_owned(), StopReason::Operator), ("d".to_owned(), StopReason::Operator)]);
     h.command(Command::StopAll).unwrap();
     assert_eq!(h.counters().streams_stopped_by_operator, 4, "nothing left live");
-    let err = h.command(Command::AddCredential(rtprelay_core::Credential::new("c", "other", [2; 16]))).unwrap_err();
+    let err = h
+        .command(Command::AddCredential(rtprelay_core::Credential::new(stream_id("c"), "other", [2; 16])))
+        .unwrap_err();
     assert_eq!(err, CommandError::AlreadyExists);
 }
 
@@ -674,8 +680,8 @@ fn stop_all_stops_every_live_stream() {
     assert_eq!(
         h.events,
         [
-            RelayEvent::StreamStopped { live_id: "live1".into(), reason: StopReason::Operator },
-            RelayEvent::StreamStopped { live_id: "live2".into(), reason: StopReason::Operator },
+            RelayEvent::StreamStopped { live_id: stream_id("live1"), reason: StopReason::Operator },
+            RelayEvent::StreamStopped { live_id: stream_id("live2"), reason: StopReason::Operator },
         ]
     );
 }
@@ -765,7 +771,7 @@ fn accepted_data_is_counted_per_stream_per_subscriber_and_in_all() {
     h.ts_data(addr(PUB), ssrc, 2, &[2; 50]);
     h.ts_data(addr(PUB), ssrc, 2, &[2; 50]); // a duplicate
     h.ts_data(addr(6666), ssrc, 3, &[3; 70]); // a foreign source
-    let Ok(rtprelay_core::Reply::Stream(info)) = h.command(Command::GetStream { live_id: "live1".into() }) else {
+    let Ok(rtprelay_core::Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("live1") }) else {
         panic!()
     };
     assert_eq!((info.packets_in, info.bytes_in), (2, 112 + 62));

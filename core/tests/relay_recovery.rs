@@ -182,7 +182,7 @@ fn a_recovered_packet_is_forwarded_once_and_gives_a_round_trip() {
     let out = h.ts_data(addr(PUB), ssrc, 11, b"late");
     assert_eq!(out.len(), 2, "forwarded to both subscribers, once");
     assert!(h.ts_data(addr(PUB), ssrc, 11, b"late").is_empty());
-    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("a") }) else { panic!() };
     assert_eq!((info.recovered, info.lost), (1, 0));
     assert_eq!(info.rtt_ms, Some(30.0), "from the NACK 10 ms after the gap to the arrival");
 }
@@ -485,7 +485,7 @@ fn a_packet_nacked_twice_gives_no_round_trip_sample() {
     assert_eq!(nacked(&h.advance(Duration::from_millis(100))), [11]);
     h.advance(Duration::from_millis(5));
     assert_eq!(of(&h.ts_data(addr(PUB), ssrc, 11, b"late"), pt::TS_DATA).len(), 2);
-    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("a") }) else { panic!() };
     assert_eq!((info.recovered, info.rtt_ms), (1, None));
 }
 
@@ -647,7 +647,7 @@ fn the_push_round_trip_is_smoothed_an_eighth_per_sample() {
     let (mut h, ssrc, _, _) = setup(Config::default());
     sample_rtt(&mut h, ssrc, 11, Duration::from_millis(30));
     sample_rtt(&mut h, ssrc, 14, Duration::from_millis(50));
-    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("a") }) else { panic!() };
     assert_eq!((info.recovered, info.rtt_ms), (2, Some(32.5)));
     assert_eq!(retry_after(&mut h, ssrc, 17), Duration::from_millis(65));
 }
@@ -793,7 +793,7 @@ fn packets_replayed_at_the_join_count_as_sent_to_the_subscriber() {
     h.ts_data(addr(PUB), ssrc, 2, &[2; 30]);
     assert_eq!(h.ack(Port::Pull, addr(SUB + 2), z, 0, "a").len(), 2);
     h.ts_data(addr(PUB), ssrc, 3, &[3; 10]);
-    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: "a".into() }) else { panic!() };
+    let Ok(Reply::Stream(info)) = h.command(Command::GetStream { live_id: stream_id("a") }) else { panic!() };
     let z_info = info.subscriber_list.iter().find(|s| s.address == addr(SUB + 2)).unwrap();
     assert_eq!((z_info.packets_sent, z_info.bytes_sent), (3, 112 + 42 + 22));
     assert_eq!(h.counters().join_replayed, 2);

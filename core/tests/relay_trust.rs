@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
+use rtprelay_core::LeaveReason;
 use rtprelay_core::packet::{pt, text};
-use rtprelay_core::relay::LeaveReason;
 use rtprelay_core::{Config, Port, RelayEvent};
 use std::time::Duration;
 

@@ -10,10 +10,10 @@
 use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use rtprelay_core::Command;
 use rtprelay_core::packet::pt;
 use rtprelay_core::packet::rtp::Header;
-use rtprelay_core::relay::Command;
-use rtprelay_core::{Config, Credential, Endpoint, Instant, Port, Relay, WallClock};
+use rtprelay_core::{Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -172,9 +172,10 @@ fuzz_target!(|plan: Plan| {
         ..Config::default()
     };
     let now = Instant::from_millis(1_000);
+    let live_id = LiveId::parse(LIVE_ID).expect("the target's stream id is one");
     let mut relay = Relay::new(Arc::new(config), [3; 32], WallClock::new(now, 1_700_000_000_000));
     relay
-        .handle_command(now, Command::AddCredential(Credential::new(LIVE_ID, LIVE_CODE, [5; 16])))
+        .handle_command(now, Command::AddCredential(Credential::new(live_id.clone(), LIVE_CODE, [5; 16])))
         .expect("first credential");
     let mut h = Harness {
         relay,
@@ -198,9 +199,9 @@ fuzz_target!(|plan: Plan| {
             }
             Step::Command(op) => {
                 let command = match op {
-                    Op::StopStream => Command::StopStream { live_id: LIVE_ID.into() },
-                    Op::RevokeStream => Command::RevokeStream { live_id: LIVE_ID.into() },
-                    Op::AddCredential => Command::AddCredential(Credential::new(LIVE_ID, LIVE_CODE, [5; 16])),
+                    Op::StopStream => Command::StopStream { live_id: live_id.clone() },
+                    Op::RevokeStream => Command::RevokeStream { live_id: live_id.clone() },
+                    Op::AddCredential => Command::AddCredential(Credential::new(live_id.clone(), LIVE_CODE, [5; 16])),
                     Op::StopAll => Command::StopAll,
                     Op::ListStreams => Command::ListStreams,
                     Op::ListClients => Command::ListClients,

@@ -5,8 +5,8 @@
 use crate::relay_handle::{RelayGone, RelayHandle};
 use crate::secrets;
 use crate::store::{Store, StoreError};
-use rtprelay_core::auth::{is_valid_live_code, is_valid_live_id};
-use rtprelay_core::{Command, CommandError, Credential};
+use rtprelay_core::is_valid_live_code;
+use rtprelay_core::{Command, CommandError, Credential, LiveId};
 use std::sync::Arc;
 
 /// Why a credential could not be created or revoked.
@@ -91,9 +91,7 @@ impl Credentials {
         live_id: Option<String>,
         live_code: Option<String>,
     ) -> Result<NewStream, CredentialError> {
-        if live_id.as_deref().is_some_and(|id| !is_valid_live_id(id)) {
-            return Err(CredentialError::InvalidId);
-        }
+        let live_id = live_id.map(LiveId::try_from).transpose().map_err(|_| CredentialError::InvalidId)?;
         if live_code.as_deref().is_some_and(|c| !is_valid_live_code(c)) {
             return Err(CredentialError::InvalidCode);
         }
@@ -123,16 +121,16 @@ impl Credentials {
             Ok(_) | Err(CommandError::AlreadyExists) => {}
             Err(e) => tracing::warn!(%live_id, error = %e, "core refused a stored credential"),
         }
-        Ok(NewStream { live_id, live_code })
+        Ok(NewStream { live_id: live_id.into(), live_code })
     }
 
     /// Revokes a credential and stops its stream; `false` if neither the
     /// store nor the core knew it.
-    pub async fn revoke(&self, live_id: &str) -> Result<bool, CredentialError> {
+    pub async fn revoke(&self, live_id: &LiveId) -> Result<bool, CredentialError> {
         let _guard = self.writes.lock().await;
-        let id = live_id.to_owned();
+        let id = live_id.clone();
         let stored = blocking(&self.store, move |s| s.remove(&id)).await?;
-        let revoked = self.relay.run(Command::RevokeStream { live_id: live_id.to_owned() }).await?.is_ok();
+        let revoked = self.relay.run(Command::RevokeStream { live_id: live_id.clone() }).await?.is_ok();
         Ok(stored || revoked)
     }
 

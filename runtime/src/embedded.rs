@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::relay_handle::{self, RelayHandle};
 use crate::udp::{Driver, UdpEndpoint};
-use rtprelay_core::{Command, Config, Port, Relay};
+use rtprelay_core::{Command, Config, LiveId, Port, Relay};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,7 +77,9 @@ impl EmbeddedRelay {
         let seed = crate::secrets::seed().map_err(io::Error::other)?;
         let mut relay = Relay::new(Arc::new(config), seed, clock.wall_clock());
         for (live_id, code) in credentials {
-            let credential = crate::secrets::credential(live_id, code).map_err(io::Error::other)?;
+            let id = LiveId::parse(live_id)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{live_id}: {e}")))?;
+            let credential = crate::secrets::credential(id, code).map_err(io::Error::other)?;
             relay
                 .handle_command(clock.now(), Command::AddCredential(credential))
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{live_id}: {e}")))?;

@@ -3,7 +3,7 @@
 //! exposition format 0.0.4 (what `Content-Type` says, and what every
 //! Prometheus parser reads: a `# TYPE` line names its samples exactly).
 
-use rtprelay_core::relay::Counters;
+use rtprelay_core::Counters;
 use std::fmt::Write as _;
 
 /// The `Content-Type` of the page.

@@ -64,7 +64,7 @@ impl Events<RelayEvent> for LogEvents {
     async fn deliver(&mut self, event: RelayEvent) {
         match event {
             RelayEvent::StreamLive { live_id, ssrc, publisher } => {
-                tracing::info!(%live_id, ssrc, %publisher, "stream live");
+                tracing::info!(%live_id, ssrc = ssrc.get(), %publisher, "stream live");
             }
             RelayEvent::StreamStopped { live_id, reason } => {
                 tracing::info!(%live_id, ?reason, "stream stopped");

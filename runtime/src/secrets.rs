@@ -1,6 +1,6 @@
 //! Secrets drawn from the OS CSPRNG: live codes, salts and the core's seed.
 
-use rtprelay_core::Credential;
+use rtprelay_core::{Credential, LiveId};
 
 /// Length of a generated live code (docs/protocol.md §3.1).
 pub const LIVE_CODE_LEN: usize = 20;
@@ -29,7 +29,7 @@ pub fn salt() -> Result<[u8; 16], RandomError> {
 }
 
 /// A credential for `live_id` and `code` with a fresh random salt.
-pub fn credential(live_id: &str, code: &str) -> Result<Credential, RandomError> {
+pub fn credential(live_id: LiveId, code: &str) -> Result<Credential, RandomError> {
     Ok(Credential::new(live_id, code, salt()?))
 }
 
@@ -43,7 +43,7 @@ pub fn seed() -> Result<[u8; 32], RandomError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtprelay_core::auth::is_valid_live_code;
+    use rtprelay_core::is_valid_live_code;
 
     #[test]
     fn codes_are_valid_distinct_and_verifiable() {
@@ -53,8 +53,9 @@ mod tests {
         assert!(is_valid_live_code(&a));
         assert!(!ALPHABET.contains(&b'-'));
         assert_ne!(a, b);
-        let c = credential("s", &a).unwrap();
+        let s = LiveId::parse("s").unwrap();
+        let c = credential(s.clone(), &a).unwrap();
         assert!(c.verify(a.as_bytes()));
-        assert_ne!(c.salt, credential("s", &a).unwrap().salt);
+        assert_ne!(c.salt, credential(s, &a).unwrap().salt);
     }
 }

@@ -7,7 +7,7 @@
 //! the core; it is never on the packet path.
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
-use rtprelay_core::Credential;
+use rtprelay_core::{Credential, LiveId};
 use std::path::{Path, PathBuf};
 
 /// `liveId` → salt (16 bytes) followed by hash (32 bytes).
@@ -63,11 +63,15 @@ fn encode(c: &Credential) -> [u8; 48] {
     value
 }
 
+/// A record as a credential: its key must be a stream id and its value 48
+/// bytes.
 fn decode(live_id: &str, value: &[u8]) -> Result<Credential, StoreError> {
+    let corrupt = || StoreError(format!("corrupt credential record for {live_id:?}"));
     if value.len() != 48 {
-        return Err(StoreError(format!("corrupt credential record for {live_id:?}")));
+        return Err(corrupt());
     }
-    let mut credential = Credential { live_id: live_id.to_owned(), salt: [0; 16], hash: [0; 32] };
+    let live_id = LiveId::parse(live_id).map_err(|_| corrupt())?;
+    let mut credential = Credential { live_id, salt: [0; 16], hash: [0; 32] };
     credential.salt.copy_from_slice(&value[..16]);
     credential.hash.copy_from_slice(&value[16..]);
     Ok(credential)
@@ -115,7 +119,7 @@ impl Store {
 
     /// Stores a credential under a fresh `user<N>` id (the lowest unused
     /// number from a persistent counter); `make` builds it for that id.
-    pub fn insert_generated(&self, make: impl FnOnce(&str) -> Credential) -> Result<Credential, StoreError> {
+    pub fn insert_generated(&self, make: impl FnOnce(LiveId) -> Credential) -> Result<Credential, StoreError> {
         let txn = self.db.begin_write()?;
         let credential = {
             let mut table = txn.open_table(CREDENTIALS)?;
@@ -128,7 +132,8 @@ impl Store {
                     break id;
                 }
             };
-            let credential = make(&id);
+            let live_id = LiveId::parse(&id).map_err(|e| StoreError(format!("generated id {id:?}: {e}")))?;
+            let credential = make(live_id);
             table.insert(id.as_str(), encode(&credential).as_slice())?;
             meta.insert(NEXT_USER, n)?;
             credential
@@ -138,9 +143,9 @@ impl Store {
     }
 
     /// Deletes a credential; `false` if there was none.
-    pub fn remove(&self, live_id: &str) -> Result<bool, StoreError> {
+    pub fn remove(&self, live_id: &LiveId) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
-        let existed = txn.open_table(CREDENTIALS)?.remove(live_id)?.is_some();
+        let existed = txn.open_table(CREDENTIALS)?.remove(live_id.as_str())?.is_some();
         txn.commit()?;
         Ok(existed)
     }
@@ -167,14 +172,18 @@ mod tests {
         dir
     }
 
+    fn id(text: &str) -> LiveId {
+        LiveId::parse(text).unwrap()
+    }
+
     #[test]
     fn credentials_survive_reopening() {
         let dir = temp_dir("reopen");
-        let a = Credential::new("a", "code-a", [1; 16]);
+        let a = Credential::new(id("a"), "code-a", [1; 16]);
         {
             let store = Store::open(&dir).unwrap();
             assert!(store.insert(&a).unwrap());
-            assert!(!store.insert(&Credential::new("a", "other", [2; 16])).unwrap(), "no overwrite");
+            assert!(!store.insert(&Credential::new(id("a"), "other", [2; 16])).unwrap(), "no overwrite");
             let g = store.insert_generated(|id| Credential::new(id, "x", [3; 16])).unwrap();
             assert_eq!(g.live_id, "user1");
         }
@@ -182,8 +191,8 @@ mod tests {
         let loaded = store.load().unwrap();
         assert_eq!(loaded.iter().map(|c| c.live_id.as_str()).collect::<Vec<_>>(), ["a", "user1"]);
         assert!(loaded[0].verify(b"code-a"));
-        assert!(store.remove("a").unwrap());
-        assert!(!store.remove("a").unwrap());
+        assert!(store.remove(&id("a")).unwrap());
+        assert!(!store.remove(&id("a")).unwrap());
         assert_eq!(store.len().unwrap(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -192,10 +201,10 @@ mod tests {
     fn generated_ids_skip_taken_ones_and_never_repeat() {
         let dir = temp_dir("generated");
         let store = Store::open(&dir).unwrap();
-        store.insert(&Credential::new("user1", "c", [0; 16])).unwrap();
-        let make = |id: &str| Credential::new(id, "c", [0; 16]);
+        store.insert(&Credential::new(id("user1"), "c", [0; 16])).unwrap();
+        let make = |id: LiveId| Credential::new(id, "c", [0; 16]);
         assert_eq!(store.insert_generated(make).unwrap().live_id, "user2");
-        store.remove("user2").unwrap();
+        store.remove(&id("user2")).unwrap();
         assert_eq!(store.insert_generated(make).unwrap().live_id, "user3", "a revoked id is not reissued");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -205,5 +214,6 @@ mod tests {
         assert!(decode("x", &[0; 47]).is_err());
         assert!(decode("x", &[]).is_err());
         assert!(decode("x", &[0; 48]).is_ok());
+        assert!(decode("a#b", &[0; 48]).is_err(), "a key that is no stream id");
     }
 }

@@ -5,7 +5,7 @@
 use crate::credentials::NewStream;
 use crate::exit;
 use clap::{Args, Subcommand};
-use rtprelay_core::auth::is_valid_live_id;
+use rtprelay_core::LiveId;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -77,10 +77,10 @@ fn agent(ca_cert: Option<&Path>) -> Result<ureq::Agent, String> {
 
 /// Runs the command; returns the exit code.
 pub fn create(args: &StreamCreateArgs) -> i32 {
-    if args.live_id.as_deref().is_some_and(|id| !is_valid_live_id(id)) {
+    let Ok(live_id) = args.live_id.as_deref().map(LiveId::parse).transpose() else {
         eprintln!("rtprelay: --live-id must be 1-40 characters of A-Z a-z 0-9 . _ -");
         return exit::USAGE;
-    }
+    };
     let (base, agent) = match base_url(&args.http).and_then(|b| Ok((b, agent(args.ca_cert.as_deref())?))) {
         Ok(pair) => pair,
         Err(e) => {
@@ -88,7 +88,7 @@ pub fn create(args: &StreamCreateArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    match call(&agent, &base, args) {
+    match call(&agent, &base, live_id.as_ref(), args) {
         Ok(line) => {
             println!("{line}");
             exit::OK
@@ -100,10 +100,10 @@ pub fn create(args: &StreamCreateArgs) -> i32 {
     }
 }
 
-fn call(agent: &ureq::Agent, base: &str, args: &StreamCreateArgs) -> Result<String, String> {
+fn call(agent: &ureq::Agent, base: &str, live_id: Option<&LiveId>, args: &StreamCreateArgs) -> Result<String, String> {
     let url = format!("{base}/api/streams");
-    let body = match &args.live_id {
-        Some(id) => serde_json::json!({ "liveId": id }),
+    let body = match live_id {
+        Some(id) => serde_json::json!({ "liveId": id.as_str() }),
         None => serde_json::json!({}),
     };
     let mut request = agent.post(&url).header("Content-Type", "application/json");

@@ -24,7 +24,7 @@ use crate::scenario::{Fault, PeerId, PeerOp, PeerSpec, Scenario};
 use bytes::Bytes;
 use client::{ClientLog, Rebinding};
 use rtprelay_core::packet::pt;
-use rtprelay_core::relay::{ClientBinding, Counters, StateSizes};
+use rtprelay_core::{ClientBinding, Counters, StateSizes};
 use rtprelay_core::{Config, Instant, Port};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

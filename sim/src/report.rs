@@ -3,8 +3,8 @@
 
 use crate::net::LinkStats;
 use crate::scenario::{PeerId, Scenario};
-use rtprelay_core::client::reorder::ReorderStats;
-use rtprelay_core::relay::Counters;
+use rtprelay_core::Counters;
+use rtprelay_core::ReorderStats;
 use rtprelay_core::{Instant, Port};
 use std::fmt;
 use std::time::Duration;

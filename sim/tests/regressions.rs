@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use rtprelay_core::packet::rtp::Header;
 use rtprelay_core::packet::{pt, text};
-use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, Port, Relay, WallClock};
+use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
 use rtprelay_sim::net::LinkConfig;
 use rtprelay_sim::scenario::PeerSpec;
 use rtprelay_sim::{Options, Scenario, Sim};
@@ -60,7 +60,9 @@ fn push_nack_retry_with_a_fractional_rtt_terminates() {
         let t0 = Instant::from_millis(1_000);
         let ms = |m: u64| t0 + Duration::from_millis(m);
         let mut relay = Relay::new(Arc::new(Config::default()), [1; 32], WallClock::new(t0, 1_700_000_000_000));
-        relay.handle_command(t0, Command::AddCredential(Credential::new("s", "c", [0; 16]))).unwrap();
+        relay
+            .handle_command(t0, Command::AddCredential(Credential::new(LiveId::parse("s").unwrap(), "c", [0; 16])))
+            .unwrap();
         let publisher = SocketAddr::from(([127, 0, 0, 1], 4000));
         let send = |relay: &mut Relay, at: Instant, data: Bytes| {
             relay.handle_datagram(at, Port::Push, publisher, data);

@@ -3,6 +3,7 @@
 
 use crate::auth::Credential;
 use crate::relay::Counters;
+use crate::{LiveId, Ssrc};
 use std::net::SocketAddr;
 
 /// Something the operator asks the relay to do or tell.
@@ -13,19 +14,19 @@ pub enum Command {
     /// Stops a live stream now; its subscribers get `STREAM_STOPPED`.
     StopStream {
         /// The stream.
-        live_id: String,
+        live_id: LiveId,
     },
     /// Removes a credential and stops its stream if live.
     RevokeStream {
         /// The stream.
-        live_id: String,
+        live_id: LiveId,
     },
     /// Every known stream (with a credential, or live).
     ListStreams,
     /// One stream with its subscribers.
     GetStream {
         /// The stream.
-        live_id: String,
+        live_id: LiveId,
     },
     /// Every pull client.
     ListClients,
@@ -77,11 +78,11 @@ impl std::error::Error for CommandError {}
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamInfo {
     /// The stream id.
-    pub live_id: String,
+    pub live_id: LiveId,
     /// Whether it is live now.
     pub live: bool,
     /// Its SSRC, once it has ever gone live (kept for the relay's life).
-    pub ssrc: Option<u32>,
+    pub ssrc: Option<Ssrc>,
     /// The bound publisher address while live.
     pub publisher: Option<SocketAddr>,
     /// Incoming bitrate over the last 1 s, 3 s and 10 s.
@@ -135,7 +136,8 @@ pub struct ClientInfo {
 /// One entry of a client's list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubscriptionInfo {
-    /// The stream id.
+    /// The stream id as the client sent it: text, since a client may list
+    /// an id that names no stream (and never could).
     pub live_id: String,
     /// Whether the client acknowledged it (data flows).
     pub acked: bool,

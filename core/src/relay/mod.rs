@@ -7,7 +7,7 @@
 #[macro_use]
 mod ctx;
 mod clients;
-pub mod command;
+mod command;
 mod counters;
 mod history;
 mod limits;
@@ -19,17 +19,17 @@ mod stats;
 mod streams;
 mod timer;
 
-pub use crate::endpoint::{Port, Transmit};
 pub use command::{ClientInfo, Command, CommandError, Reply, StreamInfo, SubscriberInfo, SubscriptionInfo};
 pub use counters::Counters;
 
 use crate::config::Config;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Port, Transmit};
 use crate::packet::is_rtcp;
 use crate::packet::pt::{self, PayloadType};
 use crate::packet::rtp::{HEADER_LEN, Packet};
 use crate::rng::Rng;
 use crate::time::{Instant, WallClock};
+use crate::{ClientId, LiveId, Ssrc};
 use bytes::Bytes;
 use clients::Clients;
 use limits::{AuthFailures, UnknownReplies};
@@ -47,16 +47,16 @@ pub enum RelayEvent {
     /// A stream went live (first successful auth since it was last stopped).
     StreamLive {
         /// The stream.
-        live_id: String,
+        live_id: LiveId,
         /// Its SSRC.
-        ssrc: u32,
+        ssrc: Ssrc,
         /// The publisher's address.
         publisher: SocketAddr,
     },
     /// A live stream stopped.
     StreamStopped {
         /// The stream.
-        live_id: String,
+        live_id: LiveId,
         /// Why.
         reason: StopReason,
     },
@@ -131,7 +131,7 @@ pub struct StateSizes {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientBinding {
     /// The client id.
-    pub id: u32,
+    pub id: ClientId,
     /// The socket its replies and data leave from.
     pub port: Port,
     /// Its bound address: where its data goes.
@@ -139,12 +139,12 @@ pub struct ClientBinding {
     /// Whether that address has proved it receives (2.3).
     pub verified: bool,
     /// The streams it acknowledged (in its fan-out), in request order.
-    pub acked: Vec<String>,
+    pub acked: Vec<LiveId>,
 }
 
 /// The relay state machine.
 ///
-/// It follows the call contract of [`crate::endpoint`] ([`Endpoint`]);
+/// It follows the call contract of [`Endpoint`];
 /// operator commands go in through [`Relay::handle_command`], the only call
 /// that returns an error.
 pub struct Relay {
@@ -240,11 +240,11 @@ impl Relay {
     /// streams, sorted by id: a read-only view for invariant checks (see
     /// [`ClientBinding`]; operators use [`Command::ListClients`]).
     pub fn client_bindings(&self) -> Vec<ClientBinding> {
-        self.clients.bindings()
+        self.clients.bindings(&self.streams)
     }
 }
 
-/// The relay under the call contract (see [`crate::endpoint`]).
+/// The relay under the call contract (see [`Endpoint`]).
 impl Endpoint for Relay {
     type Event = RelayEvent;
 

@@ -12,7 +12,7 @@ use super::command::{CommandError, Reply};
 use super::ctx::Ctx;
 use super::outbox::Dest;
 use super::repeat::Repeats;
-use super::streams::{AddCredential, StopPush, StreamTimer, TsData};
+use super::streams::{StopPush, StreamTimer, TsData};
 use super::{Relay, RelayEvent, StopReason};
 use crate::auth::Credential;
 use crate::endpoint::Port;
@@ -52,7 +52,7 @@ impl Stopped {
             let rsp = ctx.control(PayloadType::StopPushRsp, 0, &[]);
             ctx.send(reply, rsp);
         }
-        ctx.emit(RelayEvent::StreamStopped { live_id: self.live_id.as_str().to_owned(), reason: self.reason });
+        ctx.emit(RelayEvent::StreamStopped { live_id: self.live_id.clone(), reason: self.reason });
     }
 }
 
@@ -259,15 +259,11 @@ impl Relay {
 
     /// [`Command::AddCredential`](super::Command::AddCredential).
     pub(super) fn add_credential(&mut self, credential: Credential) -> Result<Reply, CommandError> {
-        match self.streams.add_credential(credential) {
-            Ok(()) => Ok(Reply::Done),
-            Err(AddCredential::Exists) => Err(CommandError::AlreadyExists),
-            Err(AddCredential::InvalidId) => Err(CommandError::NotFound),
-        }
+        if self.streams.add_credential(credential) { Ok(Reply::Done) } else { Err(CommandError::AlreadyExists) }
     }
 
     /// [`Command::StopStream`](super::Command::StopStream).
-    pub(super) fn stop_stream(&mut self, now: Instant, live_id: &str) -> Result<Reply, CommandError> {
+    pub(super) fn stop_stream(&mut self, now: Instant, live_id: &LiveId) -> Result<Reply, CommandError> {
         if !self.streams.exists(live_id) {
             return Err(CommandError::NotFound);
         }
@@ -278,7 +274,7 @@ impl Relay {
     }
 
     /// [`Command::RevokeStream`](super::Command::RevokeStream).
-    pub(super) fn revoke_stream(&mut self, now: Instant, live_id: &str) -> Result<Reply, CommandError> {
+    pub(super) fn revoke_stream(&mut self, now: Instant, live_id: &LiveId) -> Result<Reply, CommandError> {
         if !self.streams.revoke(live_id) {
             return Err(CommandError::NotFound);
         }
@@ -290,7 +286,7 @@ impl Relay {
     }
 
     /// [`Command::GetStream`](super::Command::GetStream).
-    pub(super) fn get_stream(&mut self, now: Instant, live_id: &str) -> Result<Reply, CommandError> {
+    pub(super) fn get_stream(&mut self, now: Instant, live_id: &LiveId) -> Result<Reply, CommandError> {
         if !self.streams.known(live_id) {
             return Err(CommandError::NotFound);
         }
@@ -307,7 +303,7 @@ impl Relay {
     pub(super) fn stop_all(&mut self, now: Instant) -> Result<Reply, CommandError> {
         let mut ctx = ctx!(self, now);
         for live_id in self.streams.live_ids() {
-            if let Some(stopped) = self.streams.stop_live(&mut ctx, live_id.as_str(), StopReason::Operator) {
+            if let Some(stopped) = self.streams.stop_live(&mut ctx, &live_id, StopReason::Operator) {
                 announce(&mut ctx, &mut self.clients, &mut self.repeats, stopped);
             }
         }

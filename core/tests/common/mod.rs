@@ -3,16 +3,23 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use bytes::Bytes;
+use rtprelay_core::Counters;
 use rtprelay_core::packet::pt;
 use rtprelay_core::packet::rtp::{Header, Packet};
-use rtprelay_core::relay::Counters;
-use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, Port, Relay, RelayEvent, Reply, WallClock};
+use rtprelay_core::{
+    Command, Config, Credential, Endpoint, Instant, LiveId, Port, Relay, RelayEvent, Reply, WallClock,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Unix ms the relay's wall clock reads at the harness start.
 pub const EPOCH_MS: u64 = 1_700_000_000_123;
+
+/// `text` as a stream id (it must be one).
+pub fn stream_id(text: &str) -> LiveId {
+    LiveId::parse(text).expect("a valid stream id")
+}
 
 pub fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -72,8 +79,9 @@ impl Harness {
     }
 
     pub fn add_credential(&mut self, live_id: &str, code: &str) {
-        let reply =
-            self.relay.handle_command(self.now, Command::AddCredential(Credential::new(live_id, code, [1; 16])));
+        let reply = self
+            .relay
+            .handle_command(self.now, Command::AddCredential(Credential::new(stream_id(live_id), code, [1; 16])));
         assert!(matches!(reply, Ok(Reply::Done)));
         self.drain();
     }

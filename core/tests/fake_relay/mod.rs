@@ -106,8 +106,8 @@ pub(crate) fn of_type(datagrams: &[Bytes], pt: u8) -> Vec<Sent> {
 pub(crate) mod push {
     use super::{Client, RELAY_EPOCH_MS, RELAY_PUSH};
     use bytes::Bytes;
-    use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
     use rtprelay_core::{Endpoint, Instant, WallClock};
+    use rtprelay_core::{PushClient, PushConfig, PushEvent};
 
     /// A publisher whose wall clock is 5 s behind the relay's.
     pub(crate) fn client() -> PushClient {

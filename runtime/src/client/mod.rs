@@ -1,6 +1,7 @@
 //! The async client API: the core's sans-IO clients
-//! ([`rtprelay_core::client`]) driven over a tokio UDP socket, with their
-//! events (docs/protocol.md §1.5) on a channel.
+//! ([`rtprelay_core::PushClient`], [`rtprelay_core::PullClient`]) driven
+//! over a tokio UDP socket, with their events (docs/protocol.md §1.5) on a
+//! channel.
 //!
 //! * [`PushStreamClient`] publishes streams.
 //! * [`PullStreamClient`] subscribes to streams.
@@ -14,7 +15,7 @@ mod push;
 
 pub use pull::PullStreamClient;
 pub use push::PushStreamClient;
-pub use rtprelay_core::client::ClientError;
-pub use rtprelay_core::client::pull::{PullConfig, PullEvent};
-pub use rtprelay_core::client::push::{PushConfig, PushCounters, PushEvent, PushStreamError};
-pub use rtprelay_core::client::reorder::ReorderStats;
+pub use rtprelay_core::ClientError;
+pub use rtprelay_core::ReorderStats;
+pub use rtprelay_core::{PullConfig, PullEvent};
+pub use rtprelay_core::{PushConfig, PushCounters, PushEvent, PushStreamError};

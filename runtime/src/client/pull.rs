@@ -2,10 +2,10 @@
 
 use super::driver::Handle;
 use crate::clock::Clock;
+use rtprelay_core::ClientError;
 use rtprelay_core::Port;
-use rtprelay_core::client::ClientError;
-use rtprelay_core::client::pull::{PullClient, PullConfig, PullEvent};
-use rtprelay_core::client::reorder::ReorderStats;
+use rtprelay_core::ReorderStats;
+use rtprelay_core::{PullClient, PullConfig, PullEvent};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -3,9 +3,9 @@
 use super::driver::Handle;
 use crate::clock::Clock;
 use bytes::Bytes;
+use rtprelay_core::ClientError;
 use rtprelay_core::Port;
-use rtprelay_core::client::ClientError;
-use rtprelay_core::client::push::{PushClient, PushConfig, PushCounters, PushEvent, PushStreamError};
+use rtprelay_core::{PushClient, PushConfig, PushCounters, PushEvent, PushStreamError};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -67,7 +67,7 @@ impl PushStreamClient {
         let id = live_id.to_owned();
         let closed = PushStreamError {
             live_id: id.clone(),
-            code: rtprelay_core::client::push::PushErrorCode::NeverAuthenticated,
+            code: rtprelay_core::PushErrorCode::NeverAuthenticated,
             msg: "the client is closed",
         };
         self.handle.call(move |c, now| c.push(now, &id, &data)).await.unwrap_or(Err(closed))

@@ -7,7 +7,7 @@ use crate::envelope::{self, Envelope, EnvelopeError};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use rtprelay_core::{Command, CommandError, Reply};
+use rtprelay_core::{Command, CommandError, LiveId, Reply};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -58,7 +58,11 @@ pub async fn stop_stream(State(state): State<Shared>, body: Bytes) -> Json<Value
         let e = EnvelopeError::Parse;
         return legacy_error(e.code(), e.message());
     };
-    match state.relay.run(Command::StopStream { live_id: data.live_id }).await {
+    // Text that is no stream id names no stream.
+    let Ok(live_id) = LiveId::try_from(data.live_id) else {
+        return legacy_error(NO_SUCH_STREAM, "stream does not exist");
+    };
+    match state.relay.run(Command::StopStream { live_id }).await {
         Ok(Ok(_)) => Json(json!({"errCode": 0, "msg": "ok"})),
         Ok(Err(CommandError::NotFound | CommandError::NotLive | CommandError::AlreadyExists)) => {
             legacy_error(NO_SUCH_STREAM, "stream does not exist")
@@ -79,7 +83,7 @@ pub async fn get_all_stream(State(state): State<Shared>) -> Json<Value> {
             let infos = streams
                 .iter()
                 .filter(|s| s.live)
-                .filter_map(|s| s.ssrc.map(|ssrc| json!({"liveId": s.live_id, "ssrc": ssrc as i32})))
+                .filter_map(|s| s.ssrc.map(|ssrc| json!({"liveId": s.live_id, "ssrc": ssrc.get() as i32})))
                 .collect();
             Json(json!({"infos": list_or_null(infos), "errCode": 0, "msg": "ok"}))
         }
@@ -91,7 +95,8 @@ pub async fn get_all_stream(State(state): State<Shared>) -> Json<Value> {
 /// `GET .../stream/getSubscribers?liveId=ID`: where a stream's data goes;
 /// `null` for an unknown stream or none.
 pub async fn get_subscribers(State(state): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Json<Value> {
-    let Some(live_id) = query.get("liveId").cloned() else {
+    // No id, or text that is no stream id: no stream, so no subscribers.
+    let Some(live_id) = query.get("liveId").and_then(|id| LiveId::parse(id).ok()) else {
         return Json(json!({"subscribers": Value::Null, "errCode": 0, "msg": "ok"}));
     };
     let subscribers = match state.relay.run(Command::GetStream { live_id }).await {

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rtprelay_core::{Command, CommandError, Reply};
+use rtprelay_core::{Command, CommandError, LiveId, Reply};
 use serde::Deserialize;
 
 /// `GET /healthz`: `ok` while serving.
@@ -60,6 +60,12 @@ pub async fn create_stream(State(state): State<Shared>, body: Bytes) -> Result<R
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
+/// The stream a path names. Text that is no stream id names no stream: a
+/// 404, as for any unknown one.
+fn named_stream(live_id: &str) -> Result<LiveId, ApiError> {
+    LiveId::parse(live_id).map_err(|_| ApiError::not_found(CommandError::NotFound.to_string()))
+}
+
 /// Runs a command whose failure is a 404.
 async fn query(state: &Shared, command: Command) -> Result<Reply, ApiError> {
     match state.relay.run(command).await? {
@@ -82,22 +88,24 @@ pub async fn list_streams(State(state): State<Shared>) -> Result<Response, ApiEr
 /// `GET /api/streams/{liveId}`: one stream with its subscribers; 404 if
 /// unknown.
 pub async fn get_stream(State(state): State<Shared>, Path(live_id): Path<String>) -> Result<Response, ApiError> {
+    let live_id = named_stream(&live_id)?;
     let Reply::Stream(s) = query(&state, Command::GetStream { live_id }).await? else { return Err(unexpected()) };
     Ok(Json(StreamDetail::from(&s)).into_response())
 }
 
 /// `POST /api/streams/{liveId}/stop`: 204; 404 if not live.
 pub async fn stop_stream(State(state): State<Shared>, Path(live_id): Path<String>) -> Result<StatusCode, ApiError> {
+    let live_id = named_stream(&live_id)?;
     query(&state, Command::StopStream { live_id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /api/streams/{liveId}`: revokes and stops; 204; 404 if unknown.
 pub async fn delete_stream(State(state): State<Shared>, Path(live_id): Path<String>) -> Result<StatusCode, ApiError> {
-    if state.credentials.revoke(&live_id).await? {
+    if state.credentials.revoke(&named_stream(&live_id)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("no such stream"))
+        Err(ApiError::not_found(CommandError::NotFound.to_string()))
     }
 }
 

@@ -3,7 +3,8 @@
 //! give them the API's field names (camelCase) and layout, so that every
 //! name a caller sees is chosen here and the core knows nothing of JSON.
 
-use rtprelay_core::relay::{ClientInfo, StreamInfo, SubscriberInfo, SubscriptionInfo};
+use rtprelay_core::Ssrc;
+use rtprelay_core::{ClientInfo, StreamInfo, SubscriberInfo, SubscriptionInfo};
 use serde::Serialize;
 use std::net::SocketAddr;
 
@@ -41,9 +42,9 @@ impl From<&StreamInfo> for StreamView {
     fn from(s: &StreamInfo) -> Self {
         let [one, three, ten] = s.bitrate_bps;
         StreamView {
-            live_id: s.live_id.clone(),
+            live_id: s.live_id.to_string(),
             live: s.live,
-            ssrc: s.ssrc,
+            ssrc: s.ssrc.map(Ssrc::get),
             publisher: s.publisher.map(|a| a.to_string()),
             bitrate_bps: Bitrates { one, three, ten },
             packets_in: s.packets_in,
@@ -186,9 +187,9 @@ mod tests {
 
     fn stream() -> StreamInfo {
         StreamInfo {
-            live_id: "cam1".into(),
+            live_id: rtprelay_core::LiveId::parse("cam1").unwrap(),
             live: true,
-            ssrc: Some(0x8000_0001),
+            ssrc: Some(Ssrc::new(0x8000_0001)),
             publisher: Some(addr(5000)),
             bitrate_bps: [1, 3, 10],
             packets_in: 4,

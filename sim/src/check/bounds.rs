@@ -2,7 +2,7 @@
 //! scenario, and its counters agree with what it was seen to send.
 
 use super::{Breach, Checker, Invariant, breach};
-use rtprelay_core::relay::{Counters, StateSizes};
+use rtprelay_core::{Counters, StateSizes};
 
 impl Checker {
     /// After a step: every state size within its bound, and the transmit

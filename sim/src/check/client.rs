@@ -6,7 +6,7 @@
 use super::{Breach, Checker, Invariant, RESTART_RECOVERY, RESTART_RECOVERY_LOSSY, breach};
 use crate::report::{ClientDelivery, Percentiles};
 use crate::scenario::{PeerId, PeerSpec};
-use rtprelay_core::client::reorder::ReorderStats;
+use rtprelay_core::ReorderStats;
 use rtprelay_core::{Instant, PullEvent, Seq};
 use std::net::SocketAddr;
 use std::time::Duration;

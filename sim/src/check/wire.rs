@@ -8,9 +8,9 @@ use super::{Breach, Checker, Invariant, breach};
 use crate::peer::payload_index;
 use crate::scenario::{PeerId, PeerSpec};
 use bytes::Bytes;
+use rtprelay_core::ClientBinding;
 use rtprelay_core::packet::rtcp::{self, RtcpPacket};
 use rtprelay_core::packet::{is_rtcp, pt, text};
-use rtprelay_core::relay::ClientBinding;
 use rtprelay_core::{Instant, Port, Transmit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -47,12 +47,15 @@ impl Checker {
     pub fn on_relay_state(&mut self, bindings: Vec<ClientBinding>) -> Result<(), Breach> {
         self.previous = std::mem::replace(&mut self.bindings, bindings);
         for b in &self.bindings {
-            if let Some(live_id) = b.acked.iter().find(|s| !self.wire_acks.contains(&(b.id, (*s).clone()))) {
+            if let Some(live_id) =
+                b.acked.iter().find(|s| !self.wire_acks.contains(&(b.id.get(), s.as_str().to_owned())))
+            {
                 return breach(
                     Invariant::NotAcked,
                     format!(
                         "the relay holds client {:#x} at {} acked for {live_id}, which no SSRC_ACK said",
-                        b.id, b.address
+                        b.id.get(),
+                        b.address
                     ),
                 );
             }
@@ -97,7 +100,7 @@ impl Checker {
         let mut step = RtcpStep { from, bound_nacks: 0, allowance: BTreeMap::new() };
         for packet in rtcp::parse_compound(data).0 {
             let RtcpPacket::Nack(nack) = packet else { continue };
-            if !self.bindings.iter().any(|b| b.id == nack.sender_ssrc && b.address == from) {
+            if !self.bindings.iter().any(|b| b.id.get() == nack.sender_ssrc && b.address == from) {
                 continue;
             }
             step.bound_nacks += 1;
@@ -157,7 +160,7 @@ impl Checker {
     /// those the relay holds at `dest`.
     fn challenge_ids(&self, dest: SocketAddr) -> BTreeSet<u32> {
         let named = self.step_from.and_then(|(from, id)| id.filter(|_| from == dest));
-        let held = self.previous.iter().chain(&self.bindings).filter(|b| b.address == dest).map(|b| b.id);
+        let held = self.previous.iter().chain(&self.bindings).filter(|b| b.address == dest).map(|b| b.id.get());
         named.into_iter().chain(held).collect()
     }
 
@@ -214,7 +217,7 @@ impl Checker {
             .iter()
             .chain(&self.bindings)
             .filter(|b| b.address == dest && b.acked.iter().any(|s| s == live_id))
-            .map(|b| b.id)
+            .map(|b| b.id.get())
             .collect();
         if holders.is_empty() {
             return breach(

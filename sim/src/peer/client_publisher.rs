@@ -7,7 +7,7 @@
 use super::{Action, ClientTimer, Peer, RELAY, send_all, ts_data_payload};
 use crate::scenario::ClientPublisherSpec;
 use bytes::Bytes;
-use rtprelay_core::client::push::TS_PACKET_LEN;
+use rtprelay_core::mpegts::PACKET_LEN;
 use rtprelay_core::{Endpoint, Instant, Port, PushClient, PushConfig, PushEvent, WallClock};
 
 /// The wake token of the data tick (the client's own timer uses
@@ -70,7 +70,7 @@ impl Peer for ClientPublisher {
             if !self.running {
                 return;
             }
-            let payload = ts_data_payload(self.index, self.spec.ts_packets.max(1) * TS_PACKET_LEN);
+            let payload = ts_data_payload(self.index, self.spec.ts_packets.max(1) * PACKET_LEN);
             if self.client.push(now, &self.spec.live_id, &payload).is_ok() {
                 self.index += 1;
             }

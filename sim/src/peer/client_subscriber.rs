@@ -7,7 +7,7 @@
 use super::{Action, ClientTimer, Peer, RELAY, send_all};
 use crate::scenario::ClientSubscriberSpec;
 use bytes::Bytes;
-use rtprelay_core::client::reorder::ReorderStats;
+use rtprelay_core::ReorderStats;
 use rtprelay_core::{Endpoint, Instant, Port, PullClient, PullConfig, PullEvent, WallClock};
 use std::collections::BTreeMap;
 

@@ -19,7 +19,7 @@ pub use subscriber::Subscriber;
 
 use crate::scenario::PeerSpec;
 use bytes::Bytes;
-use rtprelay_core::client::reorder::ReorderStats;
+use rtprelay_core::ReorderStats;
 use rtprelay_core::packet::rtp::Header;
 use rtprelay_core::{Endpoint, Instant, PullEvent, WallClock};
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::net::{GilbertElliott, LinkConfig};
 use crate::seed::{Seeds, SimRng, SplitMix64};
-use rtprelay_core::client::push::TS_PACKET_LEN;
+use rtprelay_core::mpegts::PACKET_LEN;
 use rtprelay_core::{Config, Instant, Port};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -91,7 +91,7 @@ fn to_client(peer: &PeerSpec, seed: [u8; 32]) -> PeerSpec {
             live_id: p.live_id.clone(),
             live_code: p.live_code.clone(),
             packet_interval: p.packet_interval,
-            ts_packets: (p.payload_len / TS_PACKET_LEN).clamp(1, 7),
+            ts_packets: (p.payload_len / PACKET_LEN).clamp(1, 7),
             seed,
         }),
         PeerSpec::Subscriber(s) => PeerSpec::ClientSubscriber(ClientSubscriberSpec {

@@ -3,7 +3,7 @@
 
 use crate::scenario::Scenario;
 use crate::seed::{Seeds, SplitMix64};
-use rtprelay_core::{Command, Credential, Endpoint, Instant, Relay, WallClock};
+use rtprelay_core::{Command, Credential, Endpoint, Instant, LiveId, Relay, WallClock};
 use std::sync::Arc;
 
 /// The relay a scenario starts with: seeded from the run's seed, its wall
@@ -26,7 +26,10 @@ fn relay_with_seed(scenario: &Scenario, seed: [u8; 32], now: Instant) -> Relay {
     let clock = WallClock::new(scenario.origin, scenario.unix_millis_at_origin);
     let mut relay = Relay::new(Arc::new(scenario.relay.clone()), seed, clock);
     for c in &scenario.credentials {
-        let credential = Credential::new(c.live_id.clone(), &c.live_code, c.salt);
+        let Ok(live_id) = LiveId::parse(&c.live_id) else {
+            panic!("scenario credential {} is no stream id", c.live_id)
+        };
+        let credential = Credential::new(live_id, &c.live_code, c.salt);
         if let Err(e) = relay.handle_command(now, Command::AddCredential(credential)) {
             panic!("scenario credential {} refused: {e}", c.live_id);
         }

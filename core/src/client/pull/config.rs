@@ -23,7 +23,7 @@ pub struct PullConfig {
     /// `STOP_PULL_REQ` is sent again after this long without an answer.
     /// 250 ms.
     pub close_retry_ms: u64,
-    /// [`PullClient::close`] reports success after this long even without
+    /// [`PullClient::close`](crate::PullClient::close) reports success after this long even without
     /// an answer, so closing never hangs. 2 s.
     pub close_timeout_ms: u64,
     /// Datagrams queued for the driver; beyond it the oldest is dropped.

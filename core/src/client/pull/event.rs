@@ -8,10 +8,10 @@ use bytes::Bytes;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PullEvent {
     /// The relay issued a client id (again after a relay restart); see
-    /// [`PullClient::client_id`].
+    /// [`PullClient::client_id`](crate::PullClient::client_id).
     PullStreamReady,
     /// These streams are live and acknowledged: their data follows. Sent
-    /// for every id on the first answer to a [`PullClient::pull`], later
+    /// for every id on the first answer to a [`PullClient::pull`](crate::PullClient::pull), later
     /// only when a stream goes live or changes SSRC.
     PullStreamReqSuccess {
         /// The streams.
@@ -41,7 +41,7 @@ pub enum PullEvent {
         /// The stream.
         live_id: String,
     },
-    /// [`PullClient::close`] finished: the relay confirmed, or the close
+    /// [`PullClient::close`](crate::PullClient::close) finished: the relay confirmed, or the close
     /// timeout passed.
     CloseSuccess,
 }

@@ -5,7 +5,7 @@
 //! stops with their tail, registers again after a relay restart, and stops.
 //! It talks to the relay's pull socket only ([`Port::Pull`]).
 //!
-//! See [`crate::client`] for the call contract and a driver loop.
+//! See [`PullClient`] for the call contract and a driver loop.
 
 mod config;
 mod data;
@@ -32,8 +32,57 @@ use registration::{Due, Registration, Request};
 use std::net::SocketAddr;
 use stream::{Answer, PullStream};
 
-/// The subscriber state machine. See [`crate::client`] for the call
-/// contract and an example.
+/// The subscriber state machine: see [`PullConfig`] for its tunables and
+/// [`PullEvent`] for what it reports.
+///
+/// Both clients implement [`Endpoint`], the relay's call contract: every
+/// input is a method call carrying `now`, every output is polled. Each
+/// talks to one relay socket, given at construction: the publisher to the
+/// push socket, the subscriber to the pull socket. Its transmits go there,
+/// and datagrams from any other address or socket are dropped and counted
+/// (`foreign`).
+///
+/// # Call contract
+///
+/// After every mutating call (`handle_datagram`, `handle_timeout` or a
+/// command such as `push` or `pull`), drain `poll_transmit`, then drain
+/// `poll_event`, then read `poll_timeout` and call `handle_timeout` once
+/// that instant has passed. `now` never goes backwards. Input from the
+/// network never returns an error: what does not parse or does not fit is
+/// dropped and counted.
+///
+/// # Driver loop
+///
+/// ```
+/// use bytes::Bytes;
+/// use rtprelay_core::{PullClient, PullConfig, PullEvent};
+/// use rtprelay_core::{Endpoint, Instant, Port, WallClock};
+/// use std::net::SocketAddr;
+///
+/// let now = Instant::ZERO;
+/// let relay: SocketAddr = "192.0.2.1:61041".parse().unwrap();
+/// let clock = WallClock::new(now, 1_700_000_000_000);
+/// let mut client = PullClient::new(PullConfig::default(), relay, [7; 32], clock, now);
+/// client.pull(now, &["cam1"]).unwrap();
+/// let mut sent = Vec::new();
+/// // One turn of the loop; a real driver repeats it until the client closes.
+/// let received: Option<(SocketAddr, Bytes)> = None; // a datagram from the socket, if any
+/// if let Some((from, datagram)) = received {
+///     client.handle_datagram(now, Port::Pull, from, datagram);
+/// } else if client.poll_timeout().is_some_and(|at| at <= now) {
+///     client.handle_timeout(now);
+/// }
+/// while let Some(transmit) = client.poll_transmit(8) {
+///     sent.extend(transmit.segments); // socket.send_to(&datagram, transmit.destination)
+/// }
+/// while let Some(event) = client.poll_event() {
+///     if let PullEvent::PullStreamData { live_id, data, .. } = event {
+///         println!("{live_id}: {} bytes", data.len());
+///     }
+/// }
+/// let _sleep_until = client.poll_timeout();
+/// assert_eq!(sent.len(), 1, "the client asked for its id at once");
+/// ```
 pub struct PullClient {
     config: PullConfig,
     clock: WallClock,

@@ -1,9 +1,7 @@
 //! The publisher's tunables.
 
+use crate::mpegts::PACKET_LEN;
 use serde::{Deserialize, Serialize};
-
-/// Length of one MPEG-TS packet.
-pub const TS_PACKET_LEN: usize = 188;
 
 /// Tunables of the publisher. Every field has a default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,11 +28,11 @@ pub struct PushConfig {
     /// `STOP_PUSH_REQ` is sent again after this long without an answer.
     /// 250 ms.
     pub close_retry_ms: u64,
-    /// [`PushClient::close`] reports success after this long even without
+    /// [`PushClient::close`](crate::PushClient::close) reports success after this long even without
     /// an answer, so closing never hangs. 2 s.
     pub close_timeout_ms: u64,
     /// Datagrams queued for the driver; beyond it the oldest is dropped
-    /// (counted in [`PushCounters::tx_overflow`]).
+    /// (counted in [`PushCounters::tx_overflow`](crate::PushCounters::tx_overflow)).
     pub max_queued_datagrams: usize,
 }
 
@@ -57,6 +55,6 @@ impl Default for PushConfig {
 impl PushConfig {
     /// Payload bytes of a full `TS_DATA` packet (at least one TS packet).
     pub fn payload_len(&self) -> usize {
-        self.ts_packets_per_datagram.max(1).saturating_mul(TS_PACKET_LEN)
+        self.ts_packets_per_datagram.max(1).saturating_mul(PACKET_LEN)
     }
 }

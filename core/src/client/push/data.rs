@@ -3,8 +3,9 @@
 //! and the relay's NACKs answered from the history (§2.2).
 
 use super::stream::Auth;
-use super::{PushClient, PushErrorCode, PushEvent, PushStreamError, TS_PACKET_LEN};
+use super::{PushClient, PushErrorCode, PushEvent, PushStreamError};
 use crate::ids::{Seq, Ssrc};
+use crate::mpegts::PACKET_LEN;
 use crate::packet::pt;
 use crate::packet::rtcp;
 use crate::packet::rtp::Header;
@@ -15,12 +16,12 @@ use std::borrow::Cow;
 impl PushClient {
     /// Sends MPEG-TS bytes on `live_id`: as many packets as the data has
     /// whole TS packets (full payloads of
-    /// [`PushConfig::ts_packets_per_datagram`], then one shorter), each
+    /// [`PushConfig::ts_packets_per_datagram`](crate::PushConfig::ts_packets_per_datagram), then one shorter), each
     /// with the next sequence number. Bytes that do not make a whole TS
-    /// packet wait for the next call (or [`PushClient::close`]).
+    /// packet wait for the next call (or [`PushClient::close`](crate::PushClient::close)).
     ///
     /// Fails with 10003 for a stream never passed to
-    /// [`PushClient::auth`] (or after `close`), 10002 if the relay refused
+    /// [`PushClient::auth`](crate::PushClient::auth) (or after `close`), 10002 if the relay refused
     /// it, 10001 while its first auth is unanswered. While a re-auth is
     /// pending the data goes out under the stream's last SSRC.
     pub fn push(&mut self, now: Instant, live_id: &str, data: &[u8]) -> Result<(), PushStreamError> {
@@ -35,7 +36,7 @@ impl PushClient {
             joined.extend_from_slice(data);
             Cow::Owned(joined)
         };
-        let whole = input.len() - input.len() % TS_PACKET_LEN;
+        let whole = input.len() - input.len() % PACKET_LEN;
         for payload in input[..whole].chunks(self.config.payload_len()) {
             self.send_data(now, idx, payload);
         }

@@ -1,7 +1,6 @@
 //! What the publisher reports: its events, the errors of a refused push
 //! (with their legacy codes, docs/protocol.md §1.5) and its counters.
 
-
 /// The legacy error codes of a failed push (§1.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PushErrorCode {
@@ -25,7 +24,7 @@ impl PushErrorCode {
     }
 }
 
-/// Why [`PushClient::push`] refused data.
+/// Why [`PushClient::push`](crate::PushClient::push) refused data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushStreamError {
     /// The stream.
@@ -57,11 +56,11 @@ pub enum PushEvent {
         /// Accepted.
         ok: bool,
     },
-    /// A push failed. [`PushClient::push`] returns the error too; the event
+    /// A push failed. [`PushClient::push`](crate::PushClient::push) returns the error too; the event
     /// is for owners that only read events, and is queued once per stream
     /// and code until a push succeeds.
     PushStreamError(PushStreamError),
-    /// [`PushClient::close`] finished: the relay confirmed, or the close
+    /// [`PushClient::close`](crate::PushClient::close) finished: the relay confirmed, or the close
     /// timeout passed.
     CloseSuccess,
 }

@@ -3,28 +3,7 @@
 //! packets, answers the relay's NACKs, probes the round trip and stops.
 //! It talks to the relay's push socket only ([`Port::Push`]).
 //!
-//! ```
-//! use rtprelay_core::client::push::{PushClient, PushConfig, PushEvent};
-//! use rtprelay_core::{Endpoint, Instant, Port, WallClock};
-//!
-//! let now = Instant::ZERO;
-//! let relay = "192.0.2.1:61040".parse().unwrap();
-//! let mut client = PushClient::new(PushConfig::default(), relay, [1; 32], WallClock::new(now, 1_700_000_000_000));
-//! client.auth(now, "cam1", "secret").unwrap();
-//! // Not answered yet: pushing fails with 10001.
-//! assert_eq!(client.push(now, "cam1", &[0x47; 188]).unwrap_err().code.number(), 10001);
-//! while let Some(transmit) = client.poll_transmit(8) {
-//!     assert_eq!((transmit.port, transmit.destination), (Port::Push, relay));
-//!     // socket.send_to(&datagram, transmit.destination) for each segment
-//!     assert!(transmit.segments.iter().all(|datagram| datagram[0] == 0x80));
-//! }
-//! while let Some(event) = client.poll_event() {
-//!     if let PushEvent::AuthRsp { live_id, ok } = event {
-//!         println!("{live_id}: {ok}");
-//!     }
-//! }
-//! assert!(client.poll_timeout().is_some(), "an auth retry is scheduled");
-//! ```
+//! See [`PushClient`] for an example.
 
 mod config;
 mod data;
@@ -32,7 +11,7 @@ mod event;
 mod probe;
 mod stream;
 
-pub use config::{PushConfig, TS_PACKET_LEN};
+pub use config::PushConfig;
 pub use event::{PushCounters, PushErrorCode, PushEvent, PushStreamError};
 
 use super::backoff::Backoff;
@@ -53,8 +32,32 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use stream::{Auth, PushStream};
 
-/// The publisher state machine. See the [module docs](self) for an example
-/// and [`crate::client`] for the call contract.
+/// The publisher state machine: see [`PushConfig`] for its tunables and
+/// [`PushEvent`] for what it reports. It follows the same call contract as
+/// [`PullClient`](crate::PullClient), where a driver loop is shown.
+///
+/// ```
+/// use rtprelay_core::{PushClient, PushConfig, PushEvent};
+/// use rtprelay_core::{Endpoint, Instant, Port, WallClock};
+///
+/// let now = Instant::ZERO;
+/// let relay = "192.0.2.1:61040".parse().unwrap();
+/// let mut client = PushClient::new(PushConfig::default(), relay, [1; 32], WallClock::new(now, 1_700_000_000_000));
+/// client.auth(now, "cam1", "secret").unwrap();
+/// // Not answered yet: pushing fails with 10001.
+/// assert_eq!(client.push(now, "cam1", &[0x47; 188]).unwrap_err().code.number(), 10001);
+/// while let Some(transmit) = client.poll_transmit(8) {
+///     assert_eq!((transmit.port, transmit.destination), (Port::Push, relay));
+///     // socket.send_to(&datagram, transmit.destination) for each segment
+///     assert!(transmit.segments.iter().all(|datagram| datagram[0] == 0x80));
+/// }
+/// while let Some(event) = client.poll_event() {
+///     if let PushEvent::AuthRsp { live_id, ok } = event {
+///         println!("{live_id}: {ok}");
+///     }
+/// }
+/// assert!(client.poll_timeout().is_some(), "an auth retry is scheduled");
+/// ```
 pub struct PushClient {
     config: PushConfig,
     rng: Rng,

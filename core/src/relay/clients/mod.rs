@@ -273,17 +273,24 @@ impl Clients {
         self.by_id[&id].addr
     }
 
-    /// Every client with its id, sorted by id (see [`ClientBinding`]).
-    pub(super) fn bindings(&self) -> Vec<ClientBinding> {
+    /// Every client with its id, sorted by id (see [`ClientBinding`]). An
+    /// acknowledged stream was live, so `streams` knows its id.
+    pub(super) fn bindings(&self, streams: &Streams) -> Vec<ClientBinding> {
         let mut out: Vec<ClientBinding> = self
             .by_id
             .iter()
             .map(|(&id, c)| ClientBinding {
-                id: id.get(),
+                id,
                 port: c.port,
                 address: c.addr,
                 verified: c.verified,
-                acked: c.subscriptions.iter().filter(|s| s.acked()).map(|s| s.live_id().to_owned()).collect(),
+                acked: c
+                    .subscriptions
+                    .iter()
+                    .filter(|s| s.acked())
+                    .filter_map(|s| streams.id(s.live_id()))
+                    .cloned()
+                    .collect(),
             })
             .collect();
         out.sort_by_key(|b| b.id);

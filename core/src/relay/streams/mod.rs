@@ -250,24 +250,24 @@ impl Streams {
         }
     }
 
-    /// Adds a credential (§3.1); its id must be a stream id.
-    pub(super) fn add_credential(&mut self, credential: Credential) -> Result<(), AddCredential> {
-        let Ok(live_id) = LiveId::parse(&credential.live_id) else { return Err(AddCredential::InvalidId) };
-        if self.credentials.contains_key(&live_id) {
-            return Err(AddCredential::Exists);
+    /// Adds a credential (§3.1); false (and no change) if one with its id
+    /// exists.
+    pub(super) fn add_credential(&mut self, credential: Credential) -> bool {
+        if self.credentials.contains_key(&credential.live_id) {
+            return false;
         }
-        self.credentials.insert(live_id, credential);
-        Ok(())
+        self.credentials.insert(credential.live_id.clone(), credential);
+        true
     }
 
     /// Removes a credential; false if there was none.
-    pub(super) fn revoke(&mut self, live_id: &str) -> bool {
+    pub(super) fn revoke(&mut self, live_id: &LiveId) -> bool {
         self.credentials.remove(live_id).is_some()
     }
 
     /// Stops live `live_id` (an operator's command): `None` if it is not
     /// live.
-    pub(super) fn stop_live(&mut self, ctx: &mut Ctx, live_id: &str, reason: StopReason) -> Option<Option<Stopped>> {
+    pub(super) fn stop_live(&mut self, ctx: &mut Ctx, live_id: &LiveId, reason: StopReason) -> Option<Option<Stopped>> {
         let key = *self.by_id.get(live_id)?;
         let stream = self.get_mut(key);
         if !stream.is_live() {
@@ -278,13 +278,18 @@ impl Streams {
     }
 
     /// Whether `live_id` exists for the operator: a credential, or live.
-    pub(super) fn known(&self, live_id: &str) -> bool {
-        self.credentials.contains_key(live_id) || self.is_live(live_id)
+    pub(super) fn known(&self, live_id: &LiveId) -> bool {
+        self.credentials.contains_key(live_id) || self.is_live(live_id.as_str())
     }
 
     /// Whether `live_id` has ever been live (has an SSRC).
-    pub(super) fn exists(&self, live_id: &str) -> bool {
+    pub(super) fn exists(&self, live_id: &LiveId) -> bool {
         self.by_id.contains_key(live_id)
+    }
+
+    /// The stream id `live_id` names, if it has ever been live.
+    pub(super) fn id(&self, live_id: &str) -> Option<&LiveId> {
+        self.by_id.get_key_value(live_id).map(|(id, _)| id)
     }
 
     /// The ids of the live streams, in creation order.
@@ -294,23 +299,23 @@ impl Streams {
 
     /// Every stream with a credential or live now, sorted by id (§3.1).
     pub(super) fn infos(&mut self, now: Instant) -> Vec<StreamInfo> {
-        let mut ids: Vec<String> = self.credentials.keys().map(|id| id.as_str().to_owned()).collect();
+        let mut ids: Vec<LiveId> = self.credentials.keys().cloned().collect();
         ids.extend(
             self.list
                 .iter()
                 .filter(|s| s.is_live() && !self.credentials.contains_key(s.live_id()))
-                .map(|s| s.live_id().as_str().to_owned()),
+                .map(|s| s.live_id().clone()),
         );
         ids.sort();
         ids.iter().map(|id| self.info(now, id)).collect()
     }
 
     /// One stream's figures (§3.1), without the subscriber detail.
-    pub(super) fn info(&mut self, now: Instant, live_id: &str) -> StreamInfo {
-        match self.find_mut(live_id) {
+    pub(super) fn info(&mut self, now: Instant, live_id: &LiveId) -> StreamInfo {
+        match self.find_mut(live_id.as_str()) {
             Some(stream) => stream.info(now),
             None => StreamInfo {
-                live_id: live_id.to_owned(),
+                live_id: live_id.clone(),
                 live: false,
                 ssrc: None,
                 publisher: None,
@@ -330,10 +335,10 @@ impl Streams {
     /// `address` gives for its client.
     pub(super) fn subscriber_list(
         &self,
-        live_id: &str,
+        live_id: &LiveId,
         address: impl Fn(ClientId) -> SocketAddr,
     ) -> Option<Vec<SubscriberInfo>> {
-        self.find(live_id).map(|s| s.subscriber_list(address))
+        self.find(live_id.as_str()).map(|s| s.subscriber_list(address))
     }
 
     /// `client`'s entry for `live_id` (§3.1), and its counts (packets,
@@ -355,12 +360,4 @@ impl Streams {
         };
         (info, entry.map(|(figures, _)| figures))
     }
-}
-
-/// Why a credential was not added.
-pub(super) enum AddCredential {
-    /// One with this id exists.
-    Exists,
-    /// Its id is no stream id.
-    InvalidId,
 }

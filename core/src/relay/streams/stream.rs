@@ -122,8 +122,7 @@ impl Stream {
             let at = ctx.now() + ctx.config().stream_idle_timeout();
             self.idle_at = Some(at);
             ctx.schedule(at, TimerKey::StreamIdle(key));
-            let live_id = self.live_id.as_str().to_owned();
-            ctx.emit(RelayEvent::StreamLive { live_id, ssrc: self.ssrc.get(), publisher: from });
+            ctx.emit(RelayEvent::StreamLive { live_id: self.live_id.clone(), ssrc: self.ssrc, publisher: from });
         }
         let ok = ctx.control(PayloadType::AuthOk, self.ssrc.get(), self.live_id.as_str().as_bytes());
         ctx.send((port, from), ok);
@@ -321,9 +320,9 @@ impl Stream {
     /// The stream's figures for the operator (§3.1).
     pub(super) fn info(&mut self, now: Instant) -> StreamInfo {
         StreamInfo {
-            live_id: self.live_id.as_str().to_owned(),
+            live_id: self.live_id.clone(),
             live: self.live,
-            ssrc: Some(self.ssrc.get()),
+            ssrc: Some(self.ssrc),
             publisher: self.live.then_some(self.publisher),
             bitrate_bps: [1, 3, 10].map(|secs| self.rate.bits_per_second(now, secs)),
             packets_in: self.packets_in,
