@@ -42,14 +42,8 @@ use stream::{Answer, PullStream};
 /// and datagrams from any other address or socket are dropped and counted
 /// (`foreign`).
 ///
-/// # Call contract
-///
-/// After every mutating call (`handle_datagram`, `handle_timeout` or a
-/// command such as `push` or `pull`), drain `poll_transmit`, then drain
-/// `poll_event`, then read `poll_timeout` and call `handle_timeout` once
-/// that instant has passed. `now` never goes backwards. Input from the
-/// network never returns an error: what does not parse or does not fit is
-/// dropped and counted.
+/// The call contract is [`Endpoint`]'s; commands such as `pull` and
+/// `close` are calls too (drain transmits and events after them).
 ///
 /// # Driver loop
 ///
