@@ -341,7 +341,7 @@ mod pull {
         let mut c = registered();
         c.pull(ms(10), &["cam1"]).unwrap();
         sent(&mut c);
-        c.receive(ms(20), relay_packet(112, 0, 99, 0, format!("cam1#{}", ssrc as i32).as_bytes()));
+        c.receive(ms(20), relay_packet(112, 0, relay_ts(ms(20)), 99, format!("cam1#{}", ssrc as i32).as_bytes()));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["cam1".into()] }]);
         sent(&mut c);
         c
@@ -365,7 +365,7 @@ mod pull {
         let (_, more) = run(&mut c, ms(310), ms(800));
         seen.extend(more);
         assert!(!seen.iter().any(|e| matches!(e, PullEvent::StreamStop { .. })), "{seen:?}");
-        c.receive(ms(800), relay_packet(112, 0, 7, 0, b"cam1#4660"));
+        c.receive(ms(800), relay_packet(112, 0, relay_ts(ms(800)), 7, b"cam1#4660"));
         events(&mut c);
         c.receive(ms(801), ts_data(500, 0x1234));
         let (_, events) = run(&mut c, ms(801), ms(1_100));
@@ -423,7 +423,7 @@ mod pull {
         let mut c = registered();
         c.pull(ms(10), &["a", "b", "c"]).unwrap();
         sent(&mut c);
-        c.receive(ms(20), relay_packet(112, 0, 0xC0FF_EE00, 0, b"a#-256;b#null;c#7"));
+        c.receive(ms(20), relay_packet(112, 0, relay_ts(ms(20)), 0xC0FF_EE00, b"a#-256;b#null;c#7"));
         assert_eq!(
             events(&mut c),
             [
@@ -434,7 +434,7 @@ mod pull {
         let ack = sent(&mut c);
         assert_eq!(ack, [Sent { marker: false, pt: 99, seq: 0, ts: 0xC0FF_EE00, ssrc: ID, payload: b"a;c".to_vec() }]);
         // A resent response is acked again (with its own challenge) but not reported again.
-        c.receive(ms(1_020), relay_packet(112, 0, 0x1111, 0, b"a#-256"));
+        c.receive(ms(1_020), relay_packet(112, 0, relay_ts(ms(1_020)), 0x1111, b"a#-256"));
         assert!(events(&mut c).is_empty());
         assert_eq!(sent(&mut c)[0].ts, 0x1111);
         // Data demultiplexed by SSRC: 0xFFFFFF00 is a's.
@@ -447,7 +447,7 @@ mod pull {
             [PullEvent::PullStreamData { live_id: "a".into(), seq: Seq::new(5), data: Bytes::from_static(&[0, 5]) }]
         );
         // b goes live later: the relay's unprompted response is reported and acked.
-        c.receive(ms(1_400), relay_packet(112, 0, 0x2222, 0, b"b#8"));
+        c.receive(ms(1_400), relay_packet(112, 0, relay_ts(ms(1_400)), 0x2222, b"b#8"));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["b".into()] }]);
         assert_eq!(sent(&mut c)[0].payload, b"b");
     }
@@ -459,7 +459,7 @@ mod pull {
         c.pull(ms(10), &ids).unwrap();
         sent(&mut c);
         let entries: Vec<String> = ids.iter().map(|id| format!("{id}#1")).collect();
-        c.receive(ms(20), relay_packet(112, 0, 42, 0, entries.join(";").as_bytes()));
+        c.receive(ms(20), relay_packet(112, 0, relay_ts(ms(20)), 42, entries.join(";").as_bytes()));
         events(&mut c);
         let acks = sent(&mut c);
         assert_eq!(acks.len(), 2);
@@ -487,7 +487,7 @@ mod pull {
             sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
             [(111, b"cam1".to_vec())]
         );
-        c.receive(ms(3_200), relay_packet(112, 0, 0, 0, b"cam1#null"));
+        c.receive(ms(3_200), relay_packet(112, 0, relay_ts(ms(3_200)), 0, b"cam1#null"));
         events(&mut c);
         sent(&mut c);
         let (after, _) = run(&mut c, ms(3_200), ms(20_000));
@@ -620,7 +620,7 @@ mod pull {
             req.iter().map(|s| (s.pt, s.ssrc, s.marker, s.payload.clone())).collect::<Vec<_>>(),
             [(111, 0xABCD, true, b"cam1".to_vec())]
         );
-        c.receive(ms(610), relay_packet(112, 0, 3, 0, b"cam1#8"));
+        c.receive(ms(610), relay_packet(112, 0, relay_ts(ms(610)), 3, b"cam1#8"));
         assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["cam1".into()] }]);
         assert_eq!(sent(&mut c)[0].ssrc, 0xABCD);
         let (beats, _) = run(&mut c, ms(610), ms(1_600));

@@ -73,14 +73,14 @@ fn a_partly_answered_request_is_resent_until_every_id_is_answered() {
         sent(&mut c).iter().map(|s| (s.pt, s.payload.clone())).collect::<Vec<_>>(),
         [(PULL_REQ, b"a#b".to_vec())]
     );
-    c.receive(ms(20), relay_packet(PULL_RSP, 0, 0x77, 0, b"a#5"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, relay_ts(ms(20)), 0x77, b"a#5"));
     assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["a".into()] }]);
     assert_eq!(sent(&mut c).iter().map(|s| (s.pt, s.ts)).collect::<Vec<_>>(), [(SSRC_ACK, 0x77)]);
     let (out, _) = run(&mut c, ms(20), ms(3_100));
     let resends: Vec<(u64, Vec<u8>)> = of_type(&out, PULL_REQ).into_iter().map(|(at, s)| (at, s.payload)).collect();
     assert_eq!(resends, [(1_010, b"a#b".to_vec()), (3_010, b"a#b".to_vec())], "b is still unanswered");
     assert_eq!(c.counters().pull_requests, 3);
-    c.receive(ms(3_100), relay_packet(PULL_RSP, 0, 0x78, 0, b"b#null"));
+    c.receive(ms(3_100), relay_packet(PULL_RSP, 0, relay_ts(ms(3_100)), 0x78, b"b#null"));
     assert_eq!(events(&mut c), [PullEvent::NoStream { live_ids: vec!["b".into()] }]);
     sent(&mut c);
     let (out, _) = run(&mut c, ms(3_100), ms(20_000));
@@ -113,7 +113,7 @@ fn pulling() -> PullClient {
     let mut c = registered();
     c.pull(ms(10), &["cam1"]).unwrap();
     sent(&mut c);
-    c.receive(ms(20), relay_packet(PULL_RSP, 0, 99, 0, b"cam1#7"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, relay_ts(ms(20)), 99, b"cam1#7"));
     assert_eq!(events(&mut c), [PullEvent::PullStreamReqSuccess { live_ids: vec!["cam1".into()] }]);
     sent(&mut c);
     c
@@ -186,7 +186,7 @@ fn while_closing_only_the_stop_answer_counts() {
     sent(&mut c);
     for d in [
         ts_data(11, 7),
-        relay_packet(PULL_RSP, 0, 0x55, 0, b"cam1#7"),
+        relay_packet(PULL_RSP, 0, 0, 0x55, b"cam1#7"),
         relay_packet(PULL_REQ_LOST, 0, 0, 0, PULL_REQ_LOST_PAYLOAD),
         relay_packet(STREAM_STOPPED, 10, 0, 0, b"cam1"),
         relay_packet(CLIENT_UNKNOWN, 0, 0, ID, b""),
@@ -290,7 +290,7 @@ fn a_pull_response_before_registration_is_ignored() {
     let mut c = client_with(PullConfig::default());
     sent(&mut c);
     c.pull(ms(1), &["cam1"]).unwrap();
-    c.receive(ms(2), relay_packet(PULL_RSP, 0, 0x55, 0, b"cam1#7"));
+    c.receive(ms(2), relay_packet(PULL_RSP, 0, relay_ts(ms(2)), 0x55, b"cam1#7"));
     assert!(events(&mut c).is_empty());
     assert!(sent(&mut c).is_empty());
     assert_eq!(c.counters().ignored, 1);
@@ -326,7 +326,7 @@ fn a_receiver_report_goes_with_each_heartbeat_for_the_streams_that_got_data() {
     let mut c = registered();
     c.pull(ms(10), &["cam1", "cam2", "cam3"]).unwrap();
     sent(&mut c);
-    c.receive(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7;cam2#8;cam3#null"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, relay_ts(ms(20)), 1, b"cam1#7;cam2#8;cam3#null"));
     events(&mut c);
     sent(&mut c);
     // cam1: 10 and 11 at 30 ms, 13 at 62 ms (transit 32 ms longer: jitter
@@ -361,7 +361,7 @@ fn a_receiver_report_goes_with_each_heartbeat_for_the_streams_that_got_data() {
 fn receiver_reports_can_be_turned_off() {
     let mut c = registered_with(PullConfig { receiver_reports: false, ..PullConfig::default() });
     c.pull(ms(10), &["cam1"]).unwrap();
-    c.receive(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, relay_ts(ms(20)), 1, b"cam1#7"));
     events(&mut c);
     c.receive(ms(30), ts_data(10, 7));
     sent(&mut c);
@@ -382,7 +382,7 @@ fn an_ack_fills_a_datagram_up_to_738_bytes_and_splits_between_ids_beyond() {
         c.pull(ms(10), &ids).unwrap();
         sent(&mut c);
         let rsp = format!("{}#7;{}#8", ids[0], ids[1]);
-        c.receive(ms(20), relay_packet(PULL_RSP, 0, 42, 0, rsp.as_bytes()));
+        c.receive(ms(20), relay_packet(PULL_RSP, 0, relay_ts(ms(20)), 42, rsp.as_bytes()));
         events(&mut c);
         let acks = sent(&mut c);
         assert_eq!(acks.iter().map(|a| a.payload.len()).collect::<Vec<_>>(), expected, "second id of {second}");
@@ -411,7 +411,7 @@ fn when_one_stream_stops_the_others_keep_their_data() {
     let mut c = registered();
     c.pull(ms(10), &["cam1", "cam2", "cam3"]).unwrap();
     sent(&mut c);
-    c.receive(ms(20), relay_packet(PULL_RSP, 0, 1, 0, b"cam1#7;cam2#8;cam3#9"));
+    c.receive(ms(20), relay_packet(PULL_RSP, 0, relay_ts(ms(20)), 1, b"cam1#7;cam2#8;cam3#9"));
     events(&mut c);
     c.receive(ms(30), relay_packet(STREAM_STOPPED, 0, 0, 0, b"cam1"));
     assert_eq!(events(&mut c), [PullEvent::StreamStop { live_id: "cam1".into() }], "no data to wait for");

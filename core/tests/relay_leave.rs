@@ -93,7 +93,7 @@ fn a_moved_client_leaves_nothing_at_its_old_address_and_nothing_once_stopped() {
     let mut challenge = None;
     while challenge.is_none() {
         let out = h.heartbeat(Port::Pull, addr(NEW), id);
-        challenge = of(&out, pt::PULL_RSP).first().map(|r| r.header().timestamp);
+        challenge = of(&out, pt::PULL_RSP).first().map(|r| r.header().ssrc);
     }
     h.ack(Port::Pull, addr(NEW), id, challenge.expect("a PULL_RSP"), "a");
     let bound = h.relay.client_bindings();
@@ -114,7 +114,7 @@ fn a_client_replaced_at_its_address_leaves_no_state() {
     let mut challenge = None;
     while challenge.is_none() {
         let out = h.heartbeat(Port::Pull, addr(SUB), second);
-        challenge = of(&out, pt::PULL_RSP).first().map(|r| r.header().timestamp);
+        challenge = of(&out, pt::PULL_RSP).first().map(|r| r.header().ssrc);
     }
     h.ack(Port::Pull, addr(SUB), second, challenge.expect("a PULL_RSP"), "a");
     let bound: Vec<u32> = h.relay.client_bindings().iter().map(|b| b.id.get()).collect();

@@ -100,7 +100,7 @@ fn an_ack_first_replays_the_packets_since_the_first_pull_rsp() {
     for s in 2..5 {
         h.ts_data(addr(PUB), ssrc, s, b"while the ack was on its way");
     }
-    let out = h.ack(Port::Pull, addr(SUB), id, rsp[0].header().timestamp, "a");
+    let out = h.ack(Port::Pull, addr(SUB), id, rsp[0].header().ssrc, "a");
     assert_eq!(seqs(&out), [2, 3, 4]);
     assert_eq!(seqs(&h.ts_data(addr(PUB), ssrc, 5, b"live")), [5]);
     assert_eq!(h.counters().join_replayed, 3);
@@ -168,7 +168,7 @@ fn a_gap_makes_the_relay_nack_the_publisher_from_its_socket() {
     assert_eq!(nack.port, Port::Push);
     let (packets, _) = rtprelay_core::packet::rtcp::parse_compound(&nack.data);
     let rtprelay_core::packet::rtcp::RtcpPacket::Nack(n) = &packets[0] else { panic!() };
-    assert_eq!((n.sender_ssrc, n.media_ssrc), (0, ssrc));
+    assert_eq!((n.sender_ssrc, n.media_ssrc), (h.clock(), ssrc), "sender SSRC: the relay's clock (§1.1, §2.2)");
     assert_eq!(n.sequences().collect::<Vec<_>>(), [11, 12, 13]);
 }
 
@@ -595,6 +595,7 @@ fn stream_stopped_is_repeated_exactly_100_ms_apart() {
         assert!(h.advance(Duration::from_micros(99_999)).is_empty());
         let out = h.advance(Duration::from_micros(1));
         assert_eq!(of(&out, pt::STREAM_STOPPED).iter().map(|s| s.to).collect::<Vec<_>>(), [addr(SUB)]);
+        assert_eq!(of(&out, pt::STREAM_STOPPED)[0].header().timestamp, h.clock(), "stamped when sent (§1.1)");
     }
     assert!(h.advance(Duration::from_secs(5)).is_empty());
 }

@@ -19,8 +19,8 @@ struct Step {
     /// For a well-formed legacy packet: replace its SSRC field by the n-th
     /// id the fuzzing peers know (stream SSRCs, ids issued to them).
     known_id: Option<usize>,
-    /// For a well-formed legacy packet: echo the latest challenge a
-    /// fuzzing peer got in its timestamp field.
+    /// For a well-formed legacy packet: echo, in its timestamp field, the
+    /// latest challenge a fuzzing peer got (a `PULL_RSP`'s SSRC field).
     echo_challenge: bool,
     advance_ms: u64,
 }
@@ -140,7 +140,7 @@ impl World {
             match s.pt() {
                 pt::CLIENT_ID_RSP | pt::AUTH_OK => self.known.push(s.header().ssrc),
                 pt::PULL_RSP => {
-                    self.challenge = s.header().timestamp;
+                    self.challenge = s.header().ssrc;
                     self.known.extend(text::parse_pull_rsp(s.payload()).into_iter().filter_map(|(_, ssrc)| ssrc));
                 }
                 _ => {}

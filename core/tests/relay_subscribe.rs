@@ -35,6 +35,92 @@ fn client_id_is_stable_per_source_address_and_never_a_sentinel() {
     }
 }
 
+/// docs/protocol.md §1.1 and §2.3: a `PULL_RSP` carries the relay's clock
+/// in its timestamp, like every relay datagram, and its challenge in the
+/// SSRC field: a fresh one per packet, never a sentinel.
+#[test]
+fn a_pull_rsp_carries_the_relays_clock_and_its_challenge_in_the_ssrc_field() {
+    let (mut h, _) = with_live(&["a"]);
+    let id = h.client_id(Port::Pull, addr(SUB));
+    h.advance(Duration::from_millis(7));
+    let first = of(&h.pull(Port::Pull, addr(SUB), id, &["a"]), pt::PULL_RSP)[0].header();
+    assert_eq!((first.sequence, first.timestamp), (0, h.clock()));
+    let resent = h.advance(Duration::from_secs(1));
+    let second = of(&resent, pt::PULL_RSP)[0].header();
+    assert_eq!(second.timestamp, h.clock(), "a resend is stamped when it goes out");
+    for challenge in [first.ssrc, second.ssrc] {
+        assert!(pt::is_assignable_id(challenge), "{challenge:#x}");
+    }
+    assert_ne!(first.ssrc, second.ssrc, "a fresh challenge per packet");
+}
+
+/// The legacy clock rule (docs/protocol.md §1.1): a legacy client takes
+/// its clock offset, `timestamp − local ms`, from the first datagram it
+/// receives; −1 means "unset" to it, so it takes the next datagram's, and
+/// so on.
+struct LegacyClock {
+    /// How far the client's clock is ahead of the relay's.
+    ahead: Duration,
+    offset: i32,
+}
+
+impl LegacyClock {
+    const UNSET: i32 = -1;
+
+    /// The client's own clock, epoch ms truncated to `u32` as on the wire.
+    fn local_ms(&self, h: &Harness) -> u32 {
+        let micros = EPOCH_MS * 1000 + (h.now.as_micros() - 1_000_000) + self.ahead.as_micros() as u64;
+        (micros / 1000) as u32
+    }
+
+    /// A datagram arrives: returns the offset it gives, adopted if none is.
+    fn receive(&mut self, h: &Harness, datagram: &Sent) -> i32 {
+        let offset = datagram.header().timestamp.wrapping_sub(self.local_ms(h)) as i32;
+        if self.offset == Self::UNSET {
+            self.offset = offset;
+        }
+        offset
+    }
+
+    /// The client's idea of the relay's clock (what its player and its
+    /// `SSRC_ACK` timestamp use).
+    fn relay_ms(&self, h: &Harness) -> u32 {
+        self.local_ms(h).wrapping_add(self.offset as u32)
+    }
+}
+
+/// The issue that moved the challenge: a legacy client on the relay's host,
+/// its clock 0.5 ms ahead, receives `CLIENT_ID_RSP` when the two clocks
+/// read 1 ms apart (offset −1, "unset") and so takes its clock from the
+/// second datagram, the `PULL_RSP`. That must be the relay's clock (here
+/// offset 0), not a random challenge; and its ack, stamped with that
+/// clock, must not pass for an echoed challenge (an extension client would
+/// get `STREAM_STOPPED` three times).
+#[test]
+fn a_legacy_client_whose_first_clock_offset_is_unset_takes_the_relays_clock_from_the_pull_rsp() {
+    let (mut h, _) = with_live(&["a"]);
+    let mut legacy = LegacyClock { ahead: Duration::from_micros(500), offset: LegacyClock::UNSET };
+    h.advance(Duration::from_micros(600)); // the relay 0.6 ms into a millisecond, the client 0.1 ms into the next
+    let out = h.send(Port::Pull, addr(SUB), packet(pt::CLIENT_ID_REQ, false, 0, legacy.local_ms(&h), 0, b""));
+    assert_eq!(out.iter().map(Sent::pt).collect::<Vec<_>>(), [pt::CLIENT_ID_RSP]);
+    assert_eq!(legacy.receive(&h, &out[0]), -1, "the first datagram gives the 'unset' offset");
+    let id = out[0].header().ssrc;
+    h.advance(Duration::from_micros(500)); // now both clocks read the same millisecond
+    let out = h.pull(Port::Pull, addr(SUB), id, &["a"]);
+    assert_eq!(out.iter().map(Sent::pt).collect::<Vec<_>>(), [pt::PULL_RSP], "the second datagram");
+    assert_eq!(legacy.receive(&h, &out[0]), 0, "the relay's clock, not a challenge");
+    assert_eq!(legacy.offset, 0, "adopted");
+    assert_eq!(legacy.relay_ms(&h), h.clock(), "the client's player clock is the relay's");
+    let ack = h.ack(Port::Pull, addr(SUB), id, legacy.relay_ms(&h), "a");
+    assert!(ack.is_empty(), "a legacy ack is no challenge echo: {ack:?}");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    let stopped = of(&out, pt::STREAM_STOPPED);
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(legacy.receive(&h, stopped[0]), 0, "the relay's clock again");
+    let later = h.advance(Duration::from_secs(1));
+    assert!(of(&later, pt::STREAM_STOPPED).is_empty(), "a legacy client gets STREAM_STOPPED once");
+}
+
 #[test]
 fn replies_leave_from_the_socket_the_message_arrived_on() {
     let mut h = Harness::new();
@@ -117,7 +203,11 @@ fn pull_rsp_writes_signed_ssrcs_null_and_at_most_20_ids_per_packet() {
     let first = rsps[0].text();
     assert!(first.starts_with(&format!("s0#{};s1#null;", ssrcs[0] as i32)), "{first}");
     assert_eq!(first.split(';').count(), 20);
-    assert!(rsps.iter().all(|r| r.header().ssrc == 0 && r.header().sequence == 0 && !r.header().marker));
+    assert!(rsps.iter().all(|r| r.header().timestamp == h.clock() && r.header().sequence == 0 && !r.header().marker));
+    // The SSRC field carries each packet's own challenge (§2.3).
+    let challenges: std::collections::BTreeSet<u32> = rsps.iter().map(|r| r.header().ssrc).collect();
+    assert_eq!(challenges.len(), 3);
+    assert!(challenges.iter().all(|&c| pt::is_assignable_id(c)));
 }
 
 #[test]
@@ -216,7 +306,7 @@ fn a_stream_going_live_later_gets_an_unprompted_pull_rsp() {
     let ssrc = of(&out, pt::AUTH_OK)[0].header().ssrc;
     let rsp = of(&out, pt::PULL_RSP);
     assert_eq!((rsp.len(), rsp[0].to, rsp[0].text()), (1, addr(SUB), format!("later#{}", ssrc as i32)));
-    h.ack(Port::Pull, addr(SUB), id, rsp[0].header().timestamp, "later");
+    h.ack(Port::Pull, addr(SUB), id, rsp[0].header().ssrc, "later");
     assert_eq!(h.ts_data(addr(PUB), ssrc, 1, b"x").len(), 1);
 }
 

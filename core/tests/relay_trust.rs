@@ -109,10 +109,10 @@ fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed(
     assert!(rsp.iter().all(|r| (r.to, r.port) == (addr(NEW), Port::Push)));
     assert_eq!(text::parse_pull_rsp(rsp[0].payload()), [("a".to_owned(), Some(ssrc))]);
     // A wrong echo does nothing.
-    let out = h.ack(Port::Push, addr(NEW), id, rsp[0].header().timestamp ^ 1, "a");
+    let out = h.ack(Port::Push, addr(NEW), id, rsp[0].header().ssrc ^ 1, "a");
     assert_eq!(of(&out, pt::CLIENT_UNKNOWN).len(), 1);
     assert_eq!(data_to(&mut h, ssrc), [addr(SUB)]);
-    h.ack(Port::Push, addr(NEW), id, rsp[0].header().timestamp, "a");
+    h.ack(Port::Push, addr(NEW), id, rsp[0].header().ssrc, "a");
     assert_eq!(data_to(&mut h, ssrc), [addr(NEW)]);
     assert!(h.events.contains(&RelayEvent::ClientMoved { from: addr(SUB), to: addr(NEW) }));
     let out = h.send(Port::Push, addr(NEW), packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
@@ -123,7 +123,7 @@ fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed(
 fn a_challenge_expires_after_5_s() {
     let (mut h, ssrc, id) = setup(Config::default());
     let rsp: Vec<_> = (0..5).flat_map(|_| h.heartbeat(Port::Pull, addr(NEW), id)).collect();
-    let challenge = of(&rsp, pt::PULL_RSP)[0].header().timestamp;
+    let challenge = of(&rsp, pt::PULL_RSP)[0].header().ssrc;
     for _ in 0..5 {
         h.advance(Duration::from_millis(1_000));
         h.heartbeat(Port::Pull, addr(SUB), id);
@@ -242,7 +242,7 @@ fn a_challenge_is_valid_for_exactly_5_s() {
     let moved_after = |ms: u64| {
         let (mut h, ssrc, id) = setup(Config::default());
         let rsp: Vec<_> = (0..5).flat_map(|_| h.heartbeat(Port::Pull, addr(NEW), id)).collect();
-        let challenge = of(&rsp, pt::PULL_RSP)[0].header().timestamp;
+        let challenge = of(&rsp, pt::PULL_RSP)[0].header().ssrc;
         for _ in 0..ms / 1_000 {
             h.advance(Duration::from_millis(1_000));
             h.heartbeat(Port::Pull, addr(SUB), id);
@@ -387,7 +387,7 @@ fn a_client_leaving_frees_its_place_in_its_ips_limit() {
 fn address_changes_started_and_completed_are_counted() {
     let (mut h, _, id) = setup(Config::default());
     let rsp: Vec<_> = (0..5).flat_map(|_| h.heartbeat(Port::Pull, addr(NEW), id)).collect();
-    let challenge = of(&rsp, pt::PULL_RSP)[0].header().timestamp;
+    let challenge = of(&rsp, pt::PULL_RSP)[0].header().ssrc;
     assert_eq!((h.counters().address_change_started, h.counters().address_change_completed), (1, 0));
     h.ack(Port::Pull, addr(NEW), id, challenge, "a");
     assert_eq!((h.counters().address_change_started, h.counters().address_change_completed), (1, 1));

@@ -224,7 +224,30 @@ fn an_empty_pull_request_is_answered_hash_null() {
     assert_eq!(rsp.text(), "#null");
     assert_eq!(rsp.raw[0], 0x80);
     assert_eq!(rsp.seq, 0);
-    assert_eq!(rsp.ssrc, 0);
+    assert_clock(rsp.timestamp);
+    assert!(![0, u32::MAX, u32::MAX - 1].contains(&rsp.ssrc), "the challenge (2.3) is no sentinel: {:#x}", rsp.ssrc);
+}
+
+/// 1.1: a legacy client takes its clock offset (`timestamp − local ms`)
+/// from the first datagram it receives, and while that offset is exactly
+/// −1 ("unset") from the next one, and so on. Played with a client clock
+/// that makes the first offset −1: its second datagram, the `PULL_RSP`,
+/// must give the relay's clock (an offset of a few ms), not a challenge.
+#[test]
+fn a_legacy_client_whose_first_clock_offset_is_unset_takes_the_relays_clock_from_the_pull_rsp() {
+    let (_dir, server) = start(&[]);
+    let client = Peer::new();
+    client.send(server.ready.pull, &rtp(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
+    let first = client.recv(SHORT).expect("a first datagram");
+    assert_eq!(first.byte1, pt::CLIENT_ID_RSP);
+    // The client's clock: 1 ms ahead of the relay's at the first datagram.
+    let skew = first.timestamp.wrapping_sub(now_ms() as u32).wrapping_add(1);
+    let local_ms = || (now_ms() as u32).wrapping_add(skew);
+    client.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, local_ms(), first.ssrc, b"cam1"));
+    let second = client.recv(SHORT).expect("a second datagram");
+    assert_eq!((second.byte1, second.text().as_str()), (pt::PULL_RSP, "cam1#null"));
+    let offset = second.timestamp.wrapping_sub(local_ms()) as i32;
+    assert!(offset.abs() < 1000, "the second datagram sets a clock {offset} ms off the relay's");
 }
 
 #[test]
@@ -373,7 +396,7 @@ fn both_sockets_accept_every_message_and_replies_leave_from_the_peers_socket() {
     subscriber.send(server.ready.push, &rtp(pt::PULL_REQ, true, 0, 0, id_rsp.ssrc, b"cam1"));
     let rsp = subscriber.expect(pt::PULL_RSP);
     assert_eq!(rsp.from, server.ready.push);
-    subscriber.send(server.ready.push, &rtp(pt::SSRC_ACK, false, 0, rsp.timestamp, id_rsp.ssrc, b"cam1"));
+    subscriber.send(server.ready.push, &rtp(pt::SSRC_ACK, false, 0, rsp.ssrc, id_rsp.ssrc, b"cam1"));
     subscriber.send(server.ready.push, &rtp(pt::HEARTBEAT, false, 0, 0, id_rsp.ssrc, b""));
     wait_subscribers(&server, "cam1", 1);
     let packet = ts(9, ok.ssrc, b"payload");
@@ -1026,7 +1049,7 @@ fn an_ack_first_replays_the_packets_since_the_first_pull_rsp() {
     let rsp = client.expect(pt::PULL_RSP);
     let sent = publish_numbered(&publisher, &server, ssrc, 3);
     assert!(client.drain(Duration::from_millis(150)).iter().all(|p| !ts_data(p)), "nothing before the ack");
-    client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.timestamp, id, b"cam1"));
+    client.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.ssrc, id, b"cam1"));
     let got: Vec<Vec<u8>> = client.drain(SHORT).into_iter().filter(ts_data).map(|p| p.raw).collect();
     assert_eq!(got, sent);
 }
@@ -1084,7 +1107,7 @@ fn a_nack_from_a_foreign_address_is_ignored() {
 }
 
 #[test]
-fn a_push_leg_gap_is_nacked_to_the_publisher_with_sender_ssrc_0() {
+fn a_push_leg_gap_is_nacked_to_the_publisher_with_the_relays_clock_as_sender_ssrc() {
     let (_dir, server) = start(&[]);
     let (publisher, subscriber, ssrc) = live_with_subscriber(&server, "cam1");
     publisher.send(server.ready.push, &ts(10, ssrc, b"10"));
@@ -1092,7 +1115,7 @@ fn a_push_leg_gap_is_nacked_to_the_publisher_with_sender_ssrc_0() {
     let n = publisher.expect(205);
     assert_eq!(n.raw[0] & 0xC0, 0x80, "V=2");
     assert_eq!(n.raw[0] & 0x1F, 1, "FMT=1");
-    assert_eq!(n.timestamp, 0, "sender SSRC 0");
+    assert_clock(n.timestamp); // the sender SSRC field, bytes 4-7 (1.1, 2.2)
     assert_eq!(n.ssrc, ssrc, "media SSRC");
     assert_eq!(u16::from_be_bytes([n.payload[0], n.payload[1]]), 11, "PID: {:?}", n.raw);
     publisher.send(server.ready.push, &ts(11, ssrc, b"11"));
@@ -1144,7 +1167,7 @@ fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed(
     assert_eq!(rsp.text(), format!("cam1#{}", ssrc as i32));
     publisher.send(server.ready.push, &ts(1, ssrc, b"before"));
     assert_eq!(old.expect(pt::TS_DATA).payload, b"before");
-    new.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.timestamp, id, b"cam1"));
+    new.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.ssrc, id, b"cam1"));
     std::thread::sleep(Duration::from_millis(100));
     publisher.send(server.ready.push, &ts(2, ssrc, b"after"));
     let moved: Vec<Vec<u8>> = new.drain(SHORT).into_iter().filter(ts_data).map(|p| p.payload).collect();
@@ -1542,7 +1565,7 @@ fn an_expired_challenge_does_not_move_the_client() {
     let new = Peer::new();
     let rsp = challenge_at(&new, server.ready.pull, id, Duration::from_millis(50));
     std::thread::sleep(Duration::from_millis(400));
-    new.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.timestamp, id, b"cam1"));
+    new.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.ssrc, id, b"cam1"));
     std::thread::sleep(Duration::from_millis(100));
     publisher.send(server.ready.push, &ts(1, ssrc, b"x"));
     assert_eq!(old.expect(pt::TS_DATA).payload, b"x");

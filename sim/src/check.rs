@@ -9,7 +9,8 @@
 //!
 //! [`Checker`] is the façade the step loop calls; each seam adds its part
 //! of it in its own module: `wire` (what the relay receives and sends:
-//! forwarding, duplicates, amplification, NACK answers), `delivery` (what
+//! forwarding, duplicates, amplification, NACK answers, the relay's clock
+//! in bytes 4-7), `delivery` (what
 //! reached the legacy subscribers), `client` (the pull clients' events and
 //! restart recovery) and `bounds` (state sizes and counters).
 
@@ -78,6 +79,10 @@ pub enum Invariant {
     /// after the restart within [`RESTART_RECOVERY`] (lossless) or
     /// [`RESTART_RECOVERY_LOSSY`].
     NotRecovered,
+    /// Bytes 4-7 of a relay datagram other than a forwarded `TS_DATA` or a
+    /// `DELAY_RSP` (RTCP included) were not the relay's clock when it was
+    /// sent: a legacy client may take its clock from any of them (§1.1).
+    RelayClock,
 }
 
 /// The longest a pull client may go, after a relay restart, without data
@@ -113,6 +118,8 @@ struct Sent {
 /// Watches one run.
 pub struct Checker {
     config: Config,
+    /// The relay's wall clock (every relay process of the run has it).
+    clock: rtprelay_core::WallClock,
     credentials: usize,
     peers: Vec<PeerSpec>,
     addrs: BTreeMap<SocketAddr, PeerId>,
@@ -164,6 +171,7 @@ impl Checker {
     pub fn new(scenario: &Scenario) -> Self {
         Checker {
             config: scenario.relay.clone(),
+            clock: rtprelay_core::WallClock::new(scenario.origin, scenario.unix_millis_at_origin),
             credentials: scenario.credentials.len(),
             peers: scenario.peers.clone(),
             addrs: (0..scenario.peers.len())
@@ -274,6 +282,7 @@ impl fmt::Display for Invariant {
             Invariant::ClientOrder => "pull client data out of sequence order or duplicated",
             Invariant::ClientAltered => "pull client data other than what was pushed",
             Invariant::NotRecovered => "pull client without fresh data after a relay restart",
+            Invariant::RelayClock => "relay datagram without the relay's clock in bytes 4-7",
         })
     }
 }

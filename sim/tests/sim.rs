@@ -296,3 +296,27 @@ fn canary_a_retransmission_for_a_forged_nack_is_caught() {
     let v = expect_violation(sim.run(), Invariant::NackSource);
     assert!(v.breach.detail.contains(&intruder.to_string()), "{v}");
 }
+
+/// The old `PULL_RSP` layout: its challenge (the SSRC field) in bytes 4-7
+/// too, where a legacy client whose clock offset is still unset takes its
+/// clock from (§1.1).
+fn with_the_challenge_as_timestamp(pull_rsp: &Bytes) -> Bytes {
+    let mut bytes = pull_rsp.to_vec();
+    bytes.copy_within(8..12, 4);
+    Bytes::from(bytes)
+}
+
+/// A relay sending the old layout: the first such `PULL_RSP` ends the run.
+#[test]
+fn canary_a_relay_datagram_without_the_relays_clock_is_caught() {
+    let sim = Sim::with_relay(
+        Scenario::generate(&options(15, 5)),
+        Canary::mangling(|t, _| {
+            if let Some(s) = t.segments.iter_mut().find(|s| s.get(1) == Some(&pt::PULL_RSP)) {
+                *s = with_the_challenge_as_timestamp(s);
+            }
+        }),
+    );
+    let v = expect_violation(sim.run(), Invariant::RelayClock);
+    assert!(v.breach.detail.contains(&format!("payload type {}", pt::PULL_RSP)), "{v}");
+}

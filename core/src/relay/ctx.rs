@@ -116,6 +116,16 @@ impl<'a> Ctx<'a> {
         self.clock.rtp_timestamp(self.now)
     }
 
+    /// A copy of a relay packet built earlier, its timestamp (bytes 4-7)
+    /// the relay's clock now (§1.1).
+    pub(super) fn restamp(&self, datagram: &Bytes) -> Bytes {
+        let mut bytes = datagram.to_vec();
+        if let Some(field) = bytes.get_mut(4..8) {
+            field.copy_from_slice(&self.timestamp().to_be_bytes());
+        }
+        Bytes::from(bytes)
+    }
+
     /// A relay-originated control packet: sequence 0, the relay's
     /// timestamp, the given SSRC (§1.2).
     pub(super) fn control(&self, kind: PayloadType, ssrc: u32, payload: &[u8]) -> Bytes {

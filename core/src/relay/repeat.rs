@@ -1,6 +1,6 @@
 //! `Repeats`: the `STREAM_STOPPED` datagrams to send again to extension
 //! clients 100 ms and 200 ms after the first (the three of §2.5), in due
-//! order.
+//! order, each stamped with the relay's clock when it goes out (§1.1).
 
 use super::ctx::Ctx;
 use super::outbox::Dest;
@@ -52,7 +52,8 @@ impl Repeats {
             }
             let repeat = entry.remove();
             if !relisted(repeat.client, repeat.live_id.as_str()) {
-                ctx.send(repeat.dest, repeat.datagram);
+                let datagram = ctx.restamp(&repeat.datagram);
+                ctx.send(repeat.dest, datagram);
             }
         }
     }

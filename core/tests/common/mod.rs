@@ -181,7 +181,7 @@ impl Harness {
                 .map(|(id, _)| id)
                 .collect();
             if !live.is_empty() {
-                self.ack(port, from, id, rsp.header().timestamp, &live.join(";"));
+                self.ack(port, from, id, rsp.header().ssrc, &live.join(";"));
             }
         }
         id

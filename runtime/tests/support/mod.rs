@@ -387,7 +387,7 @@ pub(crate) fn subscribe(client: &Peer, to: SocketAddr, live_id: &str) -> u32 {
     client.send(to, &rtp(pt::PULL_REQ, true, 0, 0, id, live_id.as_bytes()));
     let rsp = client.expect(pt::PULL_RSP);
     assert!(rsp.text().starts_with(&format!("{live_id}#")), "{}", rsp.text());
-    client.send(to, &rtp(pt::SSRC_ACK, false, 0, rsp.timestamp, id, live_id.as_bytes()));
+    client.send(to, &rtp(pt::SSRC_ACK, false, 0, rsp.ssrc, id, live_id.as_bytes()));
     id
 }
 

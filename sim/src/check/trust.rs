@@ -6,9 +6,10 @@
 //!
 //! An address is verified for client id `X` once it presented `X` after
 //! the relay sent `X` to it and to no other address (`CLIENT_ID_RSP`), or
-//! once it echoed, in an `SSRC_ACK` naming `X`, a challenge the relay sent
-//! to it in a `PULL_RSP` for `X`. A publisher's address is verified once it
-//! sent `TS_DATA` with the SSRC its `AUTH_OK`, and no other address's, gave.
+//! once it echoed, in an `SSRC_ACK` naming `X` (its timestamp field), a
+//! challenge the relay sent to it in a `PULL_RSP` for `X` (its SSRC
+//! field). A publisher's address is verified once it sent `TS_DATA` with
+//! the SSRC its `AUTH_OK`, and no other address's, gave.
 
 use rtprelay_core::Instant;
 use rtprelay_core::packet::rtcp::{self, RtcpPacket};
@@ -140,7 +141,7 @@ impl Trust {
                     self.challenges.retain(|_, c| c.expires > now);
                     let c = self
                         .challenges
-                        .entry((dest, field(4)))
+                        .entry((dest, field(8)))
                         .or_insert(Challenge { expires: now + self.validity, ids: BTreeSet::new() });
                     c.expires = now + self.validity;
                     c.ids.extend(ids);
@@ -201,14 +202,14 @@ mod tests {
         for _ in 0..4 {
             t.on_receive(T, addr(2), &msg(pt::HEARTBEAT, 0, 7, 0));
         }
-        t.on_transmit(T, addr(2), &msg(pt::PULL_RSP, 0xC0FFEE, 0, 10), &for_7).unwrap();
+        t.on_transmit(T, addr(2), &msg(pt::PULL_RSP, 0, 0xC0FFEE, 10), &for_7).unwrap();
         t.on_receive(T, addr(2), &msg(pt::SSRC_ACK, 0xC0FFEE, 8, 0));
         assert!(!t.verified_for_a_client(addr(2)), "an echo naming another client");
         t.on_receive(T, addr(2), &msg(pt::SSRC_ACK, 0xBAD, 7, 0));
         assert!(!t.verified_for_a_client(addr(2)), "a wrong echo");
         t.on_receive(T + Duration::from_secs(5), addr(2), &msg(pt::SSRC_ACK, 0xC0FFEE, 7, 0));
         assert!(!t.verified_for_a_client(addr(2)), "an expired echo");
-        t.on_transmit(T, addr(2), &msg(pt::PULL_RSP, 0xC0FFEE, 0, 10), &for_7).unwrap();
+        t.on_transmit(T, addr(2), &msg(pt::PULL_RSP, 0, 0xC0FFEE, 10), &for_7).unwrap();
         t.on_receive(T, addr(2), &msg(pt::SSRC_ACK, 0xC0FFEE, 7, 0));
         assert!(t.verified_for(addr(2), 7));
     }

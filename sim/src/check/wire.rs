@@ -1,6 +1,7 @@
 //! Wire checks: what the relay receives and sends. Every datagram goes to
 //! an address that spoke to it, from the socket that address uses, within
-//! the amplification limit until verified; `TS_DATA` only as the
+//! the amplification limit until verified, with the relay's clock in
+//! bytes 4-7 unless it is `TS_DATA` or a `DELAY_RSP`; `TS_DATA` only as the
 //! authenticated publisher sent it, to a verified client that acked it,
 //! once, unless a NACK from that client's bound address asked again.
 
@@ -124,6 +125,7 @@ impl Checker {
         let peer = self.addrs.get(&dest).copied();
         for segment in &t.segments {
             self.seen_tx_datagrams += 1;
+            self.check_clock(now, dest, segment)?;
             if segment.len() >= 12 {
                 let ssrc = u32::from_be_bytes([segment[8], segment[9], segment[10], segment[11]]);
                 let payload = &segment[12..];
@@ -153,6 +155,26 @@ impl Checker {
             }
         }
         Ok(())
+    }
+
+    /// Bytes 4-7 of every relay datagram carry the relay's clock at `now`
+    /// (epoch ms truncated to `u32`), RTCP's sender SSRC field included;
+    /// only a forwarded `TS_DATA` (retransmitted and join-replayed too) and
+    /// the `DELAY_RSP` echo carry the sender's value (§1.1).
+    fn check_clock(&self, now: Instant, dest: SocketAddr, segment: &[u8]) -> Result<(), Breach> {
+        if !is_rtcp(segment) && matches!(segment.get(1), Some(&(pt::TS_DATA | pt::DELAY_RSP))) {
+            return Ok(());
+        }
+        let clock = self.clock.rtp_timestamp(now);
+        let field = segment.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        if field == Some(clock) {
+            return Ok(());
+        }
+        let kind = segment.get(1).copied().unwrap_or_default();
+        breach(
+            Invariant::RelayClock,
+            format!("payload type {kind} to {dest} with {field:x?} in bytes 4-7, the relay's clock being {clock:#x}"),
+        )
     }
 
     /// The client ids a `PULL_RSP` to `dest` this step can be for: the one

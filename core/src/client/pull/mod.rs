@@ -270,7 +270,8 @@ impl PullClient {
     }
 
     /// `PULL_RSP` (1.4.4): records each listed stream's SSRC, reports what
-    /// is new, and acknowledges the live ones echoing the challenge (2.3).
+    /// is new, and acknowledges the live ones echoing the challenge (the
+    /// response's SSRC field, 2.3).
     fn on_pull_rsp(&mut self, challenge: u32, payload: &[u8]) {
         let Some(id) = self.client_id() else {
             self.counters.ignored += 1;
@@ -397,7 +398,7 @@ impl Endpoint for PullClient {
                 self.on_data(now, header, payload);
             }
             Some(PayloadType::ClientIdRsp) if open => self.on_client_id(now, header.ssrc),
-            Some(PayloadType::PullRsp) if open => self.on_pull_rsp(header.timestamp, packet.payload),
+            Some(PayloadType::PullRsp) if open => self.on_pull_rsp(header.ssrc, packet.payload),
             Some(PayloadType::PullReqLost) if open => self.on_pull_req_lost(now),
             Some(PayloadType::StreamStopped) if open => self.on_stream_stopped(now, header.seq(), packet.payload),
             Some(PayloadType::ClientUnknown) if open => self.on_client_unknown(now, ClientId::new(header.ssrc)),

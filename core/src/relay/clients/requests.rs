@@ -1,6 +1,6 @@
 //! A client's list and how it is answered (docs/protocol.md §1.4.2-§1.4.6,
 //! §2.5 join): `Reassembly` of a chunked `PULL_REQ`, the `Subscription`s it
-//! replaces, `PULL_RSP` with a challenge per packet and its resends until
+//! replaces, `PULL_RSP` with a challenge per packet (in its SSRC field) and its resends until
 //! acknowledged, the unprompted answer when a listed stream goes live, and
 //! `SSRC_ACK`, which puts the client into the stream's fan-out list.
 
@@ -201,11 +201,12 @@ impl Clients {
     }
 
     /// `PULL_RSP` packets for `entries`, each with its own challenge in the
-    /// timestamp field (§2.3).
+    /// SSRC field and the relay's clock in the timestamp, like every relay
+    /// datagram (§1.1, §2.3).
     pub(super) fn send_pull_rsp(&mut self, ctx: &mut Ctx, id: ClientId, dest: Dest, entries: &[(String, Option<u32>)]) {
         for payload in text::encode_pull_rsp(entries) {
             let challenge = self.client_mut(id).new_challenge(ctx, dest.1);
-            let packet = Header { timestamp: challenge, ..Header::new(pt::PULL_RSP) }.encode(&payload);
+            let packet = ctx.control(PayloadType::PullRsp, challenge, &payload);
             ctx.send(dest, packet);
         }
     }

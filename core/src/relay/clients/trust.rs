@@ -39,11 +39,12 @@ impl Client {
         self.challenges.iter().any(|c| c.addr == addr && c.value == value && c.expires > now)
     }
 
-    /// A fresh challenge for `addr` (one RNG draw), remembered for
+    /// A fresh challenge for `addr` (one RNG draw, another for a sentinel:
+    /// it goes in the SSRC field, §1.1), remembered for
     /// `challenge_validity_ms`.
     pub(super) fn new_challenge(&mut self, ctx: &mut Ctx, addr: SocketAddr) -> u32 {
         let now = ctx.now();
-        let value = ctx.rng().next_u32();
+        let value = ctx.rng().assignable_id(|_| false);
         let expires = now + ctx.config().challenge_validity();
         self.challenges.retain(|c| c.expires > now);
         if self.challenges.len() >= MAX_CHALLENGES {

@@ -184,7 +184,8 @@ impl Ingress {
                 ctx.counters().push_legacy_publishers += 1;
             }
             ctx.counters().push_nacks_sent += 1;
-            let nack = Nack::from_sequences(0, ssrc.get(), &due).encode();
+            // The sender SSRC field is bytes 4-7: the relay's clock (§1.1, §2.2).
+            let nack = Nack::from_sequences(ctx.timestamp(), ssrc.get(), &due).encode();
             ctx.send(publisher, nack);
         }
         let next = self.next_deadline();
