@@ -1,7 +1,6 @@
 //! What the publisher reports: its events, the errors of a refused push
 //! (with their legacy codes, docs/protocol.md §1.5) and its counters.
 
-
 /// The legacy error codes of a failed push (§1.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PushErrorCode {
