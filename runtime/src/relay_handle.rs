@@ -73,8 +73,8 @@ impl Events<RelayEvent> for LogEvents {
                 tracing::debug!(%source, %live_id, "auth renewed");
             }
             RelayEvent::AuthRefused { source, live_id, unknown_id } => {
-                // The id is a peer's text: quoted and escaped.
-                tracing::info!(%source, live_id = ?live_id, unknown_id, "auth refused");
+                // The id is a peer's text: escaped, so it cannot forge a line.
+                tracing::info!(%source, live_id = %live_id.escape_debug(), unknown_id, "auth refused");
             }
             RelayEvent::SourceRateLimited { source } => {
                 tracing::warn!(%source, "source rate-limited: refused auths ignored until the minute is over");
