@@ -175,7 +175,7 @@ pub use config::{Config, ConfigError};
 pub use endpoint::{Endpoint, Port, Transmit};
 pub use ids::{ClientId, InvalidLiveId, LiveId, Seq, Ssrc};
 pub use relay::{
-    ClientBinding, ClientInfo, Command, CommandError, Counters, LeaveReason, Relay, RelayEvent, Reply, StateSizes,
-    StopReason, StreamInfo, SubscriberInfo, SubscriptionInfo,
+    ClientBinding, ClientInfo, Command, CommandError, Counters, LeaveReason, LossReport, MAX_EVENT_TEXT, Relay,
+    RelayEvent, Reply, StateSizes, StopReason, StreamInfo, SubscriberInfo, SubscriptionInfo,
 };
 pub use time::{Instant, WallClock};

@@ -28,7 +28,7 @@ fn auth_ok_carries_the_ssrc_and_the_live_id() {
     assert!(!hd.marker);
     assert_eq!((hd.sequence, hd.timestamp), (0, h.clock()));
     assert!(![0, u32::MAX, u32::MAX - 1].contains(&hd.ssrc));
-    assert!(matches!(h.events[..], [RelayEvent::StreamLive { .. }]));
+    assert!(matches!(h.events[..], [RelayEvent::AuthAccepted { renewed: false, .. }, RelayEvent::StreamLive { .. }]));
 }
 
 #[test]
@@ -536,6 +536,7 @@ fn snapshots_count_packets_bytes_bitrates_and_what_each_subscriber_got() {
         lost: 0,
         recovered: 0,
         rtt_ms: None,
+        reported_delay_ms: None,
         subscribers: 1,
         subscriber_list: vec![SubscriberInfo {
             address: addr(7000),
@@ -585,6 +586,7 @@ fn get_stream_knows_every_credentialed_stream_and_no_other() {
         lost: 0,
         recovered: 0,
         rtt_ms: None,
+        reported_delay_ms: None,
         subscribers: 0,
         subscriber_list: Vec::new(),
     };

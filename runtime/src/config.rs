@@ -69,6 +69,21 @@ pub struct ServerConfig {
     pub shutdown_drain_ms: u64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
     pub log: String,
+    /// How log lines on stderr look: `text` (readable) or `json` (one
+    /// object per line).
+    pub log_format: LogFormat,
+}
+
+/// The shape of the log lines on stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines: time, level, message, `key=value` fields.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields`
+    /// (with `message`).
+    Json,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -99,6 +114,7 @@ impl Default for ServerConfig {
             udp_send_buffer_bytes: 4 << 20,
             shutdown_drain_ms: 2_000,
             log: "info".to_owned(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -126,6 +142,7 @@ const SERVER_KEYS: &[(&str, Kind)] = &[
     ("udp_send_buffer_bytes", Kind::Toml),
     ("shutdown_drain_ms", Kind::Toml),
     ("log", Kind::Text),
+    ("log_format", Kind::Text),
 ];
 
 /// A configuration that cannot be used: the server exits with status 2.

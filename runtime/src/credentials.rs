@@ -95,6 +95,7 @@ impl Credentials {
         if live_code.as_deref().is_some_and(|c| !is_valid_live_code(c)) {
             return Err(CredentialError::InvalidCode);
         }
+        let imported = live_code.is_some();
         let live_code = match live_code {
             Some(code) => code,
             None => secrets::live_code().map_err(CredentialError::Random)?,
@@ -121,6 +122,8 @@ impl Credentials {
             Ok(_) | Err(CommandError::AlreadyExists) => {}
             Err(e) => tracing::warn!(%live_id, error = %e, "core refused a stored credential"),
         }
+        // Never the code.
+        tracing::info!(%live_id, imported, "credentials created");
         Ok(NewStream { live_id: live_id.into(), live_code })
     }
 
@@ -131,6 +134,9 @@ impl Credentials {
         let id = live_id.clone();
         let stored = blocking(&self.store, move |s| s.remove(&id)).await?;
         let revoked = self.relay.run(Command::RevokeStream { live_id: live_id.clone() }).await?.is_ok();
+        if stored || revoked {
+            tracing::info!(%live_id, "credentials revoked");
+        }
         Ok(stored || revoked)
     }
 

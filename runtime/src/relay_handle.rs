@@ -5,6 +5,7 @@
 
 use crate::udp::driver::{Call, Events};
 use rtprelay_core::{Command, CommandError, Instant, Relay, RelayEvent, Reply};
+use rtprelay_core::{LeaveReason, StopReason};
 use tokio::sync::{mpsc, oneshot};
 
 /// How many commands may wait for the loop.
@@ -62,18 +63,52 @@ pub struct LogEvents;
 
 impl Events<RelayEvent> for LogEvents {
     async fn deliver(&mut self, event: RelayEvent) {
+        // One line per lifecycle event, never one per packet: re-auths
+        // (every few seconds per publisher) only at debug.
         match event {
+            RelayEvent::AuthAccepted { source, live_id, renewed: false } => {
+                tracing::info!(%source, %live_id, "auth accepted");
+            }
+            RelayEvent::AuthAccepted { source, live_id, renewed: true } => {
+                tracing::debug!(%source, %live_id, "auth renewed");
+            }
+            RelayEvent::AuthRefused { source, live_id, unknown_id } => {
+                // The id is a peer's text: escaped, so it cannot forge a line.
+                tracing::info!(%source, live_id = %live_id.escape_debug(), unknown_id, "auth refused");
+            }
+            RelayEvent::SourceRateLimited { source } => {
+                tracing::warn!(%source, "source rate-limited: refused auths ignored until the minute is over");
+            }
             RelayEvent::StreamLive { live_id, ssrc, publisher } => {
                 tracing::info!(%live_id, ssrc = ssrc.get(), %publisher, "stream live");
             }
             RelayEvent::StreamStopped { live_id, reason } => {
-                tracing::info!(%live_id, ?reason, "stream stopped");
+                tracing::info!(%live_id, reason = stop_reason(reason), "stream stopped");
             }
-            RelayEvent::ClientJoined { address } => tracing::debug!(%address, "pull client joined"),
+            RelayEvent::ClientJoined { address } => tracing::info!(%address, "pull client joined"),
             RelayEvent::ClientMoved { from, to } => tracing::info!(%from, %to, "pull client moved"),
             RelayEvent::ClientLeft { address, reason } => {
-                tracing::debug!(%address, ?reason, "pull client left");
+                tracing::info!(%address, reason = leave_reason(reason), "pull client left");
             }
         }
+    }
+}
+
+/// Why a stream stopped, as a log field.
+fn stop_reason(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::Publisher => "publisher",
+        StopReason::IdleTimeout => "idle_timeout",
+        StopReason::Operator => "operator",
+        StopReason::Revoked => "revoked",
+    }
+}
+
+/// Why a pull client left, as a log field.
+fn leave_reason(reason: LeaveReason) -> &'static str {
+    match reason {
+        LeaveReason::Stopped => "stopped",
+        LeaveReason::HeartbeatTimeout => "heartbeat_timeout",
+        LeaveReason::Replaced => "replaced",
     }
 }

@@ -3,7 +3,7 @@
 //! shuts down gracefully (HTTP first, then `StopAll` and the last packets).
 
 use crate::clock::Clock;
-use crate::config::{self, ConfigError, ServerConfig, Settings};
+use crate::config::{self, ConfigError, LogFormat, ServerConfig, Settings};
 use crate::credentials::Credentials;
 use crate::exit;
 use crate::http::{self, AppState};
@@ -54,6 +54,14 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Log lines on stderr: readable text or one JSON object per line
+    /// [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `debug` or `info,rtprelay=debug` (RUST_LOG
+    /// overrides it) [default: info].
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
 }
 
 impl ServeArgs {
@@ -72,6 +80,8 @@ impl ServeArgs {
         set("admin_token", self.admin_token.clone());
         set("tls_cert", self.tls_cert.as_ref().map(|p| p.display().to_string()));
         set("tls_key", self.tls_key.as_ref().map(|p| p.display().to_string()));
+        set("log_format", self.log_format.map(|f| if f == LogFormat::Json { "json" } else { "text" }.to_owned()));
+        set("log", self.log_level.clone());
         t
     }
 
@@ -112,7 +122,7 @@ pub fn main(args: &ServeArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    if let Err(e) = init_logging(&settings.server.log) {
+    if let Err(e) = init_logging(&settings.server.log, settings.server.log_format) {
         eprintln!("rtprelay: {e}");
         return exit::USAGE;
     }
@@ -142,17 +152,18 @@ pub fn main(args: &ServeArgs) -> i32 {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` overrides the `log` key.
-fn init_logging(filter: &str) -> Result<(), ConfigError> {
+/// Logs go to stderr, readable or as JSON lines; `RUST_LOG` overrides the
+/// `log` key.
+fn init_logging(filter: &str, format: LogFormat) -> Result<(), ConfigError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) => EnvFilter::try_new(&env).map_err(|e| ConfigError(format!("RUST_LOG: {e}")))?,
         Err(_) => EnvFilter::try_new(filter).map_err(|e| ConfigError(format!("log: {e}")))?,
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
     Ok(())
 }
 

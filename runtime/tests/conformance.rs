@@ -641,10 +641,12 @@ fn get_streams_lists_every_field() {
         "packetsIn",
         "publisher",
         "recovered",
+        "reportedDelayMs",
         "ssrc",
         "subscribers",
     ];
     assert_eq!(keys, expected);
+    assert!(cam["reportedDelayMs"].is_null(), "no delay posted (§3.2): {cam}");
     let idle = streams.iter().find(|s| s["liveId"] == "idle").unwrap();
     assert_eq!(idle["live"], false, "{idle}");
 }
@@ -1349,6 +1351,7 @@ fn get_clients_shows_address_subscriptions_and_counters() {
         "verified": true,
         "subscriptions": [{
             "liveId": "cam1", "acked": true, "reportedLoss": null, "reportedLostTotal": null, "reportedJitter": null,
+            "packageLoss": null,
         }],
         "packetsSent": 1,
         "bytesSent": 13,

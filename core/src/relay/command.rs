@@ -3,7 +3,7 @@
 
 use crate::auth::Credential;
 use crate::relay::Counters;
-use crate::{LiveId, Ssrc};
+use crate::{ClientId, LiveId, Ssrc};
 use std::net::SocketAddr;
 
 /// Something the operator asks the relay to do or tell.
@@ -34,6 +34,24 @@ pub enum Command {
     Counters,
     /// Stops every live stream (graceful shutdown).
     StopAll,
+    /// Loss figures a pull client reported through the compatibility API
+    /// (§3.2 `packageLoss`), per stream id. Kept on the client's
+    /// subscriptions to those streams; other ids, and a client id the
+    /// relay does not know, are ignored (the answer is the same).
+    ReportLoss {
+        /// The client id it names.
+        client: ClientId,
+        /// Its figures per stream id.
+        streams: Vec<(String, LossReport)>,
+    },
+    /// A publisher's measured delay to the relay (§3.2 `delay`), kept on
+    /// the stream if it has ever been live; other ids are ignored.
+    ReportDelay {
+        /// The stream.
+        live_id: String,
+        /// Milliseconds; `None` (or a negative value) is unknown.
+        delay_ms: Option<f64>,
+    },
 }
 
 /// A successful command's answer.
@@ -97,6 +115,9 @@ pub struct StreamInfo {
     pub recovered: u64,
     /// Round trip to the publisher, from NACK to retransmission (2.3).
     pub rtt_ms: Option<f64>,
+    /// The delay its publisher last reported through the compatibility API
+    /// (§3.2 `delay`), in milliseconds.
+    pub reported_delay_ms: Option<f64>,
     /// Acknowledged subscribers.
     pub subscribers: usize,
     /// Per-subscriber detail (filled by [`Command::GetStream`] only).
@@ -149,4 +170,51 @@ pub struct SubscriptionInfo {
     /// Interarrival jitter from the same report, in RTP timestamp units
     /// (milliseconds for relay-clocked streams).
     pub reported_jitter: Option<u32>,
+    /// The figures the client last posted through the compatibility API
+    /// (§3.2 `packageLoss`) for this stream.
+    pub package_loss: Option<LossReport>,
+}
+
+/// One stream's entry of a `packageLoss` report (§3.2): loss and discard
+/// ratios over the last 60 s, 10 s and 2 s, and the total lost, as the
+/// legacy client computes them. `None` is unknown.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossReport {
+    /// Loss over 60 s.
+    pub loss_scale_60: Option<f64>,
+    /// Discarded (late) over 60 s.
+    pub throw_scale_60: Option<f64>,
+    /// Loss over 10 s.
+    pub loss_scale_10: Option<f64>,
+    /// Discarded over 10 s.
+    pub throw_scale_10: Option<f64>,
+    /// Loss over 2 s.
+    pub loss_scale_2: Option<f64>,
+    /// Discarded over 2 s.
+    pub throw_scale_2: Option<f64>,
+    /// Packets lost in total.
+    pub loss_total: Option<f64>,
+}
+
+/// A reported figure, or `None` when it is unknown: legacy clients write
+/// `-1` (or `null`) for what they have not measured.
+pub(super) fn known(value: Option<f64>) -> Option<f64> {
+    value.filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+impl LossReport {
+    /// The report with negative and non-finite figures as unknown; `None`
+    /// if nothing in it is known.
+    pub(super) fn sanitized(self) -> Option<LossReport> {
+        let r = LossReport {
+            loss_scale_60: known(self.loss_scale_60),
+            throw_scale_60: known(self.throw_scale_60),
+            loss_scale_10: known(self.loss_scale_10),
+            throw_scale_10: known(self.throw_scale_10),
+            loss_scale_2: known(self.loss_scale_2),
+            throw_scale_2: known(self.throw_scale_2),
+            loss_total: known(self.loss_total),
+        };
+        (r != LossReport::default()).then_some(r)
+    }
 }

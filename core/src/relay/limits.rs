@@ -56,9 +56,10 @@ impl UnknownReplies {
     }
 }
 
-/// Refused auths per source IP: (start of the minute, count).
+/// Refused auths per source IP: (start of the minute, count, whether its
+/// block this minute was reported).
 pub(super) struct AuthFailures {
-    by_ip: Map<IpAddr, (Instant, u32)>,
+    by_ip: Map<IpAddr, (Instant, u32, bool)>,
 }
 
 impl AuthFailures {
@@ -72,21 +73,28 @@ impl AuthFailures {
 
     /// Whether `from`'s IP used up its `max` refused auths for this minute.
     pub(super) fn blocked(&self, now: Instant, from: SocketAddr, max: u32) -> bool {
-        self.by_ip.get(&from.ip()).is_some_and(|&(start, n)| n >= max && now - start < AUTH_FAILURE_WINDOW)
+        self.by_ip.get(&from.ip()).is_some_and(|&(start, n, _)| n >= max && now - start < AUTH_FAILURE_WINDOW)
+    }
+
+    /// Whether this is the first blocked request from `from`'s IP in its
+    /// window (to report the block once per window); call when
+    /// [`Self::blocked`].
+    pub(super) fn first_block(&mut self, from: SocketAddr) -> bool {
+        self.by_ip.get_mut(&from.ip()).is_some_and(|(_, _, reported)| !std::mem::replace(reported, true))
     }
 
     /// Counts a refused auth from `from`, remembering at most `max_sources`
     /// IPs.
     pub(super) fn failed(&mut self, now: Instant, from: SocketAddr, max_sources: usize) {
         if self.by_ip.len() >= max_sources {
-            self.by_ip.retain(|_, (start, _)| now - *start < AUTH_FAILURE_WINDOW);
+            self.by_ip.retain(|_, (start, _, _)| now - *start < AUTH_FAILURE_WINDOW);
             if self.by_ip.len() >= max_sources {
                 return;
             }
         }
-        let entry = self.by_ip.entry(from.ip()).or_insert((now, 0));
+        let entry = self.by_ip.entry(from.ip()).or_insert((now, 0, false));
         if now - entry.0 >= AUTH_FAILURE_WINDOW {
-            *entry = (now, 0);
+            *entry = (now, 0, false);
         }
         entry.1 += 1;
     }

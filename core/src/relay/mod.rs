@@ -19,7 +19,7 @@ mod stats;
 mod streams;
 mod timer;
 
-pub use command::{ClientInfo, Command, CommandError, Reply, StreamInfo, SubscriberInfo, SubscriptionInfo};
+pub use command::{ClientInfo, Command, CommandError, LossReport, Reply, StreamInfo, SubscriberInfo, SubscriptionInfo};
 pub use counters::Counters;
 
 use crate::config::Config;
@@ -36,7 +36,7 @@ use limits::{AuthFailures, UnknownReplies};
 use outbox::Outbox;
 use repeat::Repeats;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use streams::{StreamTimer, Streams};
 use timer::{TimerKey, Timers};
@@ -44,6 +44,32 @@ use timer::{TimerKey, Timers};
 /// Something that happened, for the driver to log or act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RelayEvent {
+    /// A publisher's `AUTH_REQ` was accepted (§1.3.1).
+    AuthAccepted {
+        /// Where it came from.
+        source: SocketAddr,
+        /// The stream.
+        live_id: LiveId,
+        /// The stream was live already: a re-auth (deployed publishers
+        /// send one every few seconds).
+        renewed: bool,
+    },
+    /// An `AUTH_REQ` was refused (§1.3.1).
+    AuthRefused {
+        /// Where it came from.
+        source: SocketAddr,
+        /// The id it named, as text (at most [`MAX_EVENT_TEXT`] characters).
+        live_id: String,
+        /// No credential has that id (rather than a wrong code).
+        unknown_id: bool,
+    },
+    /// A source IP used up its refused auths for the window
+    /// (`max_auth_failures_per_ip_per_minute`): its auth requests are
+    /// ignored until the window ends. Reported once per window.
+    SourceRateLimited {
+        /// The source IP.
+        source: IpAddr,
+    },
     /// A stream went live (first successful auth since it was last stopped).
     StreamLive {
         /// The stream.
@@ -80,6 +106,10 @@ pub enum RelayEvent {
         reason: LeaveReason,
     },
 }
+
+/// The most characters of untrusted text (an id a peer named) an event
+/// carries.
+pub const MAX_EVENT_TEXT: usize = 64;
 
 /// Why a stream stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,6 +245,14 @@ impl Relay {
             Command::ListClients => Ok(Reply::Clients(self.clients.infos(&self.streams))),
             Command::Counters => Ok(Reply::Counters(Box::new(self.counters.clone()))),
             Command::StopAll => self.stop_all(now),
+            Command::ReportLoss { client, streams } => {
+                self.clients.report_loss(client, &streams);
+                Ok(Reply::Done)
+            }
+            Command::ReportDelay { live_id, delay_ms } => {
+                self.streams.report_delay(&live_id, delay_ms);
+                Ok(Reply::Done)
+            }
         }
     }
 

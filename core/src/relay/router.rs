@@ -102,6 +102,9 @@ impl Relay {
         };
         if self.auth_failures.blocked(now, from, self.config.max_auth_failures_per_ip_per_minute) {
             self.counters.auth_rate_limited += 1;
+            if self.auth_failures.first_block(from) {
+                self.events.push_back(RelayEvent::SourceRateLimited { source: from.ip() });
+            }
             return;
         }
         let mut ctx = ctx!(self, now);

@@ -345,7 +345,8 @@
     c.packetsIn.textContent = fmtInt(s.packetsIn);
     c.lost.textContent = fmtInt(s.lost);
     c.recovered.textContent = fmtInt(s.recovered);
-    c.delay.textContent = fmtMs(s.delayMs);
+    // The measured round trip, else the delay a legacy publisher posts.
+    c.delay.textContent = fmtMs(isNum(s.delayMs) ? s.delayMs : s.reportedDelayMs);
     c.subscribers.textContent = fmtInt(s.subscribers);
     row.stop.disabled = !live;
     drawChart(row.chart, state.history.get(s.liveId) || [], now);
@@ -368,8 +369,14 @@
       ...lines.map((line) => {
         const sub = line.sub || {};
         const acked = line.sub ? sub.acked === true : true;
-        const lossTotal = isNum(sub.reportedLostTotal) ? ` (${fmtInt(sub.reportedLostTotal)})` : "";
-        const loss = isNum(sub.reportedLoss) ? `${fmtPct(sub.reportedLoss)}${lossTotal}` : DASH;
+        // Receiver reports first, else what a legacy client posts to
+        // packageLoss (its 10 s loss ratio and total lost).
+        const posted = sub.packageLoss || {};
+        const rr = isNum(sub.reportedLoss);
+        const ratio = rr ? sub.reportedLoss : posted.lossScale10;
+        const total = rr ? sub.reportedLostTotal : posted.lossTotal;
+        const lossTotal = isNum(total) ? ` (${fmtInt(total)})` : "";
+        const loss = isNum(ratio) ? `${fmtPct(ratio)}${lossTotal}` : DASH;
         const values = {
           address: fmtText(line.address),
           acked: acked ? "yes" : "not yet",

@@ -58,6 +58,9 @@ pub fn router(state: Shared) -> Router {
     let compat = Router::new()
         .route("/api/getLiveInfo", post(legacy::get_live_info))
         .route("/api/stopStream", post(legacy::stop_stream))
+        .route("/api/packageLoss", post(legacy::package_loss))
+        .route("/api/delay", post(legacy::delay))
+        .route("/api/getAllInfo", get(legacy::get_all_info))
         .route("/stream/getAllStream", get(legacy::get_all_stream))
         .route("/stream/getSubscribers", get(legacy::get_subscribers))
         .route("/api/allInfoPage", get(dashboard::page));

@@ -4,7 +4,7 @@
 //! name a caller sees is chosen here and the core knows nothing of JSON.
 
 use rtprelay_core::Ssrc;
-use rtprelay_core::{ClientInfo, StreamInfo, SubscriberInfo, SubscriptionInfo};
+use rtprelay_core::{ClientInfo, LossReport, StreamInfo, SubscriberInfo, SubscriptionInfo};
 use serde::Serialize;
 use std::net::SocketAddr;
 
@@ -36,6 +36,8 @@ struct StreamView {
     /// Round trip to the publisher (push-leg NACK to retransmission),
     /// once measured.
     delay_ms: Option<f64>,
+    /// The delay the publisher last reported (§3.2 `delay`), if any.
+    reported_delay_ms: Option<f64>,
 }
 
 impl From<&StreamInfo> for StreamView {
@@ -52,6 +54,7 @@ impl From<&StreamInfo> for StreamView {
             lost: s.lost,
             recovered: s.recovered,
             delay_ms: s.rtt_ms,
+            reported_delay_ms: s.reported_delay_ms,
         }
     }
 }
@@ -126,6 +129,42 @@ struct SubscriptionView {
     reported_loss: Option<f64>,
     reported_lost_total: Option<i64>,
     reported_jitter: Option<u32>,
+    /// What the client last posted to `packageLoss` (§3.2) for it.
+    package_loss: Option<PackageLossView>,
+}
+
+/// A `packageLoss` entry under the legacy names; each figure `null` when
+/// unknown.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PackageLossView {
+    #[serde(rename = "lossScale60")]
+    loss_scale_60: Option<f64>,
+    #[serde(rename = "throwScale60")]
+    throw_scale_60: Option<f64>,
+    #[serde(rename = "lossScale10")]
+    loss_scale_10: Option<f64>,
+    #[serde(rename = "throwScale10")]
+    throw_scale_10: Option<f64>,
+    #[serde(rename = "lossScale2")]
+    loss_scale_2: Option<f64>,
+    #[serde(rename = "throwScale2")]
+    throw_scale_2: Option<f64>,
+    loss_total: Option<f64>,
+}
+
+impl From<&LossReport> for PackageLossView {
+    fn from(r: &LossReport) -> Self {
+        PackageLossView {
+            loss_scale_60: r.loss_scale_60,
+            throw_scale_60: r.throw_scale_60,
+            loss_scale_10: r.loss_scale_10,
+            throw_scale_10: r.throw_scale_10,
+            loss_scale_2: r.loss_scale_2,
+            throw_scale_2: r.throw_scale_2,
+            loss_total: r.loss_total,
+        }
+    }
 }
 
 impl From<&SubscriptionInfo> for SubscriptionView {
@@ -136,6 +175,7 @@ impl From<&SubscriptionInfo> for SubscriptionView {
             reported_loss: s.reported_loss,
             reported_lost_total: s.reported_lost_total,
             reported_jitter: s.reported_jitter,
+            package_loss: s.package_loss.as_ref().map(PackageLossView::from),
         }
     }
 }
@@ -197,6 +237,7 @@ mod tests {
             lost: 2,
             recovered: 1,
             rtt_ms: Some(12.5),
+            reported_delay_ms: None,
             subscribers: 1,
             subscriber_list: vec![SubscriberInfo {
                 address: addr(6000),
@@ -210,7 +251,7 @@ mod tests {
     /// Field names and order of both stream views, byte for byte.
     #[test]
     fn stream_views_are_camel_case() {
-        let view = r#""liveId":"cam1","live":true,"ssrc":2147483649,"publisher":"192.0.2.7:5000","bitrateBps":{"1s":1,"3s":3,"10s":10},"packetsIn":4,"bytesIn":52,"lost":2,"recovered":1,"delayMs":12.5"#;
+        let view = r#""liveId":"cam1","live":true,"ssrc":2147483649,"publisher":"192.0.2.7:5000","bitrateBps":{"1s":1,"3s":3,"10s":10},"packetsIn":4,"bytesIn":52,"lost":2,"recovered":1,"delayMs":12.5,"reportedDelayMs":null"#;
         let list = serde_json::to_string(&StreamList::from([stream()].as_slice())).unwrap();
         assert_eq!(list, format!(r#"{{"streams":[{{{view},"subscribers":1}}]}}"#));
         let detail = serde_json::to_string(&StreamDetail::from(&stream())).unwrap();
@@ -231,6 +272,7 @@ mod tests {
                     reported_loss: Some(0.25),
                     reported_lost_total: Some(-1),
                     reported_jitter: Some(40),
+                    package_loss: Some(LossReport { loss_scale_10: Some(0.5), ..LossReport::default() }),
                 },
                 SubscriptionInfo {
                     live_id: "cam2".into(),
@@ -238,6 +280,7 @@ mod tests {
                     reported_loss: None,
                     reported_lost_total: None,
                     reported_jitter: None,
+                    package_loss: None,
                 },
             ],
             packets_sent: 5,
@@ -247,8 +290,11 @@ mod tests {
         let json = serde_json::to_string(&ClientList::from([client].as_slice())).unwrap();
         let expected = concat!(
             r#"{"clients":[{"address":"192.0.2.7:7000","verified":false,"subscriptions":["#,
-            r#"{"liveId":"cam1","acked":true,"reportedLoss":0.25,"reportedLostTotal":-1,"reportedJitter":40},"#,
-            r#"{"liveId":"cam2","acked":false,"reportedLoss":null,"reportedLostTotal":null,"reportedJitter":null}"#,
+            r#"{"liveId":"cam1","acked":true,"reportedLoss":0.25,"reportedLostTotal":-1,"reportedJitter":40,"#,
+            r#""packageLoss":{"lossScale60":null,"throwScale60":null,"lossScale10":0.5,"throwScale10":null,"#,
+            r#""lossScale2":null,"throwScale2":null,"lossTotal":null}},"#,
+            r#"{"liveId":"cam2","acked":false,"reportedLoss":null,"reportedLostTotal":null,"reportedJitter":null,"#,
+            r#""packageLoss":null}"#,
             r#"],"packetsSent":5,"bytesSent":65,"retransmitted":2}]}"#,
         );
         assert_eq!(json, expected);

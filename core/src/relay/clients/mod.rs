@@ -8,7 +8,7 @@
 mod requests;
 mod trust;
 
-use super::command::{ClientInfo, SubscriptionInfo};
+use super::command::{ClientInfo, LossReport, SubscriptionInfo};
 use super::ctx::Ctx;
 use super::outbox::{Dest, SlotId};
 use super::streams::Streams;
@@ -268,6 +268,19 @@ impl Clients {
         }
     }
 
+    /// A `packageLoss` report naming client `id` (§3.2): each figure is
+    /// kept on the client's subscription to its stream; ids it does not
+    /// list, and an id the relay does not know, are ignored, so what is
+    /// kept stays within the clients' lists.
+    pub(super) fn report_loss(&mut self, id: ClientId, reports: &[(String, LossReport)]) {
+        let Some(client) = self.by_id.get_mut(&id) else { return };
+        for (live_id, report) in reports {
+            if let Some(sub) = client.subscriptions.iter_mut().find(|s| s.live_id() == live_id) {
+                sub.report_loss(report.sanitized());
+            }
+        }
+    }
+
     /// The address of client `id`.
     pub(super) fn address(&self, id: ClientId) -> SocketAddr {
         self.by_id[&id].addr
@@ -312,8 +325,9 @@ impl Clients {
                     retransmitted: 0,
                 };
                 for sub in &c.subscriptions {
-                    let (entry, figures): (SubscriptionInfo, _) =
+                    let (mut entry, figures): (SubscriptionInfo, _) =
                         streams.subscription_info(sub.live_id(), id, sub.acked());
+                    entry.package_loss = sub.loss();
                     info.subscriptions.push(entry);
                     if let Some([packets, bytes, retransmitted]) = figures {
                         info.packets_sent += packets;

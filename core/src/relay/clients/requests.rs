@@ -4,6 +4,7 @@
 //! acknowledged, the unprompted answer when a listed stream goes live, and
 //! `SSRC_ACK`, which puts the client into the stream's fan-out list.
 
+use super::super::command::LossReport;
 use super::super::ctx::Ctx;
 use super::super::outbox::Dest;
 use super::super::streams::Streams;
@@ -29,11 +30,22 @@ pub(super) struct Subscription {
     /// When the first `PULL_RSP` with an SSRC went out: the ack replays
     /// the stream's history from then on (2.5 join).
     answered_at: Option<Instant>,
+    /// The client's latest `packageLoss` figures for it (§3.2).
+    loss: Option<LossReport>,
 }
 
 impl Subscription {
     fn new(live_id: &str) -> Self {
-        Subscription { live_id: live_id.to_owned(), acked: false, resend: None, answered_at: None }
+        Subscription { live_id: live_id.to_owned(), acked: false, resend: None, answered_at: None, loss: None }
+    }
+
+    pub(super) fn loss(&self) -> Option<LossReport> {
+        self.loss
+    }
+
+    /// Keeps the client's reported figures (already sanitized).
+    pub(super) fn report_loss(&mut self, loss: Option<LossReport>) {
+        self.loss = loss;
     }
 
     pub(super) fn live_id(&self) -> &str {

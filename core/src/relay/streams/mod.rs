@@ -9,11 +9,11 @@ mod feedback;
 mod ingress;
 mod stream;
 
-use super::StopReason;
-use super::command::{StreamInfo, SubscriberInfo, SubscriptionInfo};
+use super::command::{StreamInfo, SubscriberInfo, SubscriptionInfo, known};
 use super::ctx::Ctx;
 use super::outbox::{Dest, SlotId};
 use super::router::Stopped;
+use super::{MAX_EVENT_TEXT, RelayEvent, StopReason};
 use crate::auth::Credential;
 use crate::endpoint::Port;
 use crate::packet::rtcp::{Nack, ReportBlock};
@@ -124,6 +124,9 @@ impl Streams {
         let accepted = self.credentials.get_key_value(live_id).filter(|(_, c)| c.verify(code.as_bytes()));
         let Some((live_id, _)) = accepted else {
             ctx.counters().auth_refused += 1;
+            let unknown_id = !self.credentials.contains_key(live_id);
+            let named = live_id.chars().take(MAX_EVENT_TEXT).collect();
+            ctx.emit(RelayEvent::AuthRefused { source: from, live_id: named, unknown_id });
             let refused = ctx.control(crate::packet::pt::PayloadType::AuthRefused, 0, live_id.as_bytes());
             ctx.send((port, from), refused);
             return Err(());
@@ -131,6 +134,8 @@ impl Streams {
         ctx.counters().auth_accepted += 1;
         let live_id = live_id.clone();
         let key = self.get_or_create(ctx, &live_id);
+        let renewed = self.get_mut(key).is_live();
+        ctx.emit(RelayEvent::AuthAccepted { source: from, live_id: live_id.clone(), renewed });
         Ok(self.get_mut(key).authenticate(ctx, key, port, from))
     }
 
@@ -250,6 +255,15 @@ impl Streams {
         }
     }
 
+    /// A delay reported for `live_id` (§3.2 `delay`): kept if the stream
+    /// has ever been live (so the streams bound what is kept), else
+    /// ignored, like the probes of ids never authenticated (§1.3.5).
+    pub(super) fn report_delay(&mut self, live_id: &str, delay_ms: Option<f64>) {
+        if let Some(stream) = self.find_mut(live_id) {
+            stream.report_delay(known(delay_ms));
+        }
+    }
+
     /// Adds a credential (§3.1); false (and no change) if one with its id
     /// exists.
     pub(super) fn add_credential(&mut self, credential: Credential) -> bool {
@@ -325,6 +339,7 @@ impl Streams {
                 lost: 0,
                 recovered: 0,
                 rtt_ms: None,
+                reported_delay_ms: None,
                 subscribers: 0,
                 subscriber_list: Vec::new(),
             },
@@ -357,6 +372,7 @@ impl Streams {
             reported_loss: report.map(|r| f64::from(r.fraction_lost()) / 256.0),
             reported_lost_total: report.map(|r| i64::from(r.cumulative_lost())),
             reported_jitter: report.map(|r| r.jitter()),
+            package_loss: None,
         };
         (info, entry.map(|(figures, _)| figures))
     }

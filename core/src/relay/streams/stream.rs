@@ -49,6 +49,8 @@ pub(super) struct Stream {
     rate: RateWindow,
     packets_in: u64,
     bytes_in: u64,
+    /// The delay its publisher last reported (§3.2 `delay`), in ms.
+    reported_delay_ms: Option<f64>,
 }
 
 impl Stream {
@@ -69,6 +71,7 @@ impl Stream {
             rate: RateWindow::new(),
             packets_in: 0,
             bytes_in: 0,
+            reported_delay_ms: None,
         }
     }
 
@@ -317,6 +320,11 @@ impl Stream {
         self.fanout.record_report(client, Report::from(block));
     }
 
+    /// Keeps the delay its publisher reported (§3.2 `delay`).
+    pub(super) fn report_delay(&mut self, delay_ms: Option<f64>) {
+        self.reported_delay_ms = delay_ms;
+    }
+
     /// The stream's figures for the operator (§3.1).
     pub(super) fn info(&mut self, now: Instant) -> StreamInfo {
         StreamInfo {
@@ -330,6 +338,7 @@ impl Stream {
             lost: self.seq.missing(),
             recovered: self.ingress.recovered(),
             rtt_ms: self.ingress.rtt().map(|d| d.as_secs_f64() * 1000.0),
+            reported_delay_ms: self.reported_delay_ms,
             subscribers: self.fanout.len(),
             subscriber_list: Vec::new(),
         }
