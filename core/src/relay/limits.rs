@@ -116,8 +116,10 @@ pub(super) struct UnboundIds {
 const TOKEN: u64 = 1_000_000;
 
 impl UnboundIds {
+    /// Its hash key comes from a side stream of the seed
+    /// ([`Rng::map_aside`]), so adding it changed no id a seed gives.
     pub(super) fn new(rng: &mut Rng) -> Self {
-        UnboundIds { by_ip: rng.map() }
+        UnboundIds { by_ip: rng.map_aside(1) }
     }
 
     pub(super) fn len(&self) -> usize {
