@@ -187,10 +187,8 @@ impl Clients {
 
     /// A datagram from `from`: the client bound there was heard now.
     pub(super) fn heard(&mut self, now: Instant, from: SocketAddr) {
-        if let Some(id) = self.by_addr.get(&from) {
-            if let Some(client) = self.by_id.get_mut(id) {
-                client.last_heard = now;
-            }
+        if let Some(client) = self.by_addr.get(&from).and_then(|id| self.by_id.get_mut(id)) {
+            client.last_heard = now;
         }
     }
 
