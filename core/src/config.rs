@@ -27,6 +27,12 @@ pub struct Config {
     pub pull_rsp_resends: u32,
     /// How long a `PULL_RSP` challenge can be echoed (2.3).
     pub challenge_validity_ms: u64,
+    /// An echoed address change completes only once the old address has
+    /// sent nothing for this long (2.3). 2 s: a NAT rebinding silences the
+    /// old address, a guesser of client ids cannot; a client that
+    /// heartbeats every second is never silent that long. 0 moves at the
+    /// echo (the behaviour before this rule).
+    pub move_quiet_ms: u64,
     /// Minimum gap between two `CLIENT_UNKNOWN` / `STREAM_UNKNOWN` answers to
     /// one source (2.5).
     pub unknown_reply_interval_ms: u64,
@@ -37,7 +43,18 @@ pub struct Config {
     /// Pull clients the relay tracks at once.
     pub max_clients: usize,
     /// Pull clients one source IP may hold (a NAT may hide a few dozen).
+    /// When the table is full, the oldest client that never proved
+    /// liveness (never presented its id from its address) makes room.
     pub max_clients_per_ip: usize,
+    /// Messages naming a client id not bound to their source address
+    /// (an id the relay never gave there, or an address change) one source
+    /// IP may send per second, with a burst of two seconds' worth; beyond
+    /// that they are dropped unanswered (counted). 128: two per second for
+    /// each client of a NAT hiding 64 (a heartbeat and an echo while
+    /// moving, or the heartbeats of legacy clients a restarted relay no
+    /// longer knows), while a guesser gets 128 guesses a second against
+    /// 2^32 ids (2.3). Not applied with `legacy_trust`.
+    pub max_unbound_ids_per_ip_per_sec: u32,
     /// Chunked pull requests being reassembled at once, over all clients.
     pub max_pending_reassemblies: usize,
     /// Chunks one pull request may have (64 × 738 bytes ≈ 47 KB of ids).
@@ -48,12 +65,16 @@ pub struct Config {
     pub max_subscribers_per_stream: usize,
     /// Packets queued for one destination; when full the oldest goes.
     pub max_queued_per_destination: usize,
-    /// Sources remembered by the once-per-second `*_UNKNOWN` limiter and
-    /// by the failed-auth limiter.
+    /// Sources remembered by the once-per-second `*_UNKNOWN` limiter, by
+    /// the failed-auth limiter and by the unbound-id limiter (each).
     pub max_rate_limited_sources: usize,
-    /// Refused `AUTH_REQ`s one source IP may send per minute; beyond that
-    /// its auth requests are ignored (counted) until the minute is over.
-    /// Slows down guessing of imported, weaker codes.
+    /// Refused `AUTH_REQ`s for stream ids that have a credential one
+    /// source IP may send per minute; beyond that its auth requests are
+    /// ignored (counted) until the minute is over, except the right code
+    /// from the address the live stream is bound to (1.3.1). Slows down
+    /// guessing of imported, weaker codes without locking out the owner;
+    /// refusals for ids without a credential guess no code and do not
+    /// count.
     pub max_auth_failures_per_ip_per_minute: u32,
     /// Packets of history kept per stream for retransmission and joins
     /// (rounded up to a power of two; 2048 ≈ 4 s of a 5 Mbit/s stream).
@@ -92,10 +113,12 @@ impl Default for Config {
             pull_rsp_resend_initial_ms: 1_000,
             pull_rsp_resends: 3,
             challenge_validity_ms: 5_000,
+            move_quiet_ms: 2_000,
             unknown_reply_interval_ms: 1_000,
             legacy_trust: false,
             max_clients: 10_000,
             max_clients_per_ip: 64,
+            max_unbound_ids_per_ip_per_sec: 128,
             max_pending_reassemblies: 1_024,
             max_pull_request_chunks: 64,
             max_ids_per_request: 512,
@@ -145,6 +168,7 @@ impl Config {
             ("challenge_validity_ms", self.challenge_validity_ms),
             ("max_clients", self.max_clients as u64),
             ("max_clients_per_ip", self.max_clients_per_ip as u64),
+            ("max_unbound_ids_per_ip_per_sec", u64::from(self.max_unbound_ids_per_ip_per_sec)),
             ("max_pending_reassemblies", self.max_pending_reassemblies as u64),
             ("max_pull_request_chunks", self.max_pull_request_chunks as u64),
             ("max_ids_per_request", self.max_ids_per_request as u64),
@@ -184,6 +208,9 @@ impl Config {
     pub(crate) fn history_max_age(&self) -> Duration {
         Duration::from_millis(self.history_max_age_ms)
     }
+    pub(crate) fn move_quiet(&self) -> Duration {
+        Duration::from_millis(self.move_quiet_ms)
+    }
     pub(crate) fn unknown_reply_interval(&self) -> Duration {
         Duration::from_millis(self.unknown_reply_interval_ms)
     }
@@ -205,6 +232,7 @@ mod tests {
         assert_eq!(c.client_heartbeat_timeout_ms, 10_000);
         assert_eq!(c.pull_reassembly_timeout_ms, 1_000);
         assert!(!c.legacy_trust);
+        assert_eq!(c.move_quiet_ms, 2_000);
         let waits: Vec<_> = (0..3).map(|n| c.pull_rsp_resend_wait(n).as_millis()).collect();
         assert_eq!(waits, [1000, 2000, 4000]);
     }

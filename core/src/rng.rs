@@ -27,6 +27,16 @@ impl Rng {
         Map::with_hasher(foldhash::fast::FixedState::with_seed(self.0.next_u64()))
     }
 
+    /// An empty map whose hash key comes from another stream of the same
+    /// seed: the main sequence (ids, SSRCs, challenges, the other maps'
+    /// keys) stays what it was, so state added later does not change what
+    /// a seed gives the rest.
+    pub(crate) fn map_aside<K, V>(&mut self, stream: u64) -> Map<K, V> {
+        let mut side = self.0.clone();
+        side.set_stream(stream);
+        Map::with_hasher(foldhash::fast::FixedState::with_seed(side.next_u64()))
+    }
+
     /// A random id that is no sentinel and for which `taken` is false.
     pub(crate) fn assignable_id(&mut self, taken: impl Fn(u32) -> bool) -> u32 {
         loop {

@@ -96,6 +96,7 @@ fn a_moved_client_leaves_nothing_at_its_old_address_and_nothing_once_stopped() {
         challenge = of(&out, pt::PULL_RSP).first().map(|r| r.header().ssrc);
     }
     h.ack(Port::Pull, addr(NEW), id, challenge.expect("a PULL_RSP"), "a");
+    h.advance(Duration::from_millis(2_000));
     let bound = h.relay.client_bindings();
     assert_eq!(bound.iter().map(|b| (b.id.get(), b.address)).collect::<Vec<_>>(), [(id, addr(NEW))]);
     let sizes = h.relay.state_sizes();
@@ -117,6 +118,7 @@ fn a_client_replaced_at_its_address_leaves_no_state() {
         challenge = of(&out, pt::PULL_RSP).first().map(|r| r.header().ssrc);
     }
     h.ack(Port::Pull, addr(SUB), second, challenge.expect("a PULL_RSP"), "a");
+    h.advance(Duration::from_millis(2_000));
     let bound: Vec<u32> = h.relay.client_bindings().iter().map(|b| b.id.get()).collect();
     assert_eq!(bound, [second], "{first} replaced");
     h.send(Port::Pull, addr(SUB), packet(pt::STOP_PULL_REQ, false, 0, 0, second, b""));

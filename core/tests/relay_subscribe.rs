@@ -490,11 +490,14 @@ fn at_most_1024_chunked_pull_requests_are_reassembled_at_once() {
     assert_eq!(h.counters().pull_req_rejected, 1);
 }
 
-/// Config `max_clients` = 10000: the 10001st client id is refused.
+/// Config `max_clients` = 10000: with 10000 clients that proved
+/// liveness (a heartbeat), the 10001st client id is refused.
 #[test]
 fn the_relay_tracks_at_most_10000_clients() {
     let mut h = Harness::new();
-    many_clients(&mut h, 10_000);
+    for (from, id) in many_clients(&mut h, 10_000) {
+        h.heartbeat(Port::Pull, from, id);
+    }
     let from = std::net::SocketAddr::from(([10, 2, 0, 1], 1));
     assert!(h.send(Port::Pull, from, packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b"")).is_empty());
     assert_eq!(h.relay.state_sizes().clients, 10_000);

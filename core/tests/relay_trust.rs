@@ -113,7 +113,9 @@ fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed(
     assert_eq!(of(&out, pt::CLIENT_UNKNOWN).len(), 1);
     assert_eq!(data_to(&mut h, ssrc), [addr(SUB)]);
     h.ack(Port::Push, addr(NEW), id, rsp[0].header().ssrc, "a");
-    assert_eq!(data_to(&mut h, ssrc), [addr(NEW)]);
+    assert_eq!(data_to(&mut h, ssrc), [addr(SUB)], "the old address was heard within move_quiet_ms");
+    h.advance(Duration::from_millis(2_000));
+    assert_eq!(data_to(&mut h, ssrc), [addr(NEW)], "quiet for 2 s: moved");
     assert!(h.events.contains(&RelayEvent::ClientMoved { from: addr(SUB), to: addr(NEW) }));
     let out = h.send(Port::Push, addr(NEW), packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
     assert_eq!(out[0].header().ssrc, id, "the new address owns the id");
@@ -200,9 +202,15 @@ fn clients_per_ip_and_in_all_are_limited() {
     for port in 0..3 {
         let out = h.send(Port::Pull, addr(SUB + port), packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
         assert_eq!(out.len(), usize::from(port < 2));
+        if let Some(rsp) = out.first() {
+            h.heartbeat(Port::Pull, addr(SUB + port), rsp.header().ssrc);
+        }
     }
     let other_ip = std::net::SocketAddr::from(([127, 0, 0, 2], 1));
-    h.send(Port::Pull, other_ip, packet(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
+    let id = h.client_id(Port::Pull, other_ip);
+    // Clients that heartbeat are never evicted to make room (see
+    // relay_hardening.rs for those that do not).
+    h.heartbeat(Port::Pull, other_ip, id);
     assert!(
         h.send(
             Port::Pull,
@@ -240,7 +248,8 @@ fn pending_reassemblies_chunks_and_ids_per_request_are_limited() {
 #[test]
 fn a_challenge_is_valid_for_exactly_5_s() {
     let moved_after = |ms: u64| {
-        let (mut h, ssrc, id) = setup(Config::default());
+        // The old address keeps heartbeating: no quiet period here.
+        let (mut h, ssrc, id) = setup(Config { move_quiet_ms: 0, ..Config::default() });
         let rsp: Vec<_> = (0..5).flat_map(|_| h.heartbeat(Port::Pull, addr(NEW), id)).collect();
         let challenge = of(&rsp, pt::PULL_RSP)[0].header().ssrc;
         for _ in 0..ms / 1_000 {
@@ -340,6 +349,8 @@ fn the_unknown_reply_limiter_remembers_4096_sources() {
     for i in 0..4096 {
         assert_eq!(h.send(Port::Pull, from(i), packet(pt::HEARTBEAT, false, 0, 0, 7, b"")).len(), 1);
     }
+    // Enough for the unbound-id limiter (2.3) to refill and forget them.
+    h.advance(Duration::from_millis(10));
     assert!(h.send(Port::Pull, from(4096), packet(pt::HEARTBEAT, false, 0, 0, 7, b"")).is_empty());
     assert_eq!((h.counters().client_unknown_sent, h.counters().unknown_reply_limited), (4096, 1));
 }
@@ -390,6 +401,8 @@ fn address_changes_started_and_completed_are_counted() {
     let challenge = of(&rsp, pt::PULL_RSP)[0].header().ssrc;
     assert_eq!((h.counters().address_change_started, h.counters().address_change_completed), (1, 0));
     h.ack(Port::Pull, addr(NEW), id, challenge, "a");
+    assert_eq!((h.counters().address_change_waiting, h.counters().address_change_completed), (1, 0));
+    h.advance(Duration::from_millis(2_000));
     assert_eq!((h.counters().address_change_started, h.counters().address_change_completed), (1, 1));
 }
 

@@ -358,6 +358,8 @@ mod tests {
         let t = env_table(env(&[
             ("RTPRELAY_ADMIN_TOKEN", "12345"),
             ("RTPRELAY_LEGACY_TRUST", "true"),
+            ("RTPRELAY_MOVE_QUIET_MS", "500"),
+            ("RTPRELAY_MAX_UNBOUND_IDS_PER_IP_PER_SEC", "16"),
             ("RTPRELAY_APP_KEYS", r#"[{appId = "a", secureKey = "k"}]"#),
             ("RTPRELAY_PUSH_ADDR", "127.0.0.1:0"),
             ("RTPRELAY_PULL_ADDR", "127.0.0.1:0"),
@@ -366,6 +368,7 @@ mod tests {
         let s = build(&[t]).unwrap();
         assert_eq!(s.server.admin_token.as_deref(), Some("12345"), "a numeric token stays text");
         assert!(s.relay.legacy_trust);
+        assert_eq!((s.relay.move_quiet_ms, s.relay.max_unbound_ids_per_ip_per_sec), (500, 16));
         assert_eq!(s.server.app_keys, vec![AppKey { app_id: "a".into(), secure_key: "k".into() }]);
         let err = env_table(env(&[("RTPRELAY_MAX_CLIENTS", "many")])).unwrap_err();
         assert!(err.to_string().contains("RTPRELAY_MAX_CLIENTS"), "{err}");

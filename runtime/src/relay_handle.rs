@@ -110,5 +110,6 @@ fn leave_reason(reason: LeaveReason) -> &'static str {
         LeaveReason::Stopped => "stopped",
         LeaveReason::HeartbeatTimeout => "heartbeat_timeout",
         LeaveReason::Replaced => "replaced",
+        LeaveReason::Evicted => "evicted",
     }
 }

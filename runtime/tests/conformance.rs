@@ -1159,11 +1159,14 @@ fn challenge_at(new: &Peer, to: SocketAddr, id: u32, poll: Duration) -> Rtp {
     panic!("no PULL_RSP to the new address");
 }
 
+/// 2.3: the move also waits until the old address has sent nothing for
+/// `move_quiet_ms` (here 1000 ms, to keep the test short).
 #[test]
 fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed() {
-    let (_dir, server) = start(&[]);
+    let (_dir, server) = start(&[("RTPRELAY_MOVE_QUIET_MS", "1000")]);
     let (publisher, old, ssrc) = live_with_subscriber(&server, "cam1");
     let id = register(&old, server.ready.pull);
+    let quiet_from = Instant::now();
     let new = Peer::new();
     let rsp = challenge_at(&new, server.ready.pull, id, Duration::from_millis(100));
     assert_eq!(rsp.text(), format!("cam1#{}", ssrc as i32));
@@ -1171,7 +1174,12 @@ fn a_heartbeat_from_a_new_address_moves_data_only_after_the_challenge_is_echoed(
     assert_eq!(old.expect(pt::TS_DATA).payload, b"before");
     new.send(server.ready.pull, &rtp(pt::SSRC_ACK, false, 0, rsp.ssrc, id, b"cam1"));
     std::thread::sleep(Duration::from_millis(100));
-    publisher.send(server.ready.push, &ts(2, ssrc, b"after"));
+    if quiet_from.elapsed() < Duration::from_millis(800) {
+        publisher.send(server.ready.push, &ts(2, ssrc, b"echoed"));
+        assert_eq!(old.expect(pt::TS_DATA).payload, b"echoed", "the old address spoke within move_quiet_ms");
+    }
+    std::thread::sleep(Duration::from_millis(1_100).saturating_sub(quiet_from.elapsed()));
+    publisher.send(server.ready.push, &ts(3, ssrc, b"after"));
     let moved: Vec<Vec<u8>> = new.drain(SHORT).into_iter().filter(ts_data).map(|p| p.payload).collect();
     assert_eq!(moved, [b"after".to_vec()]);
     assert!(old.drain(Duration::from_millis(100)).iter().all(|p| !ts_data(p)));

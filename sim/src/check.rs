@@ -83,6 +83,10 @@ pub enum Invariant {
     /// `DELAY_RSP` (RTCP included) were not the relay's clock when it was
     /// sent: a legacy client may take its clock from any of them (§1.1).
     RelayClock,
+    /// A client moved to a new address while its old address had sent the
+    /// relay something within `move_quiet_ms` (§2.3: a NAT rebinding
+    /// silences the old address, a guesser of the id cannot).
+    QuietMove,
 }
 
 /// The longest a pull client may go, after a relay restart, without data
@@ -135,6 +139,9 @@ pub struct Checker {
     /// The relay's client bindings after the last step, and before it.
     bindings: Vec<ClientBinding>,
     previous: Vec<ClientBinding>,
+    /// When each address last sent the relay a datagram other than
+    /// `TS_DATA` (what the relay's quiet rule counts, §2.3).
+    last_heard: BTreeMap<SocketAddr, Instant>,
     /// What the wire proves about addresses.
     trust: Trust,
     /// The address and the client id named by the datagram this step
@@ -183,6 +190,7 @@ impl Checker {
             wire_acks: BTreeSet::new(),
             bindings: Vec::new(),
             previous: Vec::new(),
+            last_heard: BTreeMap::new(),
             trust: Trust::new(Duration::from_millis(scenario.relay.challenge_validity_ms)),
             step_from: None,
             step_rtcp: None,
@@ -241,6 +249,7 @@ impl Checker {
         self.wire_acks.clear();
         self.bindings.clear();
         self.previous.clear();
+        self.last_heard.clear();
         self.trust.clear();
         self.ssrc_of.clear();
         self.stream_of.clear();
@@ -283,6 +292,7 @@ impl fmt::Display for Invariant {
             Invariant::ClientAltered => "pull client data other than what was pushed",
             Invariant::NotRecovered => "pull client without fresh data after a relay restart",
             Invariant::RelayClock => "relay datagram without the relay's clock in bytes 4-7",
+            Invariant::QuietMove => "client moved while its old address was heard within move_quiet_ms",
         })
     }
 }

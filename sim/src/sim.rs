@@ -296,7 +296,7 @@ where
     /// The call contract after every step: drain transmits, then events,
     /// then read the next deadline; then check.
     fn settle(&mut self) -> Result<(), Breach> {
-        self.checker.on_relay_state(self.relay.borrow().client_bindings())?;
+        self.checker.on_relay_state(self.now, self.relay.borrow().client_bindings())?;
         while let Some(t) = self.relay.poll_transmit(MAX_SEGMENTS) {
             self.checker.on_relay_transmit(self.now, &t)?;
             // Only the peer at that address now: a rebound peer's old

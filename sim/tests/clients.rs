@@ -10,6 +10,7 @@ use rtprelay_core::{Instant, PullEvent};
 use rtprelay_sim::check::RESTART_RECOVERY;
 use rtprelay_sim::peer::{Action, Peer};
 use rtprelay_sim::scenario::PeerSpec;
+use rtprelay_sim::sim::build_relay;
 use rtprelay_sim::{Invariant, Options, Scenario, Sim, run};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -291,6 +292,22 @@ fn canary_data_moved_to_an_address_without_an_echoed_challenge_is_caught() {
     let new_addr = scenario.addrs_of(1)[1];
     let v = expect_violation(Sim::new(scenario).run(), Invariant::AddressMove);
     assert!(v.breach.detail.contains(&new_addr.to_string()) && v.at >= Duration::from_secs(5), "{v}");
+}
+
+/// A relay that moves a client as soon as its challenge is echoed
+/// (`move_quiet_ms` = 0, the behaviour before §2.3 asked for a quiet old
+/// address) as the planted bug, against a checker expecting 8 s (longer
+/// than the rebinding client takes to earn and echo a challenge, a few
+/// heartbeats): the echo moves it while its old address's last heartbeat
+/// is more recent than that.
+#[test]
+fn canary_a_move_while_the_old_address_was_heard_within_move_quiet_ms_is_caught() {
+    let mut scenario = Scenario::generate(&clients(3, 10)).with_rebinding(1, Duration::from_secs(5));
+    scenario.relay.move_quiet_ms = 8_000;
+    let mut buggy = scenario.clone();
+    buggy.relay.move_quiet_ms = 0;
+    let v = expect_violation(Sim::with_relay(scenario, |_| build_relay(&buggy)).run(), Invariant::QuietMove);
+    assert!(v.at >= Duration::from_secs(5), "{v}");
 }
 
 /// A pull-client subscriber that never hears `CLIENT_UNKNOWN`, so it

@@ -76,6 +76,10 @@ counters! {
     client_limit_per_ip,
     /// Messages naming a client id not bound to their source address.
     client_untrusted,
+    /// Messages naming a client id not bound to their source address dropped unanswered: their source IP used up max_unbound_ids_per_ip_per_sec.
+    client_ids_limited,
+    /// Clients evicted from a full table to admit a new one: they never proved liveness (no message naming their id from their address).
+    client_evicted_unverified,
     /// PULL_REQ chunks dropped: too many chunks, inconsistent marker, or the pending-set limit.
     pull_req_rejected,
     /// Complete pull requests dropped: not UTF-8.
@@ -84,6 +88,8 @@ counters! {
     pull_req_ids_truncated,
     /// Pending pull requests timed out (PULL_REQ_LOST sent).
     pull_req_lost,
+    /// Pull requests of more than max_pull_request_chunks chunks refused with PULL_REQ_LOST.
+    pull_req_too_long,
     /// Complete pull requests applied.
     pull_req_applied,
     /// PULL_RSP resent for lack of an ack.
@@ -100,6 +106,8 @@ counters! {
     client_stopped,
     /// Address changes started by a heartbeat from a new address.
     address_change_started,
+    /// Echoed address changes held back: the old address was heard within move_quiet_ms.
+    address_change_waiting,
     /// Clients moved to a new address.
     address_change_completed,
     /// Sends withheld: more bytes than received toward an unverified address.

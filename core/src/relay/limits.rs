@@ -1,7 +1,9 @@
-//! The relay's two per-source limiters: [`UnknownReplies`] (at most one
-//! `CLIENT_UNKNOWN` / `STREAM_UNKNOWN` per source per interval, §2.5) and
-//! [`AuthFailures`] (refused auths per source IP per minute, §1.3.1). Each
-//! owns its map and keeps it within `max_rate_limited_sources`.
+//! The relay's per-source limiters: [`UnknownReplies`] (at most one
+//! `CLIENT_UNKNOWN` / `STREAM_UNKNOWN` per source per interval, §2.5),
+//! [`AuthFailures`] (refused auths per source IP per minute, §1.3.1) and
+//! [`UnboundIds`] (messages naming client ids not bound to their source,
+//! per source IP per second, §2.3). Each owns its map and keeps it within
+//! `max_rate_limited_sources`.
 
 use super::ctx::Ctx;
 use super::outbox::Dest;
@@ -97,5 +99,61 @@ impl AuthFailures {
             *entry = (now, 0, false);
         }
         entry.1 += 1;
+    }
+}
+
+/// Messages naming a client id not bound to their source address, per
+/// source IP: a token bucket of `max_unbound_ids_per_ip_per_sec` a second
+/// holding two seconds' worth (§2.3). It stops id guessing (every guess is
+/// such a message) and bounds address-change attempts, while a NAT of 64
+/// honest clients (two such messages a second each at most) never meets it.
+pub(super) struct UnboundIds {
+    /// Tokens in millionths, and when they were last refilled.
+    by_ip: Map<IpAddr, (u64, Instant)>,
+}
+
+/// Token units per message.
+const TOKEN: u64 = 1_000_000;
+
+impl UnboundIds {
+    /// Its hash key comes from a side stream of the seed
+    /// ([`Rng::map_aside`]), so adding it changed no id a seed gives.
+    pub(super) fn new(rng: &mut Rng) -> Self {
+        UnboundIds { by_ip: rng.map_aside(1) }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.by_ip.len()
+    }
+
+    /// Takes one token for a message from `from`; false (counted) when its
+    /// IP has none left, or when `max_rate_limited_sources` IPs are all
+    /// still refilling (the table then holds back new IPs rather than let
+    /// them guess unlimited).
+    pub(super) fn allow(&mut self, ctx: &mut Ctx, from: SocketAddr) -> bool {
+        let now = ctx.now();
+        let rate = u64::from(ctx.config().max_unbound_ids_per_ip_per_sec);
+        let capacity = 2 * rate * TOKEN;
+        // Refilled to the brim: as good as forgotten.
+        let level = |&(tokens, at): &(u64, Instant)| {
+            let refill = now.saturating_duration_since(at).as_micros().saturating_mul(u128::from(rate));
+            u64::try_from(u128::from(tokens) + refill).unwrap_or(u64::MAX).min(capacity)
+        };
+        if !self.by_ip.contains_key(&from.ip()) && self.by_ip.len() >= ctx.config().max_rate_limited_sources {
+            self.by_ip.retain(|_, entry| level(entry) < capacity);
+            if self.by_ip.len() >= ctx.config().max_rate_limited_sources {
+                ctx.counters().client_ids_limited += 1;
+                return false;
+            }
+        }
+        let entry = self.by_ip.entry(from.ip()).or_insert((capacity, now));
+        let tokens = level(entry);
+        if tokens < TOKEN {
+            *entry = (tokens, now);
+            ctx.counters().client_ids_limited += 1;
+            return false;
+        }
+        *entry = (tokens - TOKEN, now);
+        true
     }
 }

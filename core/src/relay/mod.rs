@@ -32,7 +32,7 @@ use crate::time::{Instant, WallClock};
 use crate::{ClientId, LiveId, Ssrc};
 use bytes::Bytes;
 use clients::Clients;
-use limits::{AuthFailures, UnknownReplies};
+use limits::{AuthFailures, UnboundIds, UnknownReplies};
 use outbox::Outbox;
 use repeat::Repeats;
 use std::collections::VecDeque;
@@ -133,6 +133,10 @@ pub enum LeaveReason {
     HeartbeatTimeout,
     /// Its address was taken over by another client id.
     Replaced,
+    /// The client table was full and it had never proved liveness (no
+    /// message naming its id from its address): a new client took its
+    /// place.
+    Evicted,
 }
 
 /// Sizes of the relay's bounded state, for invariant checks.
@@ -152,6 +156,9 @@ pub struct StateSizes {
     pub destinations: usize,
     /// Sources remembered by the `*_UNKNOWN` rate limiter.
     pub rate_limited_sources: usize,
+    /// Source IPs remembered by the unbound-client-id limiter (2.3), at
+    /// most `max_rate_limited_sources`.
+    pub unbound_id_sources: usize,
 }
 
 /// One pull client as the relay holds it: [`Relay::client_bindings`].
@@ -189,6 +196,7 @@ pub struct Relay {
     clients: Clients,
     unknown_replies: UnknownReplies,
     auth_failures: AuthFailures,
+    unbound_ids: UnboundIds,
     repeats: Repeats,
     last_now: Instant,
 }
@@ -205,6 +213,7 @@ impl Relay {
         let clients = Clients::new(&mut rng);
         let unknown_replies = UnknownReplies::new(&mut rng);
         let auth_failures = AuthFailures::new(&mut rng);
+        let unbound_ids = UnboundIds::new(&mut rng);
         Relay {
             config,
             clock,
@@ -217,6 +226,7 @@ impl Relay {
             clients,
             unknown_replies,
             auth_failures,
+            unbound_ids,
             repeats: Repeats::default(),
             last_now: Instant::ZERO,
         }
@@ -271,6 +281,7 @@ impl Relay {
             queued_datagrams: self.outbox.queued(),
             destinations: self.outbox.slots_in_use(),
             rate_limited_sources: self.unknown_replies.len() + self.auth_failures.len(),
+            unbound_id_sources: self.unbound_ids.len(),
         }
     }
 
@@ -290,6 +301,11 @@ impl Endpoint for Relay {
         self.enter(now);
         self.counters.rx_datagrams += 1;
         self.counters.rx_bytes += data.len() as u64;
+        // Whether a client's bound address is still talking decides
+        // address moves (§2.3); publishers' data is no client's.
+        if data.get(1).map(|b| b & 0x7f) != Some(pt::TS_DATA) {
+            self.clients.heard(now, from);
+        }
         if is_rtcp(&data) {
             self.on_rtcp(now, from, &data);
             return;
@@ -344,6 +360,7 @@ impl Endpoint for Relay {
                 TimerKey::Reassembly(id) => self.on_reassembly_timer(now, at, id),
                 TimerKey::PullRspResend(id) => self.on_resend_timer(now, at, id),
                 TimerKey::Repeat => self.on_repeat_timer(now),
+                TimerKey::Move(id) => self.on_move_timer(now, at, id),
                 TimerKey::PushNack(key) => self.on_stream_timer(now, at, StreamTimer::PushNack(key)),
                 TimerKey::TailStop(key) => self.on_stream_timer(now, at, StreamTimer::TailStop(key)),
             }

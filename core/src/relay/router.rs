@@ -10,9 +10,10 @@
 use super::clients::{Clients, Untrusted};
 use super::command::{CommandError, Reply};
 use super::ctx::Ctx;
+use super::limits::UnboundIds;
 use super::outbox::Dest;
 use super::repeat::Repeats;
-use super::streams::{StopPush, StreamTimer, TsData};
+use super::streams::{Refused, StopPush, StreamTimer, TsData};
 use super::{Relay, RelayEvent, StopReason};
 use crate::auth::Credential;
 use crate::endpoint::Port;
@@ -74,6 +75,15 @@ macro_rules! refuse_untrusted {
     };
 }
 
+/// Whether a message naming client `id` from `from` may be processed:
+/// always from the id's bound address (and with `legacy_trust`), else
+/// within the source IP's allowance of messages naming ids not bound to it:
+/// guesses and address changes (§2.3). Beyond it the message is dropped
+/// unanswered, so a guesser learns nothing.
+fn unbound_allowed(clients: &Clients, limiter: &mut UnboundIds, ctx: &mut Ctx, from: SocketAddr, id: u32) -> bool {
+    ctx.config().legacy_trust || clients.bound_to(ClientId::new(id), from) || limiter.allow(ctx, from)
+}
+
 impl Relay {
     /// `TS_DATA` (§1.3.3, §1.3.4): plain and unmarked, from the bound
     /// publisher of a live stream, forwarded once per sequence number.
@@ -94,13 +104,17 @@ impl Relay {
     }
 
     /// `AUTH_REQ` (§1.3.1), with at most `max_auth_failures_per_ip_per_minute`
-    /// refusals per source IP.
+    /// refusals of ids with a credential per source IP; a blocked IP is
+    /// still heard from a live stream's bound address with its right code,
+    /// so no one sharing or spoofing the publisher's IP locks it out.
     pub(super) fn on_auth_req(&mut self, now: Instant, port: Port, from: SocketAddr, payload: &[u8]) {
         let Some((live_id, code)) = text::parse_auth(payload) else {
             self.counters.auth_malformed += 1;
             return;
         };
-        if self.auth_failures.blocked(now, from, self.config.max_auth_failures_per_ip_per_minute) {
+        if self.auth_failures.blocked(now, from, self.config.max_auth_failures_per_ip_per_minute)
+            && !self.streams.owner(live_id, code, from)
+        {
             self.counters.auth_rate_limited += 1;
             if self.auth_failures.first_block(from) {
                 self.events.push_back(RelayEvent::SourceRateLimited { source: from.ip() });
@@ -109,7 +123,11 @@ impl Relay {
         }
         let mut ctx = ctx!(self, now);
         match self.streams.authenticate(&mut ctx, port, from, live_id, code) {
-            Err(()) => self.auth_failures.failed(now, from, self.config.max_rate_limited_sources),
+            // A refusal for an id without a credential guesses no code.
+            Err(Refused { unknown_id: true }) => {}
+            Err(Refused { unknown_id: false }) => {
+                self.auth_failures.failed(now, from, self.config.max_rate_limited_sources)
+            }
             Ok(Some((live_id, ssrc))) => self.clients.notify_going_live(&mut ctx, live_id.as_str(), ssrc),
             Ok(None) => {}
         }
@@ -166,6 +184,9 @@ impl Relay {
     /// `PULL_REQ` chunk (§1.4.2-§1.4.4).
     pub(super) fn on_pull_req(&mut self, now: Instant, port: Port, from: SocketAddr, header: Header, payload: &[u8]) {
         let mut ctx = ctx!(self, now);
+        if !unbound_allowed(&self.clients, &mut self.unbound_ids, &mut ctx, from, header.ssrc) {
+            return;
+        }
         let result = self.clients.on_pull_req(&mut ctx, &mut self.streams, port, from, header, payload);
         refuse_untrusted!(self, ctx, result, (port, from), header.ssrc);
     }
@@ -173,6 +194,9 @@ impl Relay {
     /// `SSRC_ACK` (§1.4.5, §2.3, §2.5 join).
     pub(super) fn on_ssrc_ack(&mut self, now: Instant, port: Port, from: SocketAddr, header: Header, payload: &[u8]) {
         let mut ctx = ctx!(self, now);
+        if !unbound_allowed(&self.clients, &mut self.unbound_ids, &mut ctx, from, header.ssrc) {
+            return;
+        }
         let result = self.clients.on_ssrc_ack(&mut ctx, &mut self.streams, port, from, header, payload);
         refuse_untrusted!(self, ctx, result, (port, from), header.ssrc);
     }
@@ -180,6 +204,9 @@ impl Relay {
     /// `HEARTBEAT` (§1.4.7, §2.3).
     pub(super) fn on_heartbeat(&mut self, now: Instant, port: Port, from: SocketAddr, header: Header, len: usize) {
         let mut ctx = ctx!(self, now);
+        if !unbound_allowed(&self.clients, &mut self.unbound_ids, &mut ctx, from, header.ssrc) {
+            return;
+        }
         let result = self.clients.on_heartbeat(&mut ctx, &mut self.streams, port, from, header, len);
         refuse_untrusted!(self, ctx, result, (port, from), header.ssrc);
     }
@@ -238,6 +265,13 @@ impl Relay {
     pub(super) fn on_heartbeat_timer(&mut self, now: Instant, at: Instant, id: ClientId) {
         let mut ctx = ctx!(self, now);
         self.clients.on_heartbeat_timer(&mut ctx, &mut self.streams, at, id);
+    }
+
+    /// An echoed address change waiting for the old address to fall quiet
+    /// (§2.3).
+    pub(super) fn on_move_timer(&mut self, now: Instant, at: Instant, id: ClientId) {
+        let mut ctx = ctx!(self, now);
+        self.clients.on_move_timer(&mut ctx, &mut self.streams, at, id);
     }
 
     /// A pending pull request timed out (§1.4.2).

@@ -17,6 +17,9 @@ pub(crate) enum TimerKey {
     Reassembly(ClientId),
     /// A client's unacknowledged `PULL_RSP` resends.
     PullRspResend(ClientId),
+    /// A client's echoed address change waiting for its old address to
+    /// fall quiet.
+    Move(ClientId),
     /// A stream's push-leg NACK retry.
     PushNack(StreamKey),
     /// A stream's stop waiting for its tail.

@@ -17,10 +17,11 @@ impl Checker {
             ("queued_datagrams after draining", sizes.queued_datagrams, 0),
             ("destinations after draining (pinned only)", sizes.destinations, sizes.clients),
             ("rate_limited_sources", sizes.rate_limited_sources, c.max_rate_limited_sources),
+            ("unbound_id_sources", sizes.unbound_id_sources, c.max_rate_limited_sources),
             // At most one live or stale deadline per timer kind and owner:
-            // per client id heartbeat, reassembly and resend; per stream
-            // idle, push NACK and tail stop; one for repeats.
-            ("timers", sizes.timers, 3 * ids + 3 * sizes.streams + 1),
+            // per client id heartbeat, reassembly, resend and move; per
+            // stream idle, push NACK and tail stop; one for repeats.
+            ("timers", sizes.timers, 4 * ids + 3 * sizes.streams + 1),
         ];
         for (name, value, bound) in bounds {
             if value > bound {

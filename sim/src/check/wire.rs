@@ -15,6 +15,7 @@ use rtprelay_core::packet::{is_rtcp, pt, text};
 use rtprelay_core::{Instant, Port, Transmit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// An RTCP datagram handed to the relay: what it may retransmit in answer.
 pub(super) struct RtcpStep {
@@ -45,8 +46,9 @@ impl Checker {
     /// The relay's client bindings after a step, before its transmits are
     /// drained. Every acknowledgement it holds must be one an `SSRC_ACK`
     /// on the wire gave it.
-    pub fn on_relay_state(&mut self, bindings: Vec<ClientBinding>) -> Result<(), Breach> {
+    pub fn on_relay_state(&mut self, now: Instant, bindings: Vec<ClientBinding>) -> Result<(), Breach> {
         self.previous = std::mem::replace(&mut self.bindings, bindings);
+        self.check_quiet_moves(now)?;
         for b in &self.bindings {
             if let Some(live_id) =
                 b.acked.iter().find(|s| !self.wire_acks.contains(&(b.id.get(), s.as_str().to_owned())))
@@ -64,8 +66,39 @@ impl Checker {
         Ok(())
     }
 
+    /// A client bound to a new address since the last step moved only
+    /// once its old address had been quiet for `move_quiet_ms` (§2.3),
+    /// unless `legacy_trust` moves at once. The datagram of this step is
+    /// not the old address's (it came from the new one, or it is a timer).
+    fn check_quiet_moves(&self, now: Instant) -> Result<(), Breach> {
+        if self.config.legacy_trust {
+            return Ok(());
+        }
+        let quiet = Duration::from_millis(self.config.move_quiet_ms);
+        for b in &self.bindings {
+            let Some(old) = self.previous.iter().find(|p| p.id == b.id && p.address != b.address) else { continue };
+            let heard = self.last_heard.get(&old.address).copied();
+            if let Some(heard) = heard.filter(|&h| now < h + quiet) {
+                return breach(
+                    Invariant::QuietMove,
+                    format!(
+                        "client {:#x} moved from {} to {} {:?} after the old address was last heard",
+                        b.id.get(),
+                        old.address,
+                        b.address,
+                        now - heard
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The relay is handed a datagram.
     pub fn on_relay_receive(&mut self, now: Instant, port: Port, from: SocketAddr, data: &[u8]) {
+        if data.get(1).map(|b| b & 0x7f) != Some(pt::TS_DATA) {
+            self.last_heard.insert(from, now);
+        }
         self.last_port.insert(from, port);
         self.trust.on_receive(now, from, data);
         if is_rtcp(data) {

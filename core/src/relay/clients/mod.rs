@@ -20,7 +20,7 @@ use crate::rng::{Map, Rng};
 use crate::time::Instant;
 use crate::{ClientId, LiveId, Ssrc};
 use requests::{Reassembly, Subscription};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use trust::{Challenge, PendingMove};
 
@@ -36,9 +36,15 @@ struct Client {
     /// The address proved it receives (2.3).
     verified: bool,
     last_heartbeat: Instant,
+    /// The latest datagram of any kind from its bound address: an address
+    /// change waits until it is `move_quiet_ms` old (2.3).
+    last_heard: Instant,
     heartbeat_at: Instant,
     subscriptions: Vec<Subscription>,
     pending: Option<Reassembly>,
+    /// When a pull request of too many chunks was last answered
+    /// `PULL_REQ_LOST`: its further chunks are dropped unanswered.
+    too_long_at: Option<Instant>,
     resend_at: Option<Instant>,
     challenges: Vec<Challenge>,
     moving: Option<PendingMove>,
@@ -63,13 +69,23 @@ pub(super) struct Clients {
     interest: Map<String, BTreeSet<ClientId>>,
     /// Clients with a pull request being reassembled.
     pending: usize,
+    /// Clients not yet verified, oldest first, to evict from a full table
+    /// (entries of clients verified or gone since are skipped).
+    unverified: VecDeque<ClientId>,
 }
 
 impl Clients {
     /// Draws the hash keys of the id, address, per-IP and interest maps, in
     /// that order.
     pub(super) fn new(rng: &mut Rng) -> Self {
-        Clients { by_id: rng.map(), by_addr: rng.map(), per_ip: rng.map(), interest: rng.map(), pending: 0 }
+        Clients {
+            by_id: rng.map(),
+            by_addr: rng.map(),
+            per_ip: rng.map(),
+            interest: rng.map(),
+            pending: 0,
+            unverified: VecDeque::new(),
+        }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -121,7 +137,7 @@ impl Clients {
                 id
             }
             None => {
-                if !self.room(ctx, from) {
+                if !self.room(ctx, streams, from) {
                     return;
                 }
                 let by_id = &self.by_id;
@@ -135,17 +151,50 @@ impl Clients {
         ctx.send((port, from), rsp);
     }
 
-    /// Whether the limits admit one more client at `addr`.
-    fn room(&mut self, ctx: &mut Ctx, addr: SocketAddr) -> bool {
-        if self.len() >= ctx.config().max_clients {
-            ctx.counters().client_limit_global += 1;
-            return false;
-        }
+    /// Whether the limits admit one more client at `addr`. A full table
+    /// first evicts its oldest client that never proved liveness: filling
+    /// it then takes clients that heartbeat, not a burst of
+    /// `CLIENT_ID_REQ`s (spoofed or not).
+    fn room(&mut self, ctx: &mut Ctx, streams: &mut Streams, addr: SocketAddr) -> bool {
         if self.per_ip.get(&addr.ip()).copied().unwrap_or(0) >= ctx.config().max_clients_per_ip {
             ctx.counters().client_limit_per_ip += 1;
             return false;
         }
+        if self.len() >= ctx.config().max_clients {
+            match self.oldest_unverified() {
+                Some(id) => {
+                    ctx.counters().client_evicted_unverified += 1;
+                    self.remove(ctx, streams, id, LeaveReason::Evicted);
+                }
+                None => {
+                    ctx.counters().client_limit_global += 1;
+                    return false;
+                }
+            }
+        }
         true
+    }
+
+    /// Pops the oldest client still unverified, skipping stale entries.
+    fn oldest_unverified(&mut self) -> Option<ClientId> {
+        while let Some(id) = self.unverified.pop_front() {
+            if self.by_id.get(&id).is_some_and(|c| !c.verified) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// A datagram from `from`: the client bound there was heard now.
+    pub(super) fn heard(&mut self, now: Instant, from: SocketAddr) {
+        if let Some(client) = self.by_addr.get(&from).and_then(|id| self.by_id.get_mut(id)) {
+            client.last_heard = now;
+        }
+    }
+
+    /// Whether client `id` is bound to `from` (§1.4.10).
+    pub(super) fn bound_to(&self, id: ClientId, from: SocketAddr) -> bool {
+        self.by_id.get(&id).is_some_and(|c| c.addr == from)
     }
 
     fn create(&mut self, ctx: &mut Ctx, port: Port, addr: SocketAddr, id: ClientId, verified: bool) {
@@ -158,15 +207,26 @@ impl Clients {
             slot,
             verified,
             last_heartbeat: ctx.now(),
+            last_heard: ctx.now(),
             heartbeat_at,
             subscriptions: Vec::new(),
             pending: None,
+            too_long_at: None,
             resend_at: None,
             challenges: Vec::new(),
             moving: None,
             uses_extensions: false,
         };
         self.by_id.insert(id, client);
+        if !verified {
+            self.unverified.push_back(id);
+            // Entries of clients verified or gone since: dropped before
+            // they outnumber the clients.
+            if self.unverified.len() > 2 * self.by_id.len() + 64 {
+                let by_id = &self.by_id;
+                self.unverified.retain(|id| by_id.get(id).is_some_and(|c| !c.verified));
+            }
+        }
         self.by_addr.insert(addr, id);
         *self.per_ip.entry(addr.ip()).or_insert(0) += 1;
         ctx.emit(RelayEvent::ClientJoined { address: addr });

@@ -9,6 +9,7 @@ use super::super::ctx::Ctx;
 use super::super::outbox::Dest;
 use super::super::streams::Streams;
 use super::super::timer::TimerKey;
+use super::trust::Echo;
 use super::{Clients, Untrusted, entry};
 use crate::endpoint::Port;
 use crate::packet::pt::PayloadType;
@@ -118,9 +119,19 @@ impl Clients {
         let mut set =
             client.pending.take().unwrap_or_else(|| Reassembly { chunks: BTreeMap::new(), last: None, at: now });
         if usize::from(index) >= max_chunks {
+            // Too long: the set is dropped and the client told at once,
+            // once for the rest of its chunks (§1.4.2).
             ctx.counters().pull_req_rejected += 1;
             if had_pending {
                 self.pending -= 1;
+                ctx.cancel(set.at, TimerKey::Reassembly(id));
+            }
+            if client.too_long_at.is_none_or(|at| now >= at + timeout) {
+                client.too_long_at = Some(now);
+                let dest = client.dest();
+                ctx.counters().pull_req_too_long += 1;
+                let lost = ctx.control(PayloadType::PullReqLost, 0, pt::PULL_REQ_LOST_PAYLOAD);
+                ctx.send(dest, lost);
             }
             return Ok(());
         }
@@ -307,7 +318,13 @@ impl Clients {
         let client = self.by_id.get(&id);
         let echoes_here = client.is_some_and(|c| c.has_challenge(from, header.timestamp, ctx.now()));
         if echoes_here && client.is_some_and(|c| c.addr != from) {
-            self.move_client(ctx, streams, id, port, from);
+            if ctx.config().legacy_trust {
+                self.move_client(ctx, streams, id, port, from);
+            } else if let Echo::Waiting = self.echoed(ctx, streams, id, port, from) {
+                // Not the client's address yet: its acks wait for the move
+                // (acked streams follow it; others are answered again).
+                return Ok(());
+            }
         } else if !self.trusted(ctx, streams, port, from, id) {
             return Err(Untrusted);
         }

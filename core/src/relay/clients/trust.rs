@@ -7,6 +7,7 @@
 
 use super::super::ctx::Ctx;
 use super::super::streams::Streams;
+use super::super::timer::TimerKey;
 use super::super::{LeaveReason, RelayEvent};
 use super::{Client, Clients, Untrusted, entry};
 use crate::ClientId;
@@ -32,6 +33,20 @@ pub(super) struct PendingMove {
     /// Bytes received from and sent to `addr` (anti-amplification).
     received: u64,
     sent: u64,
+    /// Once `addr` echoed a challenge: the socket it used, until when the
+    /// echo stands, and the deadline of the move's `Move` timer, when the
+    /// old address will have been quiet for `move_quiet_ms` unless heard
+    /// again.
+    echo: Option<(Port, Instant)>,
+    due: Option<Instant>,
+}
+
+/// What an echoed challenge from a new address did.
+pub(super) enum Echo {
+    /// The client moved there.
+    Moved,
+    /// The old address was heard within `move_quiet_ms`: the move waits.
+    Waiting,
 }
 
 impl Client {
@@ -81,7 +96,7 @@ impl Clients {
                 if let Some(&other) = self.by_addr.get(&from) {
                     self.remove(ctx, streams, other, LeaveReason::Replaced);
                 }
-                if !self.room(ctx, from) {
+                if !self.room(ctx, streams, from) {
                     return false;
                 }
                 self.create(ctx, port, from, id, true);
@@ -111,9 +126,13 @@ impl Clients {
         self.release_ip(from.ip());
         *self.per_ip.entry(to.ip()).or_insert(0) += 1;
         self.set_dest(ctx, streams, id, port, to);
+        let now = ctx.now();
         let client = self.client_mut(id);
         client.verified = true;
-        client.moving = None;
+        client.last_heard = now;
+        if let Some(due) = client.moving.take().and_then(|m| m.due) {
+            ctx.cancel(due, TimerKey::Move(id));
+        }
         ctx.counters().address_change_completed += 1;
         ctx.emit(RelayEvent::ClientMoved { from, to });
     }
@@ -155,7 +174,10 @@ impl Clients {
     ) {
         let client = self.client_mut(id);
         if client.moving.as_ref().is_none_or(|m| m.addr != from) {
-            client.moving = Some(PendingMove { addr: from, received: 0, sent: 0 });
+            if let Some(due) = client.moving.take().and_then(|m| m.due) {
+                ctx.cancel(due, TimerKey::Move(id));
+            }
+            client.moving = Some(PendingMove { addr: from, received: 0, sent: 0, echo: None, due: None });
             ctx.counters().address_change_started += 1;
         }
         let moving = client.moving.as_mut().expect("set above");
@@ -174,5 +196,67 @@ impl Clients {
         };
         self.client_mut(id).moving.as_mut().expect("set above").sent += size(n) as u64;
         self.send_pull_rsp(ctx, id, (port, from), &entries[..n]);
+    }
+
+    /// `from` echoed a challenge of client `id`, bound elsewhere (§2.3):
+    /// the client moves there once its old address has sent nothing for
+    /// `move_quiet_ms`, now or when the `Move` timer finds it so. The echo
+    /// stands for `challenge_validity_ms`; a heartbeat from yet another
+    /// address starts over.
+    pub(super) fn echoed(
+        &mut self,
+        ctx: &mut Ctx,
+        streams: &mut Streams,
+        id: ClientId,
+        port: Port,
+        from: SocketAddr,
+    ) -> Echo {
+        let now = ctx.now();
+        let quiet_at = self.by_id[&id].last_heard + ctx.config().move_quiet();
+        if quiet_at <= now {
+            self.move_client(ctx, streams, id, port, from);
+            return Echo::Moved;
+        }
+        ctx.counters().address_change_waiting += 1;
+        let until = now + ctx.config().challenge_validity();
+        let client = self.client_mut(id);
+        let moving = match client.moving.as_mut() {
+            Some(m) if m.addr == from => m,
+            _ => client.moving.insert(PendingMove { addr: from, received: 0, sent: 0, echo: None, due: None }),
+        };
+        moving.echo = Some((port, until));
+        let old = moving.due.replace(quiet_at);
+        if old != Some(quiet_at) {
+            if let Some(old) = old {
+                ctx.cancel(old, TimerKey::Move(id));
+            }
+            ctx.schedule(quiet_at, TimerKey::Move(id));
+        }
+        Echo::Waiting
+    }
+
+    /// A waiting move's timer (§2.3): moves if the old address stayed
+    /// quiet, else waits for its next quiet moment while the echo stands.
+    pub(in super::super) fn on_move_timer(&mut self, ctx: &mut Ctx, streams: &mut Streams, at: Instant, id: ClientId) {
+        let now = ctx.now();
+        let quiet = ctx.config().move_quiet();
+        let Some(client) = self.by_id.get_mut(&id) else { return };
+        let Some(moving) = client.moving.as_mut().filter(|m| m.due == Some(at)) else { return };
+        moving.due = None;
+        let Some((port, until)) = moving.echo.filter(|&(_, until)| until > now) else {
+            moving.echo = None;
+            return;
+        };
+        let quiet_at = client.last_heard + quiet;
+        if quiet_at <= now {
+            let to = moving.addr;
+            client.uses_extensions = true;
+            self.move_client(ctx, streams, id, port, to);
+        } else if quiet_at < until {
+            moving.due = Some(quiet_at);
+            ctx.schedule(quiet_at, TimerKey::Move(id));
+        } else {
+            moving.echo = None;
+        }
     }
 }

@@ -52,6 +52,12 @@ pub(super) enum TsData {
     Stopped(Stopped),
 }
 
+/// A refused `AUTH_REQ` (§1.3.1), answered `AUTH_REFUSED`.
+pub(super) struct Refused {
+    /// No credential has the id (rather than a wrong code).
+    pub(super) unknown_id: bool,
+}
+
 /// What became of one stream named in a `STOP_PUSH_REQ`.
 pub(super) enum StopPush {
     /// Not live, or not bound to the request's source.
@@ -120,7 +126,7 @@ impl Streams {
         from: SocketAddr,
         live_id: &str,
         code: &str,
-    ) -> Result<Option<(LiveId, Ssrc)>, ()> {
+    ) -> Result<Option<(LiveId, Ssrc)>, Refused> {
         let accepted = self.credentials.get_key_value(live_id).filter(|(_, c)| c.verify(code.as_bytes()));
         let Some((live_id, _)) = accepted else {
             ctx.counters().auth_refused += 1;
@@ -129,7 +135,7 @@ impl Streams {
             ctx.emit(RelayEvent::AuthRefused { source: from, live_id: named, unknown_id });
             let refused = ctx.control(crate::packet::pt::PayloadType::AuthRefused, 0, live_id.as_bytes());
             ctx.send((port, from), refused);
-            return Err(());
+            return Err(Refused { unknown_id });
         };
         ctx.counters().auth_accepted += 1;
         let live_id = live_id.clone();
@@ -137,6 +143,14 @@ impl Streams {
         let renewed = self.get_mut(key).is_live();
         ctx.emit(RelayEvent::AuthAccepted { source: from, live_id: live_id.clone(), renewed });
         Ok(self.get_mut(key).authenticate(ctx, key, port, from))
+    }
+
+    /// Whether `from` is the bound address of live stream `live_id` and
+    /// `code` its right code: its owner, whom no auth limit holds back
+    /// (§1.3.1).
+    pub(super) fn owner(&self, live_id: &str, code: &str, from: SocketAddr) -> bool {
+        let bound = self.by_id.get(live_id).is_some_and(|&key| self.list[key.0 as usize].bound_to(from));
+        bound && self.credentials.get(live_id).is_some_and(|c| c.verify(code.as_bytes()))
     }
 
     /// The stream of `live_id`, created with a fresh SSRC if new.
