@@ -155,6 +155,11 @@ impl Server {
         wait_bounded(&mut child)
     }
 
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// The HTTP base URL.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.ready.http)
