@@ -16,7 +16,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{Peer, Server, auth, binary, create_stream, eventually, http, run, serve_command, temp_dir};
+use support::{Peer, Server, auth, binary, create_stream, eventually, http, run, serve_command, stream_ids, temp_dir};
 
 /// The store's file in `dir`.
 fn store_file(dir: &Path) -> PathBuf {
@@ -75,12 +75,7 @@ fn writes_recover_once_the_disk_has_space_again() {
 
     // What was answered is on disk.
     let server = Server::start(dir.path(), &[], &[]);
-    let ids: Vec<String> = http("GET", &server.url("/api/streams"), None, &[]).json()["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["liveId"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = stream_ids(&server);
     assert_eq!(ids, ["b", "user1"]);
     auth(&Peer::new(), server.ready.push, "b", "code-b");
 }

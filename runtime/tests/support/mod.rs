@@ -260,6 +260,16 @@ pub(crate) fn create_stream(server: &Server, live_id: &str) -> String {
     a.json()["liveCode"].as_str().unwrap().to_owned()
 }
 
+/// The ids `GET /api/streams` lists, in its order.
+pub(crate) fn stream_ids(server: &Server) -> Vec<String> {
+    http("GET", &server.url("/api/streams"), None, &[]).json()["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["liveId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A legacy RTP packet: 12-byte header (V=2, no P/X/CC), then `payload`.
 pub(crate) fn rtp(payload_type: u8, marker: bool, seq: u16, timestamp: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
     let mut p = vec![0x80, payload_type | if marker { 0x80 } else { 0 }];
