@@ -5,6 +5,7 @@
 use crate::client_cmd::{pull, push};
 use crate::exit;
 use crate::serve::ServeArgs;
+use crate::store_cmd::StoreCommand;
 use crate::stream_cmd::StreamCommand;
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,9 @@ pub enum Command {
     /// Manages streams of a running relay through its HTTP API.
     #[command(subcommand)]
     Stream(StreamCommand),
+    /// Checks the credential store, or rebuilds it from its backup.
+    #[command(subcommand)]
+    Store(StoreCommand),
 }
 
 /// Parses the process arguments and runs the command; returns the exit code.
@@ -51,6 +55,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Serve(args) => crate::serve::main(&args),
         Command::Stream(StreamCommand::Create(args)) => crate::stream_cmd::create(&args),
+        Command::Store(command) => crate::store_cmd::main(&command),
         Command::Push(args) => crate::client_cmd::main("push", push::run(args)),
         Command::Pull(args) => crate::client_cmd::main("pull", pull::run(args)),
     }

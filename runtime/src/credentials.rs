@@ -4,7 +4,7 @@
 
 use crate::relay_handle::{RelayGone, RelayHandle};
 use crate::secrets;
-use crate::store::{Store, StoreError};
+use crate::store::{Failing, Store, StoreError};
 use rtprelay_core::is_valid_live_code;
 use rtprelay_core::{Command, CommandError, Credential, LiveId};
 use std::sync::Arc;
@@ -138,6 +138,16 @@ impl Credentials {
             tracing::info!(%live_id, "credentials revoked");
         }
         Ok(stored || revoked)
+    }
+
+    /// Whether the store works (see [`Store::health`]): a failing store is
+    /// tried again here, so health turns back to `Ok` once it works.
+    pub async fn health(&self) -> Result<(), Failing> {
+        let store = Arc::clone(&self.store);
+        match tokio::task::spawn_blocking(move || store.health()).await {
+            Ok(health) => health,
+            Err(e) => Err(Failing { error: format!("store task failed: {e}"), seconds: 0 }),
+        }
     }
 
     /// How many credentials are stored.

@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod serve;
 pub mod status;
 pub mod store;
+pub mod store_cmd;
 pub mod stream_cmd;
 pub mod tls;
 pub mod udp;

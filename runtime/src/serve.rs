@@ -9,7 +9,7 @@ use crate::exit;
 use crate::http::{self, AppState};
 use crate::relay_handle::{self, RelayHandle};
 use crate::secrets;
-use crate::store::Store;
+use crate::store::{Store, StoreError, StoreErrorKind};
 use crate::udp::{Driver, UdpEndpoint};
 use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
@@ -147,7 +147,11 @@ pub fn main(args: &ServeArgs) -> i32 {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("rtprelay: {e}");
-            exit::FAILURE
+            // A damaged store needs the operator, as bad configuration does.
+            match e.downcast_ref::<StoreError>() {
+                Some(e) if e.kind() == StoreErrorKind::Damaged => exit::USAGE,
+                _ => exit::FAILURE,
+            }
         }
     }
 }
@@ -208,6 +212,12 @@ async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Resu
     let store = tokio::task::spawn_blocking(move || Store::open(&dir)).await??;
     let store = Arc::new(store);
     let stored = store.load()?;
+    let file = std::path::absolute(store.path()).unwrap_or_else(|_| store.path().to_owned());
+    if store.created() {
+        tracing::warn!(file = %file.display(), "created an empty credential store");
+    } else {
+        tracing::info!(file = %file.display(), credentials = stored.len(), "credential store opened");
+    }
 
     let clock = Clock::start();
     let seed = secrets::seed().map_err(context("random source"))?;

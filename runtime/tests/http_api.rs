@@ -4,7 +4,7 @@
 mod support;
 
 use std::process::Command;
-use support::{Peer, Server, auth, binary, create_stream, http, pt, rtp, run, temp_dir};
+use support::{Peer, Server, auth, binary, create_stream, http, pt, rtp, run, stream_ids, temp_dir};
 
 fn is_code_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
@@ -201,12 +201,7 @@ fn stream_create_cli_and_restart_keep_credentials() {
     let publisher = Peer::new();
     auth(&publisher, server.ready.push, "studio", &code);
     auth(&publisher, server.ready.push, "imported", &imported_code);
-    let ids: Vec<String> = http("GET", &server.url("/api/streams"), None, &[]).json()["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["liveId"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = stream_ids(&server);
     assert_eq!(ids, ["imported", "studio", "user1"]);
     let next = http("POST", &server.url("/api/streams"), Some("{}"), &[]).json();
     assert_eq!(next["liveId"], "user2", "generated ids continue");

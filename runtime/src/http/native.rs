@@ -11,9 +11,22 @@ use axum::response::{IntoResponse, Response};
 use rtprelay_core::{Command, CommandError, LiveId, Reply};
 use serde::Deserialize;
 
-/// `GET /healthz`: `ok` while serving.
-pub async fn healthz() -> &'static str {
-    "ok"
+/// `GET /healthz`: `ok` while serving; 503 with
+/// `{"status": "failing", "store": {"state": "failing", "error", "failingForSeconds"}}`
+/// while the credential store cannot write (a full disk).
+pub async fn healthz(State(state): State<Shared>) -> Response {
+    match state.credentials.health().await {
+        Ok(()) => "ok".into_response(),
+        Err(failing) => {
+            let store = serde_json::json!({
+                "state": "failing",
+                "error": failing.error,
+                "failingForSeconds": failing.seconds,
+            });
+            let body = serde_json::json!({"status": "failing", "store": store});
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
 }
 
 /// The OpenAPI document of this API, kept in the repo.

@@ -155,6 +155,11 @@ impl Server {
         wait_bounded(&mut child)
     }
 
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// The HTTP base URL.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.ready.http)
@@ -253,6 +258,16 @@ pub(crate) fn create_stream(server: &Server, live_id: &str) -> String {
     let a = http("POST", &server.url("/api/streams"), Some(&format!(r#"{{"liveId":"{live_id}"}}"#)), &[]);
     assert_eq!(a.status, 201, "{}", a.body);
     a.json()["liveCode"].as_str().unwrap().to_owned()
+}
+
+/// The ids `GET /api/streams` lists, in its order.
+pub(crate) fn stream_ids(server: &Server) -> Vec<String> {
+    http("GET", &server.url("/api/streams"), None, &[]).json()["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["liveId"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// A legacy RTP packet: 12-byte header (V=2, no P/X/CC), then `payload`.
