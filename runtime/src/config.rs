@@ -236,8 +236,14 @@ pub fn build(layers: &[toml::Table]) -> Result<Settings, ConfigError> {
 impl ServerConfig {
     /// Refuses settings the server must not run with.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.admin_token.as_deref() == Some("") {
-            return Err(ConfigError("admin_token: must not be empty".into()));
+        if let Some(token) = &self.admin_token {
+            if token.trim().is_empty() {
+                return Err(ConfigError("admin_token: must not be empty or only whitespace".into()));
+            }
+            // The bearer check trims what clients send: such a token could never match.
+            if token.trim() != token {
+                return Err(ConfigError("admin_token: must not start or end with whitespace".into()));
+            }
         }
         if self.admin_token.is_none() && !self.http_addr.ip().is_loopback() {
             return Err(ConfigError(format!(
@@ -378,6 +384,8 @@ mod tests {
             "max_clients = 0",
             "http_addr = \"0.0.0.0:30390\"",
             "admin_token = \"\"",
+            "admin_token = \"   \"",
+            "admin_token = \" \\t\\n\"",
             "tls_cert = \"cert.pem\"",
             "push_addr = \"1.2.3.4:5\"\npull_addr = \"1.2.3.4:5\"",
             "stream_idle_timeout_ms = \"soon\"",
