@@ -8,6 +8,8 @@
 //! `Authorization: Bearer <token>` (401 without, 403 wrong); without one,
 //! any request whose `Host` is not a loopback name or address is refused
 //! (DNS rebinding), and the server refuses a non-loopback bind at start.
+//! Two `Host` headers, or one that is not exactly `host[:port]`, are
+//! always refused.
 
 pub mod dashboard;
 pub mod error;
@@ -20,7 +22,7 @@ use crate::config::AppKey;
 use crate::credentials::Credentials;
 use crate::relay_handle::RelayHandle;
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
@@ -74,5 +76,5 @@ pub fn router(state: Shared) -> Router {
         .nest("/VideoMeeting/rtpServer", compat)
         .fallback(native::not_found)
         .with_state(Arc::clone(&state));
-    if state.admin_token.is_none() { app.layer(from_fn(guard::require_loopback_host)) } else { app }
+    app.layer(from_fn_with_state(state.admin_token.is_none(), guard::check_host))
 }
