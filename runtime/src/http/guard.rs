@@ -41,9 +41,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Checks the `Host` of every request: two `Host` headers, or one that is
-/// not exactly `host[:port]`, are refused (400 `invalid_host`, as RFC 9110
-/// §7.2 asks); when `loopback_only` (no token configured, against DNS
-/// rebinding) a host that is not loopback is refused too (403
+/// not exactly `host[:port]`, are refused (400 `invalid_host`, as
+/// RFC 9110 §7.2 asks); when `loopback_only` (no token configured, against
+/// DNS rebinding) a host that is not loopback is refused too (403
 /// `forbidden_host`). A request naming no host at all (HTTP/1.0 tools;
 /// browsers always send one) passes.
 pub async fn check_host(State(loopback_only): State<bool>, request: Request, next: Next) -> Response {
