@@ -19,9 +19,10 @@ fn is_token(s: &str, max: usize) -> bool {
     (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Whether `id` is 1-40 bytes of `[A-Za-z0-9._-]`.
+/// Whether `id` is 1-40 bytes of `[A-Za-z0-9._-]`, and not `.` or `..`
+/// (path segments that a URL would resolve away).
 pub(crate) fn is_valid_live_id(id: &str) -> bool {
-    is_token(id, MAX_LIVE_ID_LEN)
+    is_token(id, MAX_LIVE_ID_LEN) && id != "." && id != ".."
 }
 
 /// Whether `code` is 1-64 bytes of `[A-Za-z0-9._-]`.
@@ -78,6 +79,8 @@ mod tests {
         assert!(!is_valid_live_id(""));
         assert!(!is_valid_live_id("a#b"));
         assert!(!is_valid_live_id(&"a".repeat(41)));
+        assert!(!is_valid_live_id(".") && !is_valid_live_id(".."), "§3.1: not . or ..");
+        assert!(is_valid_live_id("...") && is_valid_live_id(".a") && is_valid_live_id("a.."));
         assert!(is_valid_live_code(&"a".repeat(64)));
         assert!(!is_valid_live_code(&"a".repeat(65)));
         assert!(!is_valid_live_code("é"));

@@ -67,6 +67,16 @@ pub struct ServerConfig {
     /// On SIGINT/SIGTERM, how long the relay may take to send its last
     /// packets (`STREAM_STOPPED`) before it exits.
     pub shutdown_drain_ms: u64,
+    /// How long a client has to send a complete request head, from the
+    /// moment the connection waits for one: a silent new connection, a
+    /// slow head and an idle keep-alive connection are closed after it.
+    pub http_header_timeout_ms: u64,
+    /// A connection that moves no byte either way for this long is closed
+    /// (a stalled body, a client that stops reading).
+    pub http_idle_timeout_ms: u64,
+    /// Open HTTP connections at most; at the cap, a new connection takes
+    /// the place of the one quiet the longest.
+    pub http_max_connections: usize,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
     pub log: String,
     /// How log lines on stderr look: `text` (readable) or `json` (one
@@ -113,6 +123,9 @@ impl Default for ServerConfig {
             udp_recv_buffer_bytes: 4 << 20,
             udp_send_buffer_bytes: 4 << 20,
             shutdown_drain_ms: 2_000,
+            http_header_timeout_ms: 10_000,
+            http_idle_timeout_ms: 60_000,
+            http_max_connections: 4_096,
             log: "info".to_owned(),
             log_format: LogFormat::Text,
         }
@@ -141,6 +154,9 @@ const SERVER_KEYS: &[(&str, Kind)] = &[
     ("udp_recv_buffer_bytes", Kind::Toml),
     ("udp_send_buffer_bytes", Kind::Toml),
     ("shutdown_drain_ms", Kind::Toml),
+    ("http_header_timeout_ms", Kind::Toml),
+    ("http_idle_timeout_ms", Kind::Toml),
+    ("http_max_connections", Kind::Toml),
     ("log", Kind::Text),
     ("log_format", Kind::Text),
 ];
@@ -236,14 +252,29 @@ pub fn build(layers: &[toml::Table]) -> Result<Settings, ConfigError> {
 impl ServerConfig {
     /// Refuses settings the server must not run with.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.admin_token.as_deref() == Some("") {
-            return Err(ConfigError("admin_token: must not be empty".into()));
+        if let Some(token) = &self.admin_token {
+            if token.trim().is_empty() {
+                return Err(ConfigError("admin_token: must not be empty or only whitespace".into()));
+            }
+            // The bearer check trims what clients send: such a token could never match.
+            if token.trim() != token {
+                return Err(ConfigError("admin_token: must not start or end with whitespace".into()));
+            }
         }
         if self.admin_token.is_none() && !self.http_addr.ip().is_loopback() {
             return Err(ConfigError(format!(
                 "http_addr {} is not a loopback address: set admin_token (--admin-token) or bind 127.0.0.1",
                 self.http_addr
             )));
+        }
+        for (key, value) in [
+            ("http_header_timeout_ms", self.http_header_timeout_ms),
+            ("http_idle_timeout_ms", self.http_idle_timeout_ms),
+            ("http_max_connections", self.http_max_connections as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{key}: must be greater than 0")));
+            }
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError("tls_cert and tls_key go together".into()));
@@ -381,6 +412,10 @@ mod tests {
             "max_clients = 0",
             "http_addr = \"0.0.0.0:30390\"",
             "admin_token = \"\"",
+            "admin_token = \"   \"",
+            "admin_token = \" \\t\\n\"",
+            "http_header_timeout_ms = 0",
+            "http_max_connections = 0",
             "tls_cert = \"cert.pem\"",
             "push_addr = \"1.2.3.4:5\"\npull_addr = \"1.2.3.4:5\"",
             "stream_idle_timeout_ms = \"soon\"",

@@ -9,10 +9,15 @@ use rtprelay_core::is_valid_live_code;
 use rtprelay_core::{Command, CommandError, Credential, LiveId};
 use std::sync::Arc;
 
+/// Draws of a generated id before giving up (with 10^16 ids, a second
+/// draw is already rare).
+const GENERATE_TRIES: usize = 8;
+
 /// Why a credential could not be created or revoked.
 #[derive(Debug)]
 pub enum CredentialError {
-    /// The `liveId` breaks the grammar (1-40 of `[A-Za-z0-9._-]`).
+    /// The `liveId` breaks the grammar (1-40 of `[A-Za-z0-9._-]`, not `.` or
+    /// `..`).
     InvalidId,
     /// The `liveCode` breaks the grammar (1-64 of `[A-Za-z0-9._-]`).
     InvalidCode,
@@ -29,7 +34,9 @@ pub enum CredentialError {
 impl std::fmt::Display for CredentialError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CredentialError::InvalidId => f.write_str("liveId must be 1-40 characters of A-Z a-z 0-9 . _ -"),
+            CredentialError::InvalidId => {
+                f.write_str("liveId must be 1-40 characters of A-Z a-z 0-9 . _ - (not . or ..)")
+            }
             CredentialError::InvalidCode => f.write_str("liveCode must be 1-64 characters of A-Z a-z 0-9 . _ -"),
             CredentialError::Exists => f.write_str("a stream with this liveId exists"),
             CredentialError::Random(e) => write!(f, "random source failed: {e}"),
@@ -84,8 +91,8 @@ impl Credentials {
         Credentials { store, relay, writes: tokio::sync::Mutex::new(()) }
     }
 
-    /// Creates (or imports) a credential: the id is generated (`user<N>`)
-    /// when absent, the code (20 random characters) when absent.
+    /// Creates (or imports) a credential: the id is generated (`user` + 16
+    /// random digits) when absent, the code (20 random characters) when absent.
     pub async fn create(
         &self,
         live_id: Option<String>,
@@ -111,10 +118,7 @@ impl Credentials {
                 }
                 credential
             }
-            None => {
-                let code = live_code.clone();
-                blocking(&self.store, move |s| s.insert_generated(|id| Credential::new(id, &code, salt))).await?
-            }
+            None => self.insert_generated(&live_code, salt).await?,
         };
         let live_id = credential.live_id.clone();
         match self.relay.run(Command::AddCredential(credential)).await? {
@@ -125,6 +129,20 @@ impl Credentials {
         // Never the code.
         tracing::info!(%live_id, imported, "credentials created");
         Ok(NewStream { live_id: live_id.into(), live_code })
+    }
+
+    /// Stores `code` under a fresh random id (`user` + 16 digits, §3.1),
+    /// drawing again in the unlikely case the id is taken. The caller holds
+    /// the write lock.
+    async fn insert_generated(&self, code: &str, salt: [u8; 16]) -> Result<Credential, CredentialError> {
+        for _ in 0..GENERATE_TRIES {
+            let credential = Credential::new(secrets::live_id().map_err(CredentialError::Random)?, code, salt);
+            let stored = credential.clone();
+            if blocking(&self.store, move |s| s.insert(&stored)).await? {
+                return Ok(credential);
+            }
+        }
+        Err(CredentialError::Store(StoreError::from_message("no free generated liveId".to_owned())))
     }
 
     /// Revokes a credential and stops its stream; `false` if neither the

@@ -21,6 +21,25 @@ pub fn live_code() -> Result<String, RandomError> {
     Ok(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 63)])).collect())
 }
 
+/// Decimal digits in a generated `liveId` (docs/protocol.md §3.1).
+pub const LIVE_ID_DIGITS: usize = 16;
+
+/// A fresh `liveId`: `user` and 16 random decimal digits (about 53 bits:
+/// anyone who knows an id can pull its stream, so ids must not be
+/// guessable). Bytes of 250 and more are drawn again, which keeps each
+/// digit uniform.
+pub fn live_id() -> Result<LiveId, RandomError> {
+    let mut id = String::from("user");
+    let mut bytes = [0u8; 32];
+    while id.len() < 4 + LIVE_ID_DIGITS {
+        getrandom::fill(&mut bytes)?;
+        for b in bytes.iter().filter(|b| **b < 250).take(4 + LIVE_ID_DIGITS - id.len()) {
+            id.push(char::from(b'0' + b % 10));
+        }
+    }
+    Ok(LiveId::parse(&id).unwrap_or_else(|_| unreachable!("user and digits is a valid id")))
+}
+
 /// A fresh random salt for [`Credential::new`].
 pub fn salt() -> Result<[u8; 16], RandomError> {
     let mut salt = [0u8; 16];
@@ -44,6 +63,15 @@ pub fn seed() -> Result<[u8; 32], RandomError> {
 mod tests {
     use super::*;
     use rtprelay_core::is_valid_live_code;
+
+    #[test]
+    fn generated_ids_are_user_and_16_digits() {
+        let a = live_id().unwrap();
+        let digits = a.as_str().strip_prefix("user").unwrap();
+        assert_eq!(digits.len(), LIVE_ID_DIGITS);
+        assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{a}");
+        assert_ne!(a, live_id().unwrap());
+    }
 
     #[test]
     fn codes_are_valid_distinct_and_verifiable() {

@@ -6,12 +6,14 @@ use crate::clock::Clock;
 use crate::config::{self, ConfigError, LogFormat, ServerConfig, Settings};
 use crate::credentials::Credentials;
 use crate::exit;
+use crate::http::connections::{CappedAcceptor, Connections};
 use crate::http::{self, AppState};
 use crate::relay_handle::{self, RelayHandle};
 use crate::secrets;
 use crate::store::{Store, StoreError, StoreErrorKind};
 use crate::udp::{Driver, UdpEndpoint};
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use clap::Args;
 use rtprelay_core::{Command, Port, Relay};
 use std::error::Error;
@@ -203,10 +205,65 @@ fn bind_udp(server: &ServerConfig, addr: SocketAddr, port: Port) -> Result<UdpEn
         .map_err(context(format!("cannot bind {name} {addr}")))
 }
 
+/// File descriptors kept free of HTTP connections: the store, the
+/// sockets, standard streams, and connections being closed.
+const FILES_RESERVED: u64 = 64;
+
+/// The open-file limit (`RLIMIT_NOFILE`), raised at start.
+#[derive(Clone, Copy, Debug)]
+struct OpenFiles {
+    /// The soft limit the server runs with.
+    now: u64,
+}
+
+impl OpenFiles {
+    /// Raises the soft limit to the hard one: supervisors often leave it at
+    /// 1024, which about 1,000 idle HTTP connections would exhaust (the
+    /// packet loop's sockets and the store need theirs too).
+    fn raise() -> Self {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+            tracing::warn!("cannot read the open-file limit");
+            return OpenFiles { now: 0 };
+        };
+        if soft >= hard {
+            return OpenFiles { now: soft };
+        }
+        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => {
+                tracing::info!(from = soft, to = hard, "raised the open-file limit");
+                OpenFiles { now: hard }
+            }
+            Err(e) => {
+                tracing::warn!(soft, hard, error = %e, "cannot raise the open-file limit");
+                OpenFiles { now: soft }
+            }
+        }
+    }
+
+    /// How many HTTP connections fit (no cap when the limit is unknown).
+    fn connection_room(self) -> usize {
+        if self.now == 0 {
+            return usize::MAX;
+        }
+        usize::try_from(self.now.saturating_sub(FILES_RESERVED)).unwrap_or(usize::MAX).max(1)
+    }
+}
+
+/// hyper's HTTP/1 settings: a request head must arrive whole within
+/// `timeout` of the connection waiting for it (new or kept alive).
+fn limit_heads(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
+}
+
 /// The server from start to graceful stop.
 async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Result<(), Failure> {
     // First of all, so that a stop at any point of the start is graceful.
     let mut signals = ShutdownSignals::install()?;
+    let open_files = OpenFiles::raise();
     let Settings { server, relay: relay_config } = settings;
     let dir = server.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir)).await??;
@@ -246,22 +303,45 @@ async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Resu
         relay_handle::farewell,
     ));
 
+    let connections = Connections::new(server.http_max_connections.min(open_files.connection_room()));
+    if connections.cap() < server.http_max_connections {
+        tracing::warn!(
+            http_max_connections = server.http_max_connections,
+            cap = connections.cap(),
+            open_files_limit = open_files.now,
+            "the open-file limit is too low for http_max_connections: lowered"
+        );
+    }
     let state = Arc::new(AppState {
         relay: handle.clone(),
         credentials: Arc::new(Credentials::new(Arc::clone(&store), handle)),
         admin_token: server.admin_token.clone(),
         app_keys: server.app_keys.clone(),
         started: std::time::Instant::now(),
+        connections: Arc::clone(&connections),
+        open_files_limit: open_files.now,
     });
     let service = http::router(state).into_make_service();
     let http_handle = axum_server::Handle::new();
+    let idle = Duration::from_millis(server.http_idle_timeout_ms);
+    let header_timeout = Duration::from_millis(server.http_header_timeout_ms);
     let mut http = match tls {
-        Some(config) => tokio::spawn(
-            axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(config))
-                .handle(http_handle.clone())
-                .serve(service),
-        ),
-        None => tokio::spawn(axum_server::from_tcp(listener).handle(http_handle.clone()).serve(service)),
+        Some(config) => {
+            let acceptor = RustlsAcceptor::new(RustlsConfig::from_config(config));
+            let mut http =
+                axum_server::from_tcp(listener).acceptor(CappedAcceptor::new(acceptor, Arc::clone(&connections), idle));
+            limit_heads(http.http_builder(), header_timeout);
+            tokio::spawn(http.handle(http_handle.clone()).serve(service))
+        }
+        None => {
+            let mut http = axum_server::from_tcp(listener).acceptor(CappedAcceptor::new(
+                DefaultAcceptor,
+                Arc::clone(&connections),
+                idle,
+            ));
+            limit_heads(http.http_builder(), header_timeout);
+            tokio::spawn(http.handle(http_handle.clone()).serve(service))
+        }
     };
 
     let line = serde_json::to_string(&ready)?;

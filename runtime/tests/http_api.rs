@@ -6,6 +6,11 @@ mod support;
 use std::process::Command;
 use support::{Peer, Server, auth, binary, create_stream, http, pt, rtp, run, stream_ids, temp_dir};
 
+/// `user` and 16 decimal digits (§3.1).
+fn is_generated_id(id: &str) -> bool {
+    id.strip_prefix("user").is_some_and(|d| d.len() == 16 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn is_code_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
 }
@@ -20,12 +25,14 @@ fn create_list_get_stop_delete() {
     let a = http("POST", &streams, Some("{}"), &[]);
     assert_eq!(a.status, 201, "{}", a.body);
     let j = a.json();
-    assert_eq!(j["liveId"], "user1");
+    let user_a = j["liveId"].as_str().unwrap().to_owned();
+    assert!(is_generated_id(&user_a), "{j}");
     let code = j["liveCode"].as_str().unwrap();
     assert_eq!(code.len(), 20);
     assert!(code.chars().all(is_code_char));
     let b = http("POST", &streams, None, &[]).json();
-    assert_eq!(b["liveId"], "user2", "an empty body counts as {{}}");
+    let user_b = b["liveId"].as_str().unwrap().to_owned();
+    assert!(is_generated_id(&user_b), "an empty body counts as {{}}: {b}");
     assert_ne!(b["liveCode"], j["liveCode"]);
 
     // Chosen id; imported id and code.
@@ -58,7 +65,9 @@ fn create_list_get_stop_delete() {
     let list = http("GET", &streams, None, &[]).json();
     let entries = list["streams"].as_array().unwrap();
     let ids: Vec<&str> = entries.iter().map(|s| s["liveId"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["cam.1_x-Y", "old", "user1", "user2"]);
+    let mut expected = vec!["cam.1_x-Y", "old", user_a.as_str(), user_b.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
     let old = entries.iter().find(|s| s["liveId"] == "old").unwrap();
     assert_eq!(old["live"], true);
     assert_eq!(old["ssrc"], ssrc, "unsigned SSRC");
@@ -71,7 +80,7 @@ fn create_list_get_stop_delete() {
     assert_eq!(one.status, 200);
     assert!(one.json()["subscribers"].is_array());
     assert_eq!(http("GET", &server.url("/api/streams/nope"), None, &[]).status, 404);
-    assert_eq!(http("POST", &server.url("/api/streams/user1/stop"), None, &[]).status, 404, "not live");
+    assert_eq!(http("POST", &server.url(&format!("/api/streams/{user_a}/stop")), None, &[]).status, 404, "not live");
 
     // Delete revokes: the live stream stops and its code no longer works.
     assert_eq!(http("DELETE", &server.url("/api/streams/old"), None, &[]).status, 204);
@@ -145,7 +154,7 @@ fn admin_token_and_host_rules() {
     cmd.args(["stream", "create", "--http", &server.ready.http.to_string(), "--admin-token", "s3cret"]);
     let (status, out, _) = run(cmd);
     assert!(status.success());
-    assert!(out.contains("\"liveId\":\"user1\""), "{out}");
+    assert!(out.contains("\"liveId\":\"user"), "{out}");
     drop(server);
 
     // Without a token: a non-loopback Host is refused.
@@ -186,7 +195,9 @@ fn stream_create_cli_and_restart_keep_credentials() {
     let code = created["liveCode"].as_str().unwrap().to_owned();
     let (status, out, _) = create(&[], &format!("http://{http_addr}/"));
     assert!(status.success());
-    assert!(out.contains("\"liveId\":\"user1\""), "{out}");
+    let generated: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let generated = generated["liveId"].as_str().unwrap().to_owned();
+    assert!(is_generated_id(&generated), "{out}");
     let (status, _, err) = create(&["--live-id", "studio"], &http_addr);
     assert_eq!(status.code(), Some(1), "409 is a failure");
     assert!(err.contains("409"), "{err}");
@@ -202,9 +213,9 @@ fn stream_create_cli_and_restart_keep_credentials() {
     auth(&publisher, server.ready.push, "studio", &code);
     auth(&publisher, server.ready.push, "imported", &imported_code);
     let ids = stream_ids(&server);
-    assert_eq!(ids, ["imported", "studio", "user1"]);
+    assert_eq!(ids, ["imported", "studio", generated.as_str()]);
     let next = http("POST", &server.url("/api/streams"), Some("{}"), &[]).json();
-    assert_eq!(next["liveId"], "user2", "generated ids continue");
+    assert!(next["liveId"].as_str().is_some_and(|id| is_generated_id(id) && id != generated), "{next}");
 
     // A second server on the same data dir cannot open the store.
     let mut cmd = support::serve_command(dir.path(), &[], &[]);

@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Where the compatibility routes live.
+pub const COMPAT_PREFIX: &str = "/VideoMeeting/rtpServer";
+
 /// `errCode` of `stopStream` for a stream that is not live.
 pub const NO_SUCH_STREAM: i64 = 110_002;
 /// `errCode` of `packageLoss` for a body it cannot read.

@@ -8,11 +8,17 @@
 //! `Authorization: Bearer <token>` (401 without, 403 wrong); without one,
 //! any request whose `Host` is not a loopback name or address is refused
 //! (DNS rebinding), and the server refuses a non-loopback bind at start.
+//! Two `Host` headers, or one that is not exactly `host[:port]`, are
+//! always refused. Oversized requests are refused, and every error answer
+//! takes the shape of its route ([`limits`]); connections are capped and
+//! time out ([`connections`]).
 
+pub mod connections;
 pub mod dashboard;
 pub mod error;
 pub mod guard;
 pub mod legacy;
+pub mod limits;
 pub mod native;
 mod shapes;
 
@@ -20,6 +26,7 @@ use crate::config::AppKey;
 use crate::credentials::Credentials;
 use crate::relay_handle::RelayHandle;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use std::sync::Arc;
@@ -39,6 +46,10 @@ pub struct AppState {
     pub app_keys: Vec<AppKey>,
     /// When the server started (for the uptime gauge).
     pub started: std::time::Instant,
+    /// The open HTTP connections (for their gauges).
+    pub connections: Arc<connections::Connections>,
+    /// The open-file limit the server runs with (for its gauge).
+    pub open_files_limit: u64,
 }
 
 /// The shared state handed to handlers.
@@ -71,8 +82,10 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))
         .nest("/api", api)
-        .nest("/VideoMeeting/rtpServer", compat)
+        .nest(legacy::COMPAT_PREFIX, compat)
         .fallback(native::not_found)
         .with_state(Arc::clone(&state));
-    if state.admin_token.is_none() { app.layer(from_fn(guard::require_loopback_host)) } else { app }
+    app.layer(from_fn_with_state(state.admin_token.is_none(), guard::check_host))
+        .layer(from_fn(limits::shape_errors))
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
 }

@@ -146,6 +146,18 @@ pub async fn metrics(State(state): State<Shared>) -> Result<Response, ApiError> 
         ("pull_clients", "Pull clients.", count(clients.len())),
         ("credentials_stored", "Credentials in the store.", i64::try_from(stored).unwrap_or(i64::MAX)),
         ("uptime_seconds", "Seconds since the server started.", count(state.started.elapsed().as_secs() as usize)),
+        ("http_connections", "Open HTTP connections.", count(state.connections.open())),
+        ("http_connections_max", "The cap on open HTTP connections.", count(state.connections.cap())),
+        (
+            "http_connections_evicted",
+            "HTTP connections closed to make room for new ones.",
+            i64::try_from(state.connections.evicted()).unwrap_or(i64::MAX),
+        ),
+        (
+            "open_files_limit",
+            "The soft open-file limit the server runs with.",
+            i64::try_from(state.open_files_limit).unwrap_or(i64::MAX),
+        ),
     ];
     let page = metrics::render(&counters, &gauges);
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], page).into_response())

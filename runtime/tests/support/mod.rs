@@ -413,3 +413,16 @@ pub(crate) fn wait_subscribers(server: &Server, live_id: &str, n: usize) {
         a.status == 200 && a.json()["subscribers"].as_array().is_some_and(|s| s.len() == n)
     });
 }
+
+/// This process's soft open-file limit.
+pub(crate) fn open_file_limit() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft)
+}
+
+/// Raises this process's soft open-file limit to its hard one (children
+/// inherit it).
+pub(crate) fn raise_open_file_limit() -> nix::Result<()> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+}
