@@ -50,7 +50,9 @@ impl std::str::FromStr for Cidr {
         let net = net.trunc();
         let net = match net {
             IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
-                Some(v4) => IpNet::V4(Ipv4Net::new(v4, v6.prefix_len() - 96).map_err(|_| InvalidCidr(text.to_owned()))?),
+                Some(v4) => {
+                    IpNet::V4(Ipv4Net::new(v4, v6.prefix_len() - 96).map_err(|_| InvalidCidr(text.to_owned()))?)
+                }
                 None => net,
             },
             _ => net,
