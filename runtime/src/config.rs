@@ -407,17 +407,12 @@ mod tests {
         let open = table("http_addr = \"0.0.0.0:30390\"\nadmin_token = \"secret\"");
         assert!(build(&[open]).is_ok(), "a token makes a public bind acceptable");
     }
-}
-
-#[cfg(test)]
-mod allow_tests {
-    use super::*;
 
     #[test]
     fn allowlists_come_from_toml_and_from_comma_separated_env() {
         let file: toml::Table =
             "push_allow = [\"10.0.0.0/8\", \"2001:db8::/32\"]\npull_allow = [\"192.0.2.7\"]".parse().unwrap();
-        let s = build(&[file.clone()]).unwrap();
+        let s = build(std::slice::from_ref(&file)).unwrap();
         let shown = |l: &rtprelay_core::AllowList| l.entries().iter().map(ToString::to_string).collect::<Vec<_>>();
         assert_eq!(shown(&s.relay.push_allow), ["10.0.0.0/8", "2001:db8::/32"]);
         assert_eq!(shown(&s.relay.pull_allow), ["192.0.2.7/32"]);
