@@ -11,19 +11,17 @@ use support::{
 
 #[test]
 fn only_sources_in_pull_allow_can_watch() {
+    let publisher = Peer::new();
+    let watcher = Peer::at("127.0.0.2");
+    let outsider = Peer::at("127.0.0.3");
     let dir = temp_dir();
     // The environment form: comma-separated.
     let server = Server::start(dir.path(), &[], &[("RTPRELAY_PULL_ALLOW", "127.0.0.2/32, ::1")]);
-    let code = create_stream(&server, "allowed");
-    let publisher = Peer::new();
-    let ssrc = auth(&publisher, server.ready.push, "allowed", &code);
-
-    let watcher = Peer::at("127.0.0.2");
+    let ssrc = auth(&publisher, server.ready.push, "allowed", &create_stream(&server, "allowed"));
     subscribe(&watcher, server.ready.pull, "allowed");
     wait_subscribers(&server, "allowed", 1);
 
     // The outsider knows the id and speaks the protocol: no answer at all.
-    let outsider = Peer::at("127.0.0.3");
     outsider.send(server.ready.pull, &rtp(pt::CLIENT_ID_REQ, false, 0, 0, 0, b""));
     outsider.send(server.ready.pull, &rtp(pt::PULL_REQ, true, 0, 0, 1, b"allowed"));
 
