@@ -2,6 +2,7 @@
 //! reasons for them. Durations are whole milliseconds so that they read the
 //! same in TOML, environment variables and the README table.
 
+use crate::allow::{AllowList, MAX_ALLOW_ENTRIES};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -40,6 +41,17 @@ pub struct Config {
     /// issued and move a client on any heartbeat. Trusted networks only
     /// (1.4.10); off by default.
     pub legacy_trust: bool,
+    /// Source networks that may use the push socket (publish); empty
+    /// admits every source. Datagrams from any other source are dropped
+    /// unanswered and counted (`push_source_refused`). At most
+    /// [`MAX_ALLOW_ENTRIES`] entries.
+    pub push_allow: AllowList,
+    /// Source networks that may use the pull socket (watch); empty admits
+    /// every source: then anyone who reaches the pull port and knows a
+    /// stream id can watch it (the legacy protocol has no pull
+    /// credential). Others are dropped unanswered, counted
+    /// (`pull_source_refused`). At most [`MAX_ALLOW_ENTRIES`] entries.
+    pub pull_allow: AllowList,
     /// Pull clients the relay tracks at once.
     pub max_clients: usize,
     /// Pull clients one source IP may hold (a NAT may hide a few dozen).
@@ -116,6 +128,8 @@ impl Default for Config {
             move_quiet_ms: 2_000,
             unknown_reply_interval_ms: 1_000,
             legacy_trust: false,
+            push_allow: AllowList::default(),
+            pull_allow: AllowList::default(),
             max_clients: 10_000,
             max_clients_per_ip: 64,
             max_unbound_ids_per_ip_per_sec: 128,
@@ -187,6 +201,11 @@ impl Config {
         if self.history_max_packets > 1 << 15 {
             return Err(ConfigError { field: "history_max_packets", reason: "must be at most 32768" });
         }
+        for (field, list) in [("push_allow", &self.push_allow), ("pull_allow", &self.pull_allow)] {
+            if list.entries().len() > MAX_ALLOW_ENTRIES {
+                return Err(ConfigError { field, reason: "must have at most 256 entries" });
+            }
+        }
         if self.pull_rsp_resends > 16 {
             return Err(ConfigError { field: "pull_rsp_resends", reason: "must be at most 16" });
         }
@@ -252,5 +271,13 @@ mod tests {
         assert_eq!(history.validate().unwrap_err().field, "history_max_packets");
         let resends = Config { pull_rsp_resends: 17, ..Config::default() };
         assert_eq!(resends.validate().unwrap_err().field, "pull_rsp_resends");
+        let net = |i: usize| format!("10.0.{}.{}", i / 256, i % 256).parse::<crate::allow::Cidr>().unwrap();
+        let full: AllowList = (0..MAX_ALLOW_ENTRIES).map(net).collect();
+        Config { push_allow: full.clone(), pull_allow: full, ..Config::default() }.validate().unwrap();
+        let over: AllowList = (0..=MAX_ALLOW_ENTRIES).map(net).collect();
+        let pull = Config { pull_allow: over.clone(), ..Config::default() };
+        assert_eq!(pull.validate().unwrap_err().to_string(), "pull_allow: must have at most 256 entries");
+        let push = Config { push_allow: over, ..Config::default() };
+        assert_eq!(push.validate().unwrap_err().field, "push_allow");
     }
 }

@@ -155,6 +155,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod allow;
 mod auth;
 mod client;
 mod config;
@@ -166,6 +167,7 @@ mod relay;
 mod rng;
 mod time;
 
+pub use allow::{AllowList, Cidr, InvalidCidr, MAX_ALLOW_ENTRIES};
 pub use auth::{Credential, is_valid_live_code};
 pub use client::ClientError;
 pub use client::pull::{PullClient, PullConfig, PullCounters, PullEvent};

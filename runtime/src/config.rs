@@ -139,6 +139,9 @@ enum Kind {
     Text,
     /// Parsed as a TOML value (numbers, booleans, arrays).
     Toml,
+    /// A list of strings: a TOML array, or comma-separated text
+    /// (`10.0.0.0/8,192.0.2.7`; empty text is the empty list).
+    List,
 }
 
 /// The server's keys and how their environment variables are read.
@@ -212,7 +215,8 @@ pub fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
 /// environment in production, a map in tests).
 pub fn env_table(lookup: impl Fn(&str) -> Option<String>) -> Result<toml::Table, ConfigError> {
     let core = core_defaults();
-    let kinds = SERVER_KEYS.iter().copied().chain(core.keys().map(|k| (k.as_str(), Kind::Toml)));
+    let core_kind = |value: &toml::Value| if value.is_array() { Kind::List } else { Kind::Toml };
+    let kinds = SERVER_KEYS.iter().copied().chain(core.iter().map(|(k, v)| (k.as_str(), core_kind(v))));
     let mut table = toml::Table::new();
     for (key, kind) in kinds {
         let name = env_var_name(key);
@@ -222,6 +226,16 @@ pub fn env_table(lookup: impl Fn(&str) -> Option<String>) -> Result<toml::Table,
             Kind::Toml => {
                 parse_toml_value(&raw).ok_or_else(|| ConfigError(format!("{name}: not a valid value: {raw:?}")))?
             }
+            Kind::List if raw.trim_start().starts_with('[') => {
+                parse_toml_value(&raw).ok_or_else(|| ConfigError(format!("{name}: not a valid list: {raw:?}")))?
+            }
+            Kind::List => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_owned()))
+                    .collect(),
+            ),
         };
         table.insert(key.to_owned(), value);
     }
@@ -427,5 +441,38 @@ mod tests {
         }
         let open = table("http_addr = \"0.0.0.0:30390\"\nadmin_token = \"secret\"");
         assert!(build(&[open]).is_ok(), "a token makes a public bind acceptable");
+    }
+
+    #[test]
+    fn allowlists_come_from_toml_and_from_comma_separated_env() {
+        let file: toml::Table =
+            "push_allow = [\"10.0.0.0/8\", \"2001:db8::/32\"]\npull_allow = [\"192.0.2.7\"]".parse().unwrap();
+        let s = build(std::slice::from_ref(&file)).unwrap();
+        let shown = |l: &rtprelay_core::AllowList| l.entries().iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(shown(&s.relay.push_allow), ["10.0.0.0/8", "2001:db8::/32"]);
+        assert_eq!(shown(&s.relay.pull_allow), ["192.0.2.7/32"]);
+
+        let vars = |name: &str| match name {
+            "RTPRELAY_PULL_ALLOW" => Some(" 127.0.0.2/32, ::1 ".to_owned()),
+            "RTPRELAY_PUSH_ALLOW" => Some(r#"["127.0.0.0/8"]"#.to_owned()),
+            _ => None,
+        };
+        let s = build(&[file, env_table(vars).unwrap()]).unwrap();
+        assert_eq!(shown(&s.relay.pull_allow), ["127.0.0.2/32", "::1/128"], "env beats file");
+        assert_eq!(shown(&s.relay.push_allow), ["127.0.0.0/8"], "a TOML array works too");
+        let empty = env_table(|n: &str| (n == "RTPRELAY_PULL_ALLOW").then(String::new)).unwrap();
+        assert!(build(&[empty]).unwrap().relay.pull_allow.is_empty(), "empty text: allow all");
+    }
+
+    #[test]
+    fn a_bad_cidr_is_one_line_naming_the_key_and_the_value() {
+        let err = build(&["pull_allow = [\"127.0.0.2/32\", \"10.0.0/8\"]".parse().unwrap()]).unwrap_err().to_string();
+        assert!(!err.contains('\n') && err.contains("pull_allow") && err.contains("\"10.0.0/8\""), "{err}");
+        let env = env_table(|n: &str| (n == "RTPRELAY_PUSH_ALLOW").then(|| "10.0.0.0/33".to_owned())).unwrap();
+        let err = build(&[env]).unwrap_err().to_string();
+        assert!(!err.contains('\n') && err.contains("push_allow") && err.contains("\"10.0.0.0/33\""), "{err}");
+        let long = (0..257).map(|i| format!("\"10.0.{}.{}\"", i / 256, i % 256)).collect::<Vec<_>>().join(",");
+        let err = build(&[format!("push_allow = [{long}]").parse().unwrap()]).unwrap_err().to_string();
+        assert_eq!(err, "push_allow: must have at most 256 entries");
     }
 }

@@ -24,6 +24,10 @@ counters! {
     rx_datagrams,
     /// Bytes received.
     rx_bytes,
+    /// Datagrams dropped unanswered on the push socket: source not in push_allow.
+    push_source_refused,
+    /// Datagrams dropped unanswered on the pull socket: source not in pull_allow.
+    pull_source_refused,
     /// Datagrams queued for sending.
     tx_datagrams,
     /// Bytes queued for sending.

@@ -301,6 +301,17 @@ impl Endpoint for Relay {
         self.enter(now);
         self.counters.rx_datagrams += 1;
         self.counters.rx_bytes += data.len() as u64;
+        // Who may publish and who may watch (push_allow, pull_allow), before
+        // any parsing: a refusal is silent, since an answer would tell a
+        // scanner the relay is there and amplify a spoofed source.
+        let (allow, refused) = match port {
+            Port::Push => (&self.config.push_allow, &mut self.counters.push_source_refused),
+            Port::Pull => (&self.config.pull_allow, &mut self.counters.pull_source_refused),
+        };
+        if !allow.admits(from.ip()) {
+            *refused += 1;
+            return;
+        }
         // Whether a client's bound address is still talking decides
         // address moves (§2.3); publishers' data is no client's.
         if data.get(1).map(|b| b & 0x7f) != Some(pt::TS_DATA) {

@@ -310,7 +310,13 @@ pub(crate) struct Peer {
 impl Peer {
     /// A peer on a fresh port.
     pub(crate) fn new() -> Peer {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Peer::at("127.0.0.1")
+    }
+
+    /// A peer on a fresh port of the loopback address `ip` (any of
+    /// 127.0.0.0/8 on Linux): another source host as the relay sees it.
+    pub(crate) fn at(ip: &str) -> Peer {
+        let socket = UdpSocket::bind((ip, 0)).unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         Peer { socket }
     }
