@@ -36,10 +36,6 @@ use std::time::{Duration, Instant};
 
 /// `liveId` → salt (16 bytes) followed by hash (32 bytes).
 const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
-/// Small named counters.
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// Next number tried for a generated `user<N>` id.
-const NEXT_USER: &str = "next_user";
 /// The database file's name inside the data directory.
 pub const FILE_NAME: &str = "credentials.redb";
 /// The backup's name inside the data directory.
@@ -293,14 +289,11 @@ impl Files {
 struct Backup {
     /// [`BACKUP_FORMAT`].
     format: u32,
-    /// The next number tried for a generated `user<N>` id.
-    next_user: u64,
     /// Every credential (id, salt, hash), sorted by id.
     credentials: Vec<Credential>,
 }
 
-/// Every credential and the counter, read in one transaction; missing
-/// tables are empty.
+/// Every credential, read in one transaction; a missing table is empty.
 fn read_snapshot(db: &Database) -> Result<Backup, StoreError> {
     let txn = db.begin_read()?;
     let mut credentials = Vec::new();
@@ -315,12 +308,7 @@ fn read_snapshot(db: &Database) -> Result<Backup, StoreError> {
         Err(TableError::TableDoesNotExist(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    let next_user = match txn.open_table(META) {
-        Ok(meta) => meta.get(NEXT_USER)?.map_or(1, |v| v.value()),
-        Err(TableError::TableDoesNotExist(_)) => 1,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Backup { format: BACKUP_FORMAT, next_user, credentials })
+    Ok(Backup { format: BACKUP_FORMAT, credentials })
 }
 
 thread_local! {
@@ -484,7 +472,6 @@ pub fn restore(dir: &Path) -> Result<RestoreReport, StoreError> {
             for credential in &backup.credentials {
                 table.insert(credential.live_id.as_str(), encode(credential).as_slice())?;
             }
-            txn.open_table(META)?.insert(NEXT_USER, backup.next_user)?;
         }
         txn.commit()?;
         Ok(())
@@ -521,7 +508,7 @@ impl Store {
             None => {
                 let db = Database::create(&files.db)
                     .map_err(|e| files.io(format_args!("cannot create {}", files.db.display()), e))?;
-                (db, Backup { format: BACKUP_FORMAT, next_user: 1, credentials: Vec::new() }, true)
+                (db, Backup { format: BACKUP_FORMAT, credentials: Vec::new() }, true)
             }
         };
         let store = Store {
@@ -668,29 +655,6 @@ impl Store {
         })
     }
 
-    /// Stores a credential under a fresh `user<N>` id (the lowest unused
-    /// number from a persistent counter); `make` builds it for that id.
-    pub fn insert_generated(&self, make: impl FnOnce(LiveId) -> Credential) -> Result<Credential, StoreError> {
-        self.change(|txn| {
-            let mut table = txn.open_table(CREDENTIALS)?;
-            let mut meta = txn.open_table(META)?;
-            let mut n = meta.get(NEXT_USER)?.map_or(1, |v| v.value());
-            let id = loop {
-                let id = format!("user{n}");
-                n = n.saturating_add(1);
-                if table.get(id.as_str())?.is_none() {
-                    break id;
-                }
-            };
-            let live_id =
-                LiveId::parse(&id).map_err(|e| StoreError::from_message(format!("generated id {id:?}: {e}")))?;
-            let credential = make(live_id);
-            table.insert(id.as_str(), encode(&credential).as_slice())?;
-            meta.insert(NEXT_USER, n)?;
-            Ok((credential, true))
-        })
-    }
-
     /// Deletes a credential; `false` if there was none.
     pub fn remove(&self, live_id: &LiveId) -> Result<bool, StoreError> {
         self.change(|txn| {
@@ -740,28 +704,15 @@ mod tests {
             let store = Store::open(&dir).unwrap();
             assert!(store.insert(&a).unwrap());
             assert!(!store.insert(&Credential::new(id("a"), "other", [2; 16])).unwrap(), "no overwrite");
-            let g = store.insert_generated(|id| Credential::new(id, "x", [3; 16])).unwrap();
-            assert_eq!(g.live_id, "user1");
+            assert!(store.insert(&Credential::new(id("b"), "code-b", [3; 16])).unwrap());
         }
         let store = Store::open(&dir).unwrap();
         let loaded = store.load().unwrap();
-        assert_eq!(loaded.iter().map(|c| c.live_id.as_str()).collect::<Vec<_>>(), ["a", "user1"]);
+        assert_eq!(loaded.iter().map(|c| c.live_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert!(loaded[0].verify(b"code-a"));
         assert!(store.remove(&id("a")).unwrap());
         assert!(!store.remove(&id("a")).unwrap());
         assert_eq!(store.len().unwrap(), 1);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn generated_ids_skip_taken_ones_and_never_repeat() {
-        let dir = temp_dir("generated");
-        let store = Store::open(&dir).unwrap();
-        store.insert(&Credential::new(id("user1"), "c", [0; 16])).unwrap();
-        let make = |id: LiveId| Credential::new(id, "c", [0; 16]);
-        assert_eq!(store.insert_generated(make).unwrap().live_id, "user2");
-        store.remove(&id("user2")).unwrap();
-        assert_eq!(store.insert_generated(make).unwrap().live_id, "user3", "a revoked id is not reissued");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -774,12 +725,11 @@ mod tests {
             assert!(store.created());
             assert_eq!(files.read_backup().unwrap().unwrap().credentials.len(), 0, "written at the first start");
             store.insert(&Credential::new(id("a"), "secret-code", [1; 16])).unwrap();
-            store.insert_generated(|id| Credential::new(id, "x", [3; 16])).unwrap();
+            store.insert(&Credential::new(id("b"), "x", [3; 16])).unwrap();
             let backup = files.read_backup().unwrap().unwrap();
-            assert_eq!(backup.next_user, 2);
             assert_eq!(backup.credentials, store.load().unwrap());
             assert!(!std::fs::read_to_string(&files.backup).unwrap().contains("secret-code"));
-            store.remove(&id("user1")).unwrap();
+            store.remove(&id("b")).unwrap();
             assert_eq!(files.read_backup().unwrap().unwrap().credentials.len(), 1);
             assert_eq!(restore(&dir).unwrap_err().kind(), StoreErrorKind::InUse);
         }
@@ -789,7 +739,6 @@ mod tests {
         let store = Store::open(&dir).unwrap();
         assert!(!store.created());
         assert!(store.load().unwrap()[0].verify(b"secret-code"));
-        assert_eq!(store.insert_generated(|id| Credential::new(id, "x", [3; 16])).unwrap().live_id, "user2");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
