@@ -207,6 +207,15 @@ mod tests {
         assert_eq!(String::from(LiveId::parse("cam1").unwrap()), "cam1");
     }
 
+    /// A `LiveId` compares equal to its own text and to no other.
+    #[test]
+    fn live_ids_compare_with_text() {
+        let id = LiveId::parse("cam").unwrap();
+        assert!(<LiveId as PartialEq<str>>::eq(&id, "cam"));
+        assert!(!<LiveId as PartialEq<str>>::eq(&id, "cap"));
+        assert!(id == "cam" && id != "cap");
+    }
+
     #[test]
     fn sequence_numbers_wrap() {
         assert_eq!(Seq::new(65535).next(), Seq::new(0));

@@ -278,3 +278,27 @@ fn a_pull_req_of_more_than_64_chunks_is_answered_pull_req_lost() {
     assert_eq!((lost[0].to, lost[0].payload()), (addr(SUB), pt::PULL_REQ_LOST_PAYLOAD));
     assert!(of(&out, pt::PULL_RSP).is_empty());
 }
+
+/// Defect 1: when a second new address echoes while a first one waits
+/// (a NAT that rebound twice), the move goes to the address that echoed
+/// last, never to the earlier one.
+#[test]
+fn the_address_that_echoed_last_is_the_one_moved_to() {
+    let mut h = Harness::new();
+    let (ssrc, subs) = live_with_subscribers(&mut h, 1);
+    let (id, old) = subs[0];
+    h.advance(Duration::from_millis(700));
+    h.heartbeat(Port::Pull, old, id);
+    let (first, second) = (at([10, 1, 0, 1], NEW), at([10, 1, 0, 1], NEW + 1));
+    for to in [first, second] {
+        h.advance(Duration::from_millis(100));
+        let mut challenge = None;
+        while challenge.is_none() {
+            challenge = of(&h.heartbeat(Port::Pull, to, id), pt::PULL_RSP).first().map(|r| r.header().ssrc);
+        }
+        h.ack(Port::Pull, to, id, challenge.unwrap(), "a");
+    }
+    h.advance(Duration::from_secs(3));
+    assert_eq!(data_to(&mut h, ssrc), [second]);
+    assert!(h.events.contains(&RelayEvent::ClientMoved { from: old, to: second }));
+}
