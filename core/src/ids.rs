@@ -240,13 +240,13 @@ mod tests {
     /// borrowed as a map key, as `AsRef<str>`, and compared with `str`.
     #[test]
     fn live_ids_read_as_their_text() {
-        use std::collections::HashSet;
+        use std::collections::BTreeSet;
         let id = LiveId::parse("cam-1").unwrap();
         assert_eq!(id.to_string(), "cam-1");
         assert_eq!(format!("[{id}]"), "[cam-1]");
         let as_ref: &str = id.as_ref();
         assert_eq!(as_ref, "cam-1");
-        let set: HashSet<LiveId> = [id.clone()].into_iter().collect();
+        let set: BTreeSet<LiveId> = [id.clone()].into_iter().collect();
         assert!(set.contains("cam-1"), "a set of ids is searched by text");
         assert!(!set.contains("cam-2"));
         let borrowed: &str = std::borrow::Borrow::borrow(&id);
