@@ -236,6 +236,57 @@ mod tests {
         assert_eq!(Seq::new(9).to_string(), "9");
     }
 
+    /// The refusal names the rule a stream id breaks, so an operator can
+    /// fix it.
+    #[test]
+    fn an_invalid_live_id_says_what_a_valid_one_is() {
+        let text = InvalidLiveId.to_string();
+        assert!(text.contains(&MAX_LIVE_ID_LEN.to_string()), "{text}");
+        assert!(text.contains("A-Z a-z 0-9 . _ -"), "{text}");
+    }
+
+    /// A stream id reads as its text wherever text is wanted: printed,
+    /// borrowed as a map key, as `AsRef<str>`, and compared with `str`.
+    #[test]
+    fn live_ids_read_as_their_text() {
+        use std::collections::BTreeSet;
+        let id = LiveId::parse("cam-1").unwrap();
+        assert_eq!(id.to_string(), "cam-1");
+        assert_eq!(format!("[{id}]"), "[cam-1]");
+        let as_ref: &str = id.as_ref();
+        assert_eq!(as_ref, "cam-1");
+        let set: BTreeSet<LiveId> = [id.clone()].into_iter().collect();
+        assert!(set.contains("cam-1"), "a set of ids is searched by text");
+        assert!(!set.contains("cam-2"));
+        let borrowed: &str = std::borrow::Borrow::borrow(&id);
+        assert_eq!(borrowed, "cam-1");
+        assert!(id == *"cam-1");
+        assert!(id != *"cam-2");
+        assert!(id == "cam-1");
+        assert!(id != "cam-2");
+        assert_eq!(LiveId::try_from("cam-1".to_owned()).unwrap().as_str(), "cam-1");
+    }
+
+    /// `get` gives back the wire value `new` took, and `delta` is signed:
+    /// positive ahead, negative behind, zero for the same number.
+    #[test]
+    fn sequence_numbers_keep_their_value_and_sign() {
+        assert_eq!(Seq::new(4242).get(), 4242);
+        assert_eq!(Seq::new(0).get(), 0);
+        assert_eq!(Seq::new(10).delta(Seq::new(7)), 3);
+        assert_eq!(Seq::new(7).delta(Seq::new(10)), -3);
+        assert_eq!(Seq::new(7).delta(Seq::new(7)), 0);
+        assert_eq!(Seq::new(2).delta(Seq::new(65534)), 4);
+        assert!(!Seq::new(6).is_after(Seq::new(7)));
+        assert_eq!(Seq::new(9).since(Seq::new(9)), 0);
+        assert_eq!(Seq::new(9).since(Seq::new(4)), 5);
+        assert_eq!(Seq::new(9).add(0), Seq::new(9));
+        assert_eq!(Seq::new(9).next(), Seq::new(10));
+        assert_eq!(Seq::new(9).sub(4), Seq::new(5));
+        assert_eq!(Ssrc::new(77).get(), 77);
+        assert_eq!(ClientId::new(77).to_string(), "77");
+    }
+
     proptest! {
         /// `add` and `since` undo each other, and `is_after` is the sign of
         /// the shorter way round.

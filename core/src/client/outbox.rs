@@ -59,6 +59,17 @@ mod tests {
         assert!(o.poll(1).is_empty());
     }
 
+    /// The overflow figure counts every dropped datagram and nothing else:
+    /// none while the queue has room, one per datagram pushed out.
+    #[test]
+    fn overflow_counts_each_drop() {
+        let mut o = Outbox::new(2);
+        queue(&mut o, &[b"a", b"b"]);
+        assert_eq!(o.overflow(), 0, "a queue with room drops nothing");
+        queue(&mut o, &[b"c", b"d", b"e"]);
+        assert_eq!(o.overflow(), 3);
+    }
+
     #[test]
     fn batches_keep_queue_order_and_take_at_least_one() {
         let mut o = Outbox::new(8);

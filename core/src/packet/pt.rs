@@ -179,4 +179,16 @@ mod tests {
         assert_eq!(PayloadType::of(TS_DATA), Some(PayloadType::TsData));
         assert_eq!(PayloadType::of(0), None);
     }
+
+    /// Each variant carries the wire number of its constant, and the list of
+    /// all types is in wire order with no repeats.
+    #[test]
+    fn payload_type_numbers_are_the_wire_constants() {
+        assert_eq!(PayloadType::DelayReq.number(), DELAY_REQ);
+        assert_eq!(PayloadType::TsData.number(), 33);
+        assert_eq!(PayloadType::StopPushRsp.number(), 123);
+        assert!(PayloadType::ALL.windows(2).all(|w| w[0].number() < w[1].number()));
+        assert!(is_assignable_id(1));
+        assert!(SENTINEL_IDS.iter().all(|&id| !is_assignable_id(id)));
+    }
 }

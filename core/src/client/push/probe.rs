@@ -108,6 +108,18 @@ mod tests {
         assert!(!p.echoed(ms(160), a, 10), "older than an answered probe: forgotten");
     }
 
+    /// Stopping cancels a scheduled probe: none is due afterwards, however
+    /// late.
+    #[test]
+    fn a_stopped_prober_has_no_probe_due() {
+        let mut p = Prober::new(Duration::from_secs(1));
+        p.schedule(ms(0));
+        assert!(p.is_due(ms(1_000)));
+        p.stop();
+        assert_eq!(p.deadline(), None);
+        assert!(!p.is_due(ms(60_000)));
+    }
+
     #[test]
     fn only_the_last_eight_probes_are_awaited() {
         let mut p = Prober::new(Duration::from_secs(1));
