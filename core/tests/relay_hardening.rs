@@ -127,24 +127,39 @@ fn a_guessed_id_with_an_echoed_challenge_does_not_move_a_victim_that_keeps_heart
     assert!(!h.events.iter().any(|e| matches!(e, RelayEvent::ClientMoved { .. })));
 }
 
+/// A live stream with one subscriber whose address last heartbeat at
+/// 700 ms: the stream's SSRC, the client id and that address.
+fn one_subscriber_heard_at_700_ms(h: &mut Harness) -> (u32, u32, SocketAddr) {
+    let (ssrc, subs) = live_with_subscribers(h, 1);
+    let (id, old) = subs[0];
+    h.advance(Duration::from_millis(700));
+    h.heartbeat(Port::Pull, old, id);
+    (ssrc, id, old)
+}
+
+/// Heartbeats client `id` from the new address `to` until the relay's
+/// anti-amplification credit lets a `PULL_RSP` out; its challenge.
+fn challenge_at(h: &mut Harness, to: SocketAddr, id: u32) -> u32 {
+    for _ in 0..64 {
+        if let Some(rsp) = of(&h.heartbeat(Port::Pull, to, id), pt::PULL_RSP).first() {
+            return rsp.header().ssrc;
+        }
+    }
+    panic!("64 heartbeats from {to} earned no PULL_RSP");
+}
+
 /// Defect 1, the honest case: a NAT rebinding silences the old address;
 /// the echoed move completes once it has been quiet for `move_quiet_ms`
 /// (2 s after its last message), not before.
 #[test]
 fn a_rebinding_moves_once_the_old_address_is_quiet_for_move_quiet_ms() {
     let mut h = Harness::new();
-    let (ssrc, subs) = live_with_subscribers(&mut h, 1);
-    let (id, old) = subs[0];
-    h.advance(Duration::from_millis(700));
-    h.heartbeat(Port::Pull, old, id);
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
     let last_old = h.now;
     let new = at([10, 1, 0, 1], NEW);
     h.advance(Duration::from_millis(300));
-    let mut challenge = None;
-    while challenge.is_none() {
-        challenge = of(&h.heartbeat(Port::Pull, new, id), pt::PULL_RSP).first().map(|r| r.header().ssrc);
-    }
-    h.ack(Port::Pull, new, id, challenge.unwrap(), "a");
+    let challenge = challenge_at(&mut h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
     assert_eq!(data_to(&mut h, ssrc), [old], "old heard 300 ms ago: not yet");
     h.advance(last_old + Duration::from_millis(1_999) - h.now);
     assert_eq!(data_to(&mut h, ssrc), [old], "1.999 s quiet: not yet");
@@ -286,19 +301,12 @@ fn a_pull_req_of_more_than_64_chunks_is_answered_pull_req_lost() {
 #[test]
 fn a_move_goes_only_to_the_address_that_echoed() {
     let mut h = Harness::new();
-    let (ssrc, subs) = live_with_subscribers(&mut h, 1);
-    let (id, old) = subs[0];
-    h.advance(Duration::from_millis(700));
-    h.heartbeat(Port::Pull, old, id);
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
     let (first, second) = (at([10, 1, 0, 1], NEW), at([10, 1, 0, 1], NEW + 1));
     let mut challenges = Vec::new();
     for to in [first, second] {
         h.advance(Duration::from_millis(100));
-        let mut challenge = None;
-        while challenge.is_none() {
-            challenge = of(&h.heartbeat(Port::Pull, to, id), pt::PULL_RSP).first().map(|r| r.header().ssrc);
-        }
-        challenges.push(challenge.unwrap());
+        challenges.push(challenge_at(&mut h, to, id));
     }
     h.ack(Port::Pull, first, id, challenges[0], "a");
     h.advance(Duration::from_secs(3));
