@@ -313,3 +313,16 @@ fn a_move_goes_only_to_the_address_that_echoed() {
     assert_eq!(data_to(&mut h, ssrc), [first]);
     assert!(h.events.contains(&RelayEvent::ClientMoved { from: old, to: first }));
 }
+
+/// Defect 1: the per-IP limit is for ids their source was never given; a
+/// client at its own bound address is never limited, however often it
+/// speaks (here 400 heartbeats at one instant, past the burst of 256).
+#[test]
+fn a_client_at_its_bound_address_is_never_limited() {
+    let mut h = Harness::new();
+    let (_, id, old) = one_subscriber_heard_at_700_ms(&mut h);
+    for _ in 0..400 {
+        h.heartbeat(Port::Pull, old, id);
+    }
+    assert_eq!(h.counters().client_ids_limited, 0);
+}
