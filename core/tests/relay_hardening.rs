@@ -326,3 +326,23 @@ fn a_client_at_its_bound_address_is_never_limited() {
     }
     assert_eq!(h.counters().client_ids_limited, 0);
 }
+
+/// Only a client's own messages keep its bound address "talking" (§2.3):
+/// stream data from that address (with or without the marker bit) is a
+/// publisher's, so it does not hold back a move of the client.
+#[test]
+fn stream_data_from_the_old_address_does_not_hold_back_a_move() {
+    let mut h = Harness::new();
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
+    let last_old = h.now;
+    let new = at([10, 1, 0, 1], NEW);
+    h.advance(Duration::from_millis(300));
+    let challenge = challenge_at(&mut h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
+    for step in 0..20u16 {
+        h.advance(Duration::from_millis(100));
+        h.send(Port::Push, old, packet(pt::TS_DATA, step % 2 == 0, step, 0, 99, b"x"));
+    }
+    h.advance(last_old + Duration::from_millis(2_000) - h.now);
+    assert_eq!(data_to(&mut h, ssrc), [new], "2 s without a client message: moved");
+}
