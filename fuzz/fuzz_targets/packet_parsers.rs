@@ -1,12 +1,15 @@
-//! Every parser of the codec on arbitrary bytes: RTP, compound RTCP and the
-//! legacy text payloads. None may panic, and what parses must re-encode to
+//! Every parser of the core on arbitrary bytes: RTP, compound RTCP, the
+//! legacy text payloads, MPEG-TS clock references, stream ids and
+//! allowlist entries. None may panic, and what parses must re-encode to
 //! something that parses the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use rtprelay_core::mpegts::{self, MediaClock};
 use rtprelay_core::packet::rtcp::{self, RtcpPacket};
 use rtprelay_core::packet::rtp::{HEADER_LEN, Packet};
 use rtprelay_core::packet::{is_rtcp, text};
+use rtprelay_core::{Cidr, LiveId};
 
 fuzz_target!(|data: &[u8]| {
     let _ = is_rtcp(data);
@@ -45,5 +48,26 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         let parsed: Vec<_> = text::encode_pull_rsp(&entries).iter().flat_map(|p| text::parse_pull_rsp(p)).collect();
         assert_eq!(parsed, entries, "PULL_RSP payloads round-trip");
+    }
+
+    // MPEG-TS: the input as a run of 188-byte packets through the media
+    // clock; a PCR read must name a 13-bit PID and a value of a 33-bit
+    // base times 300 plus a 9-bit extension.
+    let mut clock = MediaClock::default();
+    for packet in data.chunks(mpegts::PACKET_LEN) {
+        if let Some(field) = mpegts::read_pcr(packet) {
+            assert!(field.pid < 1 << 13 && field.pcr < (1 << 33) * 300 + 512);
+        }
+        let _ = clock.observe(packet);
+    }
+
+    // Text: stream ids and allowlist entries print back as what parsed.
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(id) = LiveId::parse(text) {
+            assert_eq!(id.as_str(), text);
+        }
+        if let Ok(cidr) = text.parse::<Cidr>() {
+            assert_eq!(cidr.to_string().parse::<Cidr>().ok(), Some(cidr), "an entry re-parses from its display");
+        }
     }
 });

@@ -1,53 +1,22 @@
 //! The relay state machine on arbitrary traffic: a plan derived from the
 //! input is a sequence of steps (socket, source, datagram, time advance, or
 //! an operator command). The datagrams are raw bytes or legacy messages
-//! whose ids the harness can fill in from what the relay handed out, so the
-//! fuzzer gets past auth and client ids. After every step the harness
-//! drains transmits, events and due timeouts, as the call contract says.
-//! The relay must never panic.
+//! whose ids the harness can fill in from what the relay handed out (client
+//! ids and stream SSRCs), so the fuzzer gets past auth and client ids.
+//! After every step the harness drains transmits, events and due timeouts,
+//! as the call contract says. The relay must never panic.
 #![no_main]
 
-use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use rtprelay_core::Command;
 use rtprelay_core::packet::pt;
-use rtprelay_core::packet::rtp::Header;
-use rtprelay_core::{Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
+use rtprelay_core::{Command, Config, Credential, Endpoint, Instant, LiveId, Port, Relay, WallClock};
+use rtprelay_fuzz::{Datagram, Dialect, Driven, Learned, source, ssrc_of};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 const LIVE_ID: &str = "live";
 const LIVE_CODE: &str = "code";
-
-/// Where an id field comes from.
-#[derive(Arbitrary, Debug)]
-enum Id {
-    Literal(u32),
-    /// The latest client id the relay issued.
-    LastClient,
-    /// The latest SSRC the relay granted.
-    LastStream,
-}
-
-/// A payload.
-#[derive(Arbitrary, Debug)]
-enum Payload {
-    Raw(Vec<u8>),
-    /// The valid `AUTH_REQ` payload.
-    GoodAuth,
-    /// The stream id (a pull request, ack or stop list).
-    LiveId,
-    /// Ids joined with separators.
-    Ids(Vec<u8>),
-}
-
-#[derive(Arbitrary, Debug)]
-enum Datagram {
-    Raw(Vec<u8>),
-    Legacy { payload_type: u8, marker: bool, sequence: u16, timestamp: u32, ssrc: Id, payload: Payload },
-}
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -87,80 +56,6 @@ const TYPES: [u8; 10] = [
     205,
 ];
 
-struct Harness {
-    relay: Relay,
-    now: Instant,
-    max_segments: usize,
-    last_client: u32,
-    last_stream: u32,
-}
-
-impl Harness {
-    fn id(&self, id: &Id) -> u32 {
-        match id {
-            Id::Literal(v) => *v,
-            Id::LastClient => self.last_client,
-            Id::LastStream => self.last_stream,
-        }
-    }
-
-    fn advance(&mut self, ms: u16) {
-        self.now = self.now + Duration::from_millis(u64::from(ms));
-    }
-
-    /// The call contract: transmits, events, then due timeouts (and again).
-    fn drain(&mut self) {
-        loop {
-            while let Some(t) = self.relay.poll_transmit(self.max_segments) {
-                assert!(!t.segments.is_empty() && t.segments.len() <= self.max_segments);
-                for s in &t.segments {
-                    match s.get(1) {
-                        Some(&pt::CLIENT_ID_RSP) => self.last_client = u32::from_be_bytes([s[8], s[9], s[10], s[11]]),
-                        Some(&pt::AUTH_OK) => self.last_stream = u32::from_be_bytes([s[8], s[9], s[10], s[11]]),
-                        _ => {}
-                    }
-                }
-            }
-            while self.relay.poll_event().is_some() {}
-            match self.relay.poll_timeout() {
-                Some(at) if at <= self.now => self.relay.handle_timeout(self.now),
-                _ => return,
-            }
-        }
-    }
-}
-
-fn encode(h: &Harness, datagram: &Datagram) -> Bytes {
-    match datagram {
-        Datagram::Raw(bytes) => Bytes::copy_from_slice(bytes),
-        Datagram::Legacy { payload_type, marker, sequence, timestamp, ssrc, payload } => {
-            let header = Header {
-                marker: *marker,
-                payload_type: TYPES[usize::from(*payload_type) % TYPES.len()],
-                sequence: *sequence,
-                timestamp: *timestamp,
-                ssrc: h.id(ssrc),
-            };
-            let body: Vec<u8> = match payload {
-                Payload::Raw(bytes) => bytes.clone(),
-                Payload::GoodAuth => format!("{LIVE_ID}#{LIVE_CODE}").into_bytes(),
-                Payload::LiveId => LIVE_ID.as_bytes().to_vec(),
-                Payload::Ids(bytes) => {
-                    let mut list = LIVE_ID.as_bytes().to_vec();
-                    for b in bytes {
-                        list.push(if b % 4 == 0 { b'#' } else if b % 4 == 1 { b';' } else { b'a' + b % 26 });
-                    }
-                    list
-                }
-            };
-            let mut out = Vec::with_capacity(12 + body.len());
-            header.write_to(&mut out);
-            out.extend_from_slice(&body);
-            Bytes::from(out)
-        }
-    }
-}
-
 fuzz_target!(|plan: Plan| {
     let config = Config {
         legacy_trust: plan.legacy_trust,
@@ -173,48 +68,48 @@ fuzz_target!(|plan: Plan| {
     };
     let now = Instant::from_millis(1_000);
     let live_id = LiveId::parse(LIVE_ID).expect("the target's stream id is one");
+    let credential = || Credential::new(live_id.clone(), LIVE_CODE, [5; 16]);
     let mut relay = Relay::new(Arc::new(config), [3; 32], WallClock::new(now, 1_700_000_000_000));
-    relay
-        .handle_command(now, Command::AddCredential(Credential::new(live_id.clone(), LIVE_CODE, [5; 16])))
-        .expect("first credential");
-    let mut h = Harness {
-        relay,
-        now,
-        max_segments: usize::from(plan.max_segments % 8) + 1,
-        last_client: 0,
-        last_stream: 0,
+    relay.handle_command(now, Command::AddCredential(credential())).expect("first credential");
+    let canned = format!("{LIVE_ID}#{LIVE_CODE}");
+    let dialect = Dialect { types: &TYPES, live_id: LIVE_ID, canned: canned.as_bytes() };
+    let peer = SocketAddr::from(([127, 0, 0, 1], 5_000));
+    let mut h = Driven::new(relay, now, plan.max_segments);
+    // Client ids (CLIENT_ID_RSP) and stream SSRCs (AUTH_OK) the relay hands
+    // out, for the fuzzer's datagrams to name.
+    let mut learned = Learned::default();
+    let drain = |h: &mut Driven<Relay>, learned: &mut Learned| {
+        h.drain(
+            |_, s| {
+                if matches!(s.get(1), Some(&pt::CLIENT_ID_RSP | &pt::AUTH_OK)) {
+                    learned.learn(ssrc_of(s).expect("a legacy answer has a header"));
+                }
+            },
+            drop,
+        );
     };
-    h.drain();
+    drain(&mut h, &mut learned);
     for step in plan.steps.iter().take(256) {
         match step {
-            Step::Datagram { pull_port, source, advance_ms, datagram } => {
+            Step::Datagram { pull_port, source: pick, advance_ms, datagram } => {
                 h.advance(*advance_ms);
                 let port = if *pull_port { Port::Pull } else { Port::Push };
-                let from = match source % 8 {
-                    7 => SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 5_000)),
-                    s => SocketAddr::from(([127, 0, 0, 1 + s % 2], 5_000 + u16::from(s))),
-                };
-                let data = encode(&h, datagram);
-                h.relay.handle_datagram(h.now, port, from, data);
+                let data = dialect.encode(&learned, datagram);
+                h.endpoint.handle_datagram(h.now, port, source(peer, *pick), data);
             }
             Step::Command(op) => {
                 let command = match op {
                     Op::StopStream => Command::StopStream { live_id: live_id.clone() },
                     Op::RevokeStream => Command::RevokeStream { live_id: live_id.clone() },
-                    Op::AddCredential => Command::AddCredential(Credential::new(live_id.clone(), LIVE_CODE, [5; 16])),
+                    Op::AddCredential => Command::AddCredential(credential()),
                     Op::StopAll => Command::StopAll,
                     Op::ListStreams => Command::ListStreams,
                     Op::ListClients => Command::ListClients,
                 };
-                let _ = h.relay.handle_command(h.now, command);
+                let _ = h.endpoint.handle_command(h.now, command);
             }
-            Step::Wait { advance_ms } => {
-                h.advance(*advance_ms);
-                if h.relay.poll_timeout().is_some_and(|at| at <= h.now) {
-                    h.relay.handle_timeout(h.now);
-                }
-            }
+            Step::Wait { advance_ms } => h.advance(*advance_ms),
         }
-        h.drain();
+        drain(&mut h, &mut learned);
     }
 });
