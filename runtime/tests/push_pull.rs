@@ -8,72 +8,11 @@
 
 mod support;
 
-use rtprelay_core::mpegts::{MediaClock, PACKET_LEN};
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::media::*;
 use support::*;
-
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/av-4s.ts");
-
-/// A child process killed on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fixture() -> Vec<u8> {
-    std::fs::read(FIXTURE).unwrap()
-}
-
-/// The fixture's duration by its PCR.
-fn fixture_duration() -> Duration {
-    let mut clock = MediaClock::default();
-    fixture().chunks(PACKET_LEN).filter_map(|p| clock.observe(p)).last().unwrap()
-}
-
-fn pull(server: &Server, ids: &[&str], output: &str, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(binary());
-    cmd.arg("pull").arg("--server").arg(server.ready.pull.to_string());
-    for id in ids {
-        cmd.args(["--live-id", id]);
-    }
-    cmd.args(["-o", output]).args(extra);
-    cmd
-}
-
-fn push(server: &Server, live_id: &str, code: &str, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(binary());
-    cmd.arg("push").arg("--server").arg(server.ready.push.to_string());
-    cmd.args(["--live-id", live_id, "--live-code", code]).args(extra);
-    cmd
-}
-
-/// Waits (bounded) until the relay has `n` pull clients whose requests it
-/// applied, so a pull that started first subscribed before the publisher
-/// goes live.
-fn wait_clients(server: &Server, n: usize) {
-    eventually("pull clients subscribed", || {
-        let clients = http("GET", &server.url("/api/clients"), None, &[]).json();
-        let subscribed = |c: &serde_json::Value| c["subscriptions"].as_array().is_some_and(|s| !s.is_empty());
-        clients["clients"].as_array().is_some_and(|c| c.len() == n && c.iter().all(subscribed))
-    });
-}
-
-fn wait_exit(child: &mut Guard, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "the child did not exit in time");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn a_fixture_pushed_in_real_time_arrives_byte_identical() {
@@ -94,10 +33,6 @@ fn a_fixture_pushed_in_real_time_arrives_byte_identical() {
     assert!(status.success(), "pull exits 0 once its stream stopped");
     let got = std::fs::read(&out).unwrap();
     assert!(got == fixture(), "pulled {} bytes, not byte-identical to the {}-byte fixture", got.len(), fixture().len());
-}
-
-fn cmd_spawn(mut cmd: Command) -> Child {
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 #[test]
@@ -201,12 +136,6 @@ fn follow_pulls_again_and_keeps_writing_after_a_restart() {
     assert!(puller.0.try_wait().unwrap().is_none(), "--follow keeps pulling");
     let got = std::fs::read(&out).unwrap();
     assert!(got == expect, "{} bytes, not the fixture twice", got.len());
-}
-
-/// A counter of the relay's /metrics.
-fn metric(server: &Server, name: &str) -> u64 {
-    let text = http("GET", &server.url("/metrics"), None, &[]).body;
-    text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0)
 }
 
 #[test]

@@ -77,6 +77,11 @@ fn writes_recover_once_the_disk_has_space_again() {
     // What was answered is on disk.
     let server = Server::start(dir.path(), &[], &[]);
     let ids = stream_ids(&server);
+    println!(
+        "store on a full disk: writes answered {} while full; the first write with space again {}; \
+         after a restart the store holds {ids:?}, as answered",
+        again.status, b.status
+    );
     assert_eq!(ids, ["b", generated.as_str()]);
     auth(&Peer::new(), server.ready.push, "b", "code-b");
 }

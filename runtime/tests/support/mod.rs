@@ -3,6 +3,8 @@
 //! legacy RTP packets written from docs/protocol.md alone (not the core codec).
 #![allow(dead_code)] // each test file uses a different subset
 
+pub(crate) mod media;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ pub(crate) mod pt {
     pub(crate) const CLIENT_ID_REQ: u8 = 114;
     pub(crate) const CLIENT_ID_RSP: u8 = 115;
     pub(crate) const HEARTBEAT: u8 = 116;
+    pub(crate) const STOP_PULL_REQ: u8 = 117;
     pub(crate) const STREAM_STOPPED: u8 = 121;
     pub(crate) const STOP_PUSH_REQ: u8 = 122;
     pub(crate) const STOP_PUSH_RSP: u8 = 123;
