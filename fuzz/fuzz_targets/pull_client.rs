@@ -12,8 +12,8 @@
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use rtprelay_core::packet::pt;
-use rtprelay_core::{Endpoint, Instant, Port, PullClient, PullConfig, PullEvent, WallClock};
-use rtprelay_fuzz::{Datagram, Dialect, Driven, Learned, source, ssrc_of};
+use rtprelay_core::{Instant, Port, PullClient, PullConfig, PullEvent, WallClock};
+use rtprelay_fuzz::{Dialect, Driven, Learned, Step, ssrc_of};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
@@ -21,12 +21,11 @@ const LIVE_IDS: [&str; 2] = ["cam1", "cam2"];
 /// A `PULL_RSP` payload granting both streams SSRCs 7 and 8.
 const GRANT: &[u8] = b"cam1#7;cam2#8";
 
+/// What the application does.
 #[derive(Arbitrary, Debug)]
-enum Step {
+enum App {
     Pull { both: bool },
     Close,
-    Datagram { source: u8, advance_ms: u16, datagram: Datagram },
-    Wait { advance_ms: u16 },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -34,7 +33,7 @@ struct Plan {
     max_segments: u8,
     seed: u8,
     receiver_reports: bool,
-    steps: Vec<Step>,
+    steps: Vec<Step<App>>,
 }
 
 /// What a relay sends a subscriber.
@@ -65,18 +64,17 @@ fuzz_target!(|plan: Plan| {
     let mut delivered: HashSet<(String, u16)> = HashSet::new();
     let mut restarts = [0u64; 2];
     for step in plan.steps.iter().take(256) {
-        match step {
-            Step::Pull { both } => {
-                let _ = h.endpoint.pull(h.now, &LIVE_IDS[..1 + usize::from(*both)]);
-            }
-            Step::Close => h.endpoint.close(h.now),
-            Step::Datagram { source: pick, advance_ms, datagram } => {
-                h.advance(*advance_ms);
-                let data = dialect.encode(&learned, datagram);
-                h.endpoint.handle_datagram(h.now, Port::Pull, source(relay, *pick), data);
-            }
-            Step::Wait { advance_ms } => h.advance(*advance_ms),
-        }
+        h.step(
+            step,
+            (Port::Pull, relay),
+            |d| dialect.encode(&learned, d),
+            |client, now, call| match call {
+                App::Pull { both } => {
+                    let _ = client.pull(now, &LIVE_IDS[..1 + usize::from(*both)]);
+                }
+                App::Close => client.close(now),
+            },
+        );
         let mut events = Vec::new();
         h.drain(
             |t, s| {

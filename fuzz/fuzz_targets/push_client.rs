@@ -10,27 +10,26 @@
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use rtprelay_core::packet::pt;
-use rtprelay_core::{Endpoint, Instant, Port, PushClient, PushConfig, WallClock};
-use rtprelay_fuzz::{Datagram, Dialect, Driven, Learned, source, ssrc_of};
+use rtprelay_core::{Instant, Port, PushClient, PushConfig, WallClock};
+use rtprelay_fuzz::{Dialect, Driven, Learned, Step, ssrc_of};
 use std::net::SocketAddr;
 
 /// Two stream ids, so that the client may hold two streams.
 const LIVE_IDS: [&str; 2] = ["cam1", "cam2"];
 
+/// What the application does.
 #[derive(Arbitrary, Debug)]
-enum Step {
+enum App {
     Auth { stream: bool, code: bool },
     Push { stream: bool, data: Vec<u8> },
     Close,
-    Datagram { source: u8, advance_ms: u16, datagram: Datagram },
-    Wait { advance_ms: u16 },
 }
 
 #[derive(Arbitrary, Debug)]
 struct Plan {
     max_segments: u8,
     seed: u8,
-    steps: Vec<Step>,
+    steps: Vec<Step<App>>,
 }
 
 /// What a relay sends a publisher.
@@ -54,21 +53,20 @@ fuzz_target!(|plan: Plan| {
     // The SSRC fields the client sent (its streams' SSRCs, once granted).
     let mut learned = Learned::default();
     for step in plan.steps.iter().take(256) {
-        match step {
-            Step::Auth { stream, code } => {
-                let _ = h.endpoint.auth(h.now, LIVE_IDS[usize::from(*stream)], if *code { "secret" } else { "" });
-            }
-            Step::Push { stream, data } => {
-                let _ = h.endpoint.push(h.now, LIVE_IDS[usize::from(*stream)], data);
-            }
-            Step::Close => h.endpoint.close(h.now),
-            Step::Datagram { source: pick, advance_ms, datagram } => {
-                h.advance(*advance_ms);
-                let data = dialect.encode(&learned, datagram);
-                h.endpoint.handle_datagram(h.now, Port::Push, source(relay, *pick), data);
-            }
-            Step::Wait { advance_ms } => h.advance(*advance_ms),
-        }
+        h.step(
+            step,
+            (Port::Push, relay),
+            |d| dialect.encode(&learned, d),
+            |client, now, call| match call {
+                App::Auth { stream, code } => {
+                    let _ = client.auth(now, LIVE_IDS[usize::from(*stream)], if *code { "secret" } else { "" });
+                }
+                App::Push { stream, data } => {
+                    let _ = client.push(now, LIVE_IDS[usize::from(*stream)], data);
+                }
+                App::Close => client.close(now),
+            },
+        );
         h.drain(
             |t, s| {
                 assert_eq!((t.port, t.destination), (Port::Push, relay), "a publisher talks only to its relay");

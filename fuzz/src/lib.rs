@@ -7,7 +7,7 @@ use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use rtprelay_core::packet::rtcp::Nack;
 use rtprelay_core::packet::rtp::Header;
-use rtprelay_core::{Endpoint, Instant, Transmit};
+use rtprelay_core::{Endpoint, Instant, Port, Transmit};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -42,6 +42,19 @@ pub enum Datagram {
     Legacy { payload_type: u8, marker: bool, sequence: u16, timestamp: u32, ssrc: Id, payload: Payload },
     /// A well-formed RTCP NACK (§2.2, §2.4) for these sequence numbers.
     Nack { sender: Id, media: Id, lost: Vec<u16> },
+}
+
+/// One step of a client target's plan: the application calls the client
+/// (`A`), a datagram arrives, or time passes.
+#[derive(Arbitrary, Debug)]
+pub enum Step<A> {
+    /// The application's call.
+    App(A),
+    /// A datagram from the relay (`source` 0) or another address, after
+    /// `advance_ms`.
+    Datagram { source: u8, advance_ms: u16, datagram: Datagram },
+    /// Time passes.
+    Wait { advance_ms: u16 },
 }
 
 /// The ids a harness learned from the machine's own datagrams, newest last
@@ -133,6 +146,26 @@ impl<E: Endpoint> Driven<E> {
     /// Moves time on by `ms`.
     pub fn advance(&mut self, ms: u16) {
         self.now = self.now + Duration::from_millis(u64::from(ms));
+    }
+
+    /// Runs a client's step: the application's call through `app`, or a
+    /// datagram on `port` from `relay` or another source, or a wait.
+    pub fn step<A>(
+        &mut self,
+        step: &Step<A>,
+        (port, relay): (Port, SocketAddr),
+        encode: impl FnOnce(&Datagram) -> Bytes,
+        app: impl FnOnce(&mut E, Instant, &A),
+    ) {
+        match step {
+            Step::App(call) => app(&mut self.endpoint, self.now, call),
+            Step::Datagram { source: pick, advance_ms, datagram } => {
+                self.advance(*advance_ms);
+                let data = encode(datagram);
+                self.endpoint.handle_datagram(self.now, port, source(relay, *pick), data);
+            }
+            Step::Wait { advance_ms } => self.advance(*advance_ms),
+        }
     }
 
     /// The call contract: transmits (each checked and shown to `sent`),

@@ -33,18 +33,6 @@ fn stranger(net: u8, host: u8) -> Peer {
     Peer::at(&format!("127.0.{net}.{host}"))
 }
 
-/// Every datagram `peer` receives within `within` (quiet time ends it).
-fn drain(peer: &Peer, within: Duration) -> Vec<Rtp> {
-    let deadline = Instant::now() + within;
-    let mut got = Vec::new();
-    while Instant::now() < deadline {
-        if let Some(p) = peer.recv(Duration::from_millis(50)) {
-            got.push(p);
-        }
-    }
-    got
-}
-
 /// A live stream `cam1` published from a raw legacy peer: the publisher
 /// and the SSRC the relay granted.
 fn legacy_publisher(server: &Server) -> (Peer, u32) {
@@ -110,7 +98,7 @@ fn an_unknown_source_gets_back_no_more_bytes_than_it_sent() {
             peer.send(to, &datagram);
         }
         let sent = 10 * datagram.len();
-        let back: usize = drain(&peer, Duration::from_millis(400)).iter().map(|p| p.raw.len()).sum();
+        let back: usize = peer.drain(Duration::from_millis(400)).iter().map(|p| p.raw.len()).sum();
         let ratio = back as f64 / sent as f64;
         println!("{name:<26} {sent:>9} {back:>9} {ratio:>7.2}");
         assert!(back <= sent, "{name}: {back} bytes back for {sent}");
@@ -136,7 +124,7 @@ fn datagrams_forged_into_a_live_stream_reach_no_subscriber() {
         }
         forgers[round].send(server.ready.push, &rtp(pt::STOP_PUSH_REQ, false, 0, 0, ssrc, b"cam1"));
     }
-    let got = drain(&subscriber, Duration::from_millis(500));
+    let got = subscriber.drain(Duration::from_millis(500));
     let data: Vec<&Rtp> = got.iter().filter(|p| p.byte1 & 0x7f == pt::TS_DATA).collect();
     let evil = data.iter().filter(|p| p.payload == b"EVIL").count();
     let good = data.iter().filter(|p| p.payload == b"GOOD").count();
@@ -185,7 +173,7 @@ fn a_client_id_guesser_gets_128_guesses_a_second_and_moves_nobody() {
     assert!(considered <= 128 * (took.ceil() as u64 + 2) + 256, "{considered} guesses got through in {took:.2} s");
     publisher.send(server.ready.push, &rtp(pt::TS_DATA, false, 1, 0, ssrc, b"GOOD"));
     assert!(
-        drain(&subscriber, Duration::from_millis(300)).iter().any(|p| p.payload == b"GOOD"),
+        subscriber.drain(Duration::from_millis(300)).iter().any(|p| p.payload == b"GOOD"),
         "the subscriber keeps its data"
     );
 }
