@@ -1,12 +1,23 @@
 //! `rtprelay push` and `rtprelay pull` (docs/protocol.md §4): the async clients
 //! ([`crate::client`]) wired to files, pipes and a live status line.
 
+pub mod input;
 pub mod pull;
 pub mod push;
 
 use crate::exit;
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A relay silent for this long is taken as lost: it answers a client's
+/// probe every second while it runs.
+pub const LOST_AFTER: Duration = Duration::from_secs(3);
+
+/// A duration as the messages write it: `3 s`, `12 s`, `0.5 s`.
+fn seconds(d: Duration) -> String {
+    if d >= Duration::from_secs(10) { format!("{} s", d.as_secs()) } else { format!("{:.1} s", d.as_secs_f64()) }
+}
 
 /// Why a command ended badly, with its exit code.
 #[derive(Debug)]

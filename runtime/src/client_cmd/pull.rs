@@ -1,8 +1,9 @@
-//! `rtprelay pull`: writes streams to files or standard output.
+//! `rtprelay pull`: writes streams to files or standard output, says what
+//! it waits for and when the relay stops answering (docs/protocol.md §4).
 
-use super::{Failure, resolve};
+use super::{Failure, LOST_AFTER, resolve, seconds};
 use crate::client::{PullConfig, PullEvent, PullStreamClient};
-use crate::status::{StatusLine, Totals};
+use crate::status::{Progress, StatusLine, Totals};
 use clap::Args;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -20,7 +21,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// The relay's pull socket.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:61041")]
     pub server: String,
     /// A stream to pull (repeat for several).
     #[arg(long = "live-id", value_name = "ID", required = true, allow_hyphen_values = true)]
@@ -33,6 +34,9 @@ pub struct PullArgs {
     /// instead of exiting.
     #[arg(long)]
     pub follow: bool,
+    /// How to show the live status on standard error.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t)]
+    pub progress: Progress,
 }
 
 type Output = Box<dyn AsyncWrite + Unpin + Send>;
@@ -45,13 +49,59 @@ pub async fn run(args: PullArgs) -> Result<(), Failure> {
     let mut client = PullStreamClient::bind(local, relay, PullConfig::default()).await?;
     client.pull(&ids).await.map_err(|e| Failure::usage(e.to_string()))?;
     if !client.wait_ready(READY_TIMEOUT).await {
-        return Err(Failure::runtime(format!("no answer from a relay at {relay} within {READY_TIMEOUT:?}")));
+        return Err(Failure::runtime(format!(
+            "no answer from a relay at {relay} within {}: is it running, and is this its pull port?",
+            seconds(READY_TIMEOUT)
+        )));
     }
-    let mut status = StatusLine::new(&format!("pull {}", ids.join(",")));
-    let result = receive(&mut client, &args, &ids, &mut status).await;
-    status.finish();
+    let mut status = StatusLine::new(&format!("pull {}", ids.join(",")), args.progress);
+    let mut state = State { relay, waiting: ids.iter().cloned().collect(), lost_since: None };
+    status.note(state.note());
+    let result = receive(&mut client, &args, &ids, &mut status, &mut state).await;
     client.close_and_wait(CLOSE_TIMEOUT).await;
+    status.finish();
     result
+}
+
+/// What the pull waits for, and whether the relay answers.
+#[derive(Debug)]
+struct State {
+    relay: std::net::SocketAddr,
+    /// Streams not live yet (or stopped, with `--follow`).
+    waiting: BTreeSet<String>,
+    /// When the relay went silent, while it is.
+    lost_since: Option<tokio::time::Instant>,
+}
+
+impl State {
+    /// What the status line shows instead of the bitrate.
+    fn note(&self) -> Option<String> {
+        if let Some(since) = self.lost_since {
+            return Some(format!("no answer from the relay for {}", seconds(since.elapsed())));
+        }
+        (!self.waiting.is_empty()).then(|| format!("waiting for {}", Vec::from_iter(self.waiting.clone()).join(", ")))
+    }
+
+    /// Notes a relay gone silent, or back; warns on each change.
+    async fn check(&mut self, client: &PullStreamClient, status: &mut StatusLine) {
+        let Some(silence) = client.relay_silence().await else { return };
+        match (self.lost_since, silence.silent >= LOST_AFTER) {
+            (None, true) => {
+                self.lost_since = tokio::time::Instant::now().checked_sub(silence.silent);
+                status.warn(&format!(
+                    "no answer from the relay at {} for {}: still waiting for it",
+                    self.relay,
+                    seconds(silence.silent)
+                ));
+            }
+            (Some(since), false) => {
+                self.lost_since = None;
+                status.warn(&format!("the relay at {} answers again after {}", self.relay, seconds(since.elapsed())));
+            }
+            _ => {}
+        }
+        status.note(self.note());
+    }
 }
 
 /// Standard output takes one stream; several need `{liveId}` in the path.
@@ -77,6 +127,7 @@ async fn receive(
     args: &PullArgs,
     ids: &[String],
     status: &mut StatusLine,
+    state: &mut State,
 ) -> Result<(), Failure> {
     let mut outputs: BTreeMap<String, Output> = BTreeMap::new();
     let mut stopped: BTreeSet<String> = BTreeSet::new();
@@ -86,13 +137,25 @@ async fn receive(
         let event = tokio::select! {
             event = client.next_event() => event,
             _ = tick.tick() => {
+                state.check(client, status).await;
                 status.update(totals(client, ids, written).await);
                 continue;
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         match event {
+            Some(PullEvent::PullStreamReqSuccess { live_ids }) => {
+                live_ids.iter().for_each(|id| _ = state.waiting.remove(id));
+                status.note(state.note());
+            }
+            Some(PullEvent::NoStream { live_ids }) => {
+                state.waiting.extend(live_ids);
+                status.note(state.note());
+            }
             Some(PullEvent::PullStreamData { live_id, data, .. }) => {
+                if state.waiting.remove(&live_id) {
+                    status.note(state.note());
+                }
                 let out = match outputs.entry(live_id) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::btree_map::Entry::Vacant(e) => {
@@ -113,6 +176,8 @@ async fn receive(
                     out.flush().await?;
                 }
                 if args.follow {
+                    state.waiting.insert(live_id);
+                    status.note(state.note());
                     client.pull(ids).await.map_err(|e| Failure::runtime(e.to_string()))?;
                 } else {
                     stopped.insert(live_id);
