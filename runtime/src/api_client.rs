@@ -124,13 +124,15 @@ impl Api {
         }
     }
 
-    /// `GET path`, expecting 200 and JSON.
-    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
+    /// `GET path`, expecting 200 and JSON: the body as sent (for `--json`,
+    /// in the API's field order) and parsed.
+    pub fn get_json(&self, path: &str) -> Result<(String, serde_json::Value), String> {
         let answer = self.call("GET", path, None)?;
         if answer.status != 200 {
             return Err(format!("{}{path}: HTTP {}: {}", self.base, answer.status, answer.message()));
         }
-        serde_json::from_str(&answer.body).map_err(|e| format!("{}{path}: not JSON: {e}", self.base))
+        let json = serde_json::from_str(&answer.body).map_err(|e| format!("{}{path}: not JSON: {e}", self.base))?;
+        Ok((answer.body, json))
     }
 }
 

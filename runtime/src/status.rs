@@ -101,8 +101,9 @@ impl StatusLine {
     /// Shows `note` instead of the bitrate until it is cleared with `None`.
     pub fn note(&mut self, note: Option<String>) {
         if self.note != note {
+            let shown = note.is_some();
             self.note = note;
-            self.redraw(0.0, true);
+            self.redraw(0.0, shown);
         }
     }
 

@@ -128,9 +128,9 @@ fn create(args: &StreamCreateArgs) -> Result<String, Failed> {
 }
 
 fn list(args: &ListArgs) -> Result<String, Failed> {
-    let json = api(&args.api)?.get_json("/api/streams").map_err(failure)?;
+    let (body, json) = api(&args.api)?.get_json("/api/streams").map_err(failure)?;
     if args.json {
-        return Ok(format!("{json}\n"));
+        return Ok(format!("{}\n", body.trim_end()));
     }
     let mut table = Table::new(&[
         ("LIVE ID", false),
@@ -170,7 +170,7 @@ fn show(args: &OneStreamArgs) -> Result<String, Failed> {
     }
     let s: Value = serde_json::from_str(&answer.body).map_err(|e| failure(format!("not JSON: {e}")))?;
     if args.json {
-        return Ok(format!("{s}\n"));
+        return Ok(format!("{}\n", answer.body.trim_end()));
     }
     let rates = &s["bitrateBps"];
     let mut out = format!(
@@ -223,7 +223,8 @@ fn stop_or_delete(args: &OneStreamArgs, change: Change) -> Result<String, Failed
     };
     let answer = api.call(method, &path, None).map_err(failure)?;
     match answer.status {
-        204 if args.json => Ok(format!("{}\n", serde_json::json!({ "liveId": id.as_str(), done: true }))),
+        // In this order: `liveId` first, as in every answer of the API.
+        204 if args.json => Ok(format!("{{\"liveId\":{},\"{done}\":true}}\n", Value::from(id.as_str()))),
         204 => Ok(format!("{id}: {done}\n")),
         404 => Err(failure(format!("stream {id} {missing}"))),
         n => Err(failure(format!("HTTP {n}: {}", answer.message()))),
@@ -236,9 +237,9 @@ pub fn clients(args: &ListArgs) -> i32 {
 }
 
 fn clients_text(args: &ListArgs) -> Result<String, Failed> {
-    let json = api(&args.api)?.get_json("/api/clients").map_err(failure)?;
+    let (body, json) = api(&args.api)?.get_json("/api/clients").map_err(failure)?;
     if args.json {
-        return Ok(format!("{json}\n"));
+        return Ok(format!("{}\n", body.trim_end()));
     }
     let mut table = Table::new(&[
         ("ADDRESS", false),

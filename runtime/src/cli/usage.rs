@@ -26,17 +26,33 @@ pub(super) fn report(e: &clap::Error) -> i32 {
         kind => {
             let (reason, rest) = split(&text);
             eprintln!("rtprelay: {reason}");
-            if !rest.is_empty() {
-                let rest = if matches!(kind, ErrorKind::InvalidSubcommand | ErrorKind::MissingSubcommand) {
-                    usage_and_commands(&rest, &command_path(&rest))
-                } else {
-                    rest
-                };
-                eprint!("\n{rest}");
-            }
+            let rest = if matches!(kind, ErrorKind::InvalidSubcommand | ErrorKind::MissingSubcommand) {
+                usage_and_commands(&rest, &command_path(&rest))
+            } else if rest.contains("Usage: ") {
+                rest
+            } else {
+                // clap gives no usage with a bad value: the command's own.
+                format!("{}\n\n{rest}", usage_of(std::env::args().skip(1)))
+            };
+            eprint!("\n{rest}");
             exit::USAGE
         }
     }
+}
+
+/// The usage line of the deepest subcommand `args` name.
+fn usage_of(args: impl Iterator<Item = String>) -> String {
+    let mut command = Cli::command();
+    command.build();
+    let mut at = &command;
+    for arg in args {
+        match at.find_subcommand(&arg) {
+            Some(sub) => at = sub,
+            None if arg.starts_with('-') => {}
+            None => break,
+        }
+    }
+    at.clone().render_usage().to_string()
 }
 
 /// clap's message split into the reason, as one line without `error: `,
@@ -121,6 +137,13 @@ mod tests {
         for name in ["create", "list", "show", "stop", "delete"] {
             assert!(shown.contains(&format!("\n  {name} ")), "{name} in:\n{shown}");
         }
+    }
+
+    #[test]
+    fn the_usage_of_the_command_named() {
+        let args = ["stream", "show", "--json", "x"].map(String::from);
+        assert!(usage_of(args.into_iter()).starts_with("Usage: rtprelay stream show"));
+        assert!(usage_of(["--nope".to_owned()].into_iter()).starts_with("Usage: rtprelay <COMMAND>"));
     }
 
     #[test]

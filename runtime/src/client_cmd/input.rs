@@ -31,17 +31,13 @@ impl Input {
     /// A missing file is bad usage (exit 2); input that is not MPEG-TS, or
     /// empty, is refused (exit 1).
     pub async fn open(path: &str, realtime: bool) -> Result<Input, Failure> {
+        let mut regular = false;
         let (name, mut rest): (String, Box<dyn AsyncRead + Unpin + Send>) = if path == "-" {
             ("standard input".to_owned(), Box::new(tokio::io::stdin()))
         } else {
             let p = Path::new(path);
             let file = std::fs::File::open(p).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
-            if !realtime && file.metadata().is_ok_and(|m| m.is_file()) {
-                eprintln!(
-                    "rtprelay push: warning: {} is pushed as fast as it can be read; add --realtime to pace it by its PCR",
-                    p.display()
-                );
-            }
+            regular = file.metadata().is_ok_and(|m| m.is_file());
             (p.display().to_string(), Box::new(tokio::fs::File::from_std(file)))
         };
         let mut head = vec![0u8; PACKET_LEN * CHECKED_PACKETS];
@@ -54,6 +50,9 @@ impl Input {
         }
         head.truncate(filled);
         check(&name, &head)?;
+        if regular && !realtime {
+            eprintln!("rtprelay push: warning: {name} is pushed as fast as it can be read; add --realtime to pace it by its PCR");
+        }
         Ok(Input { head, taken: 0, rest })
     }
 

@@ -87,21 +87,18 @@ pub async fn run(args: PushArgs) -> Result<(), Failure> {
     let result = send(&client, &args, input, &mut status, &mut watch).await;
     let closing = tokio::time::Instant::now();
     client.close_and_wait(CLOSE_TIMEOUT).await;
-    watch.check(&client, &mut status).await;
-    // Nothing heard since the close began: the end was never confirmed.
-    let unconfirmed = client.relay_silence().await.is_none_or(|s| s.silent >= closing.elapsed());
     status.finish();
     result?;
-    match watch.lost_since {
-        Some(since) => Err(Failure::runtime(format!(
-            "lost the relay at {relay} during the push (no answer for the last {}) and it never came back",
-            seconds(since.elapsed())
-        ))),
-        None if unconfirmed => Err(Failure::runtime(format!(
-            "the relay at {relay} stopped answering at the end of the push and never confirmed it"
-        ))),
-        None => Ok(()),
+    // Lost if silent for a while now, or silent since the close began (the
+    // end was never confirmed).
+    let silent = client.relay_silence().await.map_or(closing.elapsed(), |s| s.silent);
+    if silent >= LOST_AFTER.min(closing.elapsed()) {
+        return Err(Failure::runtime(format!(
+            "lost the relay at {relay}: no answer for the last {} of the push, and it never came back",
+            seconds(silent)
+        )));
     }
+    Ok(())
 }
 
 /// Why an auth got no answer: a relay that answers nothing, or one that
@@ -131,6 +128,7 @@ struct Watch {
 }
 
 impl Watch {
+
     /// Notes a relay gone silent, or back; warns on each change.
     async fn check(&mut self, client: &PushStreamClient, status: &mut StatusLine) {
         let Some(silence) = client.relay_silence().await else { return };
