@@ -221,8 +221,7 @@ impl ConfigFile {
         let sets = |line: &str| {
             let line = line.trim_start();
             let name = line.trim_start_matches('[').trim_start_matches('"');
-            name.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(['=', ']', '"']) || rest.is_empty())
+            name.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(['=', ']', '"']) || rest.is_empty())
         };
         self.text.lines().position(sets).map(|i| i + 1)
     }
@@ -263,9 +262,9 @@ pub fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
             Some(near) => format!("; did you mean `{near}`?"),
             None => String::new(),
         };
-        return Err(file.error_at(unknown, &format!(
-            "unknown key `{unknown}`{hint} (`rtprelay config` lists every key)"
-        )));
+        return Err(
+            file.error_at(unknown, &format!("unknown key `{unknown}`{hint} (`rtprelay config` lists every key)"))
+        );
     }
     Ok(file)
 }

@@ -38,7 +38,11 @@ fn first_line(text: &str) -> &str {
 #[test]
 fn usage_mistakes_give_the_reason_first_then_the_usage_and_exit_2() {
     let cases: [(&[&str], &str, &str); 5] = [
-        (&["push"], "rtprelay: the following required arguments were not provided: --live-id <ID>", "Usage: rtprelay push"),
+        (
+            &["push"],
+            "rtprelay: the following required arguments were not provided: --live-id <ID>",
+            "Usage: rtprelay push",
+        ),
         (&[], "rtprelay: `rtprelay` needs a command", "\n  serve "),
         (&["stream"], "rtprelay: `rtprelay stream` needs a command", "\n  list "),
         (&["stream", "lst"], "rtprelay: unrecognized subcommand 'lst'", "\n  delete "),

@@ -90,7 +90,10 @@ fn bad_configuration_exits_2_with_one_line() {
 fn config_file_errors_name_the_file_the_line_and_the_nearest_key() {
     let dir = temp_dir();
     let cases = [
-        ("log = \"info\"\nstream_idle_timout_ms = 5\n", "line 2: unknown key `stream_idle_timout_ms`; did you mean `stream_idle_timeout_ms`?"),
+        (
+            "log = \"info\"\nstream_idle_timout_ms = 5\n",
+            "line 2: unknown key `stream_idle_timout_ms`; did you mean `stream_idle_timeout_ms`?",
+        ),
         ("\n\nmax_clients = \"many\"\n", "line 3: invalid type: string \"many\""),
         ("push_addr = 127.0.0.1:0\n", "line 1: "),
     ];

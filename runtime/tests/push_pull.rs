@@ -47,9 +47,17 @@ fn pull(server: &Server, ids: &[&str], output: &str, extra: &[&str]) -> Command 
 }
 
 fn push(server: &Server, live_id: &str, code: &str, extra: &[&str]) -> Command {
+    let mut cmd = push_without_code(server, live_id, extra);
+    cmd.args(["--live-code", code]);
+    cmd
+}
+
+/// `rtprelay push` without `--live-code`, and without a code in the
+/// environment unless the test sets one.
+fn push_without_code(server: &Server, live_id: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(binary());
     cmd.arg("push").arg("--server").arg(server.ready.push.to_string());
-    cmd.args(["--live-id", live_id, "--live-code", code]).args(extra);
+    cmd.args(["--live-id", live_id]).args(extra).env_remove("RTPRELAY_LIVE_CODE");
     cmd
 }
 
@@ -219,4 +227,151 @@ fn pull_exits_1_when_no_relay_answers() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no answer from a relay"), "{stderr}");
     assert!(started.elapsed() >= Duration::from_secs(5), "it waited its 5 s first");
+}
+
+/// Reads a child's stderr lines on a thread, so a test can wait for one.
+fn stderr_lines(child: &mut Guard) -> std::sync::mpsc::Receiver<String> {
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// The stderr lines received until the child closed it (bounded).
+fn all_lines(lines: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
+    let mut all = Vec::new();
+    while let Ok(line) = lines.recv_timeout(WAIT) {
+        all.push(line);
+    }
+    all
+}
+
+/// Whether `line` is the summary line of `name` (e.g. `push cam1`).
+fn is_summary(line: &str, name: &str) -> bool {
+    let prefix = format!("rtprelay {name}: done in ");
+    line.starts_with(&prefix)
+        && [" packets, ", " kbit/s, ", " lost, ", " late, ", " recovered"].iter().all(|w| line.contains(w))
+}
+
+#[test]
+fn a_push_whose_relay_is_killed_mid_stream_warns_and_exits_1() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let code = create_stream(&server, "cam1");
+    let mut cmd = push_without_code(&server, "cam1", &["-"]);
+    cmd.env("RTPRELAY_LIVE_CODE", &code);
+    let mut pusher = Guard(cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
+    let lines = stderr_lines(&mut pusher);
+    let mut stdin = pusher.0.stdin.take().unwrap();
+    let data = fixture();
+    let (head, rest) = data.split_at(PACKET_LEN * 200);
+    stdin.write_all(head).unwrap();
+    eventually("the push is live", || {
+        http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["packetsIn"].as_u64() > Some(0)
+    });
+    drop(server); // SIGKILL: the relay is gone, nothing says goodbye
+    // The input goes on for 5 s more, past the 3 s it takes to call the
+    // relay lost.
+    let chunks: Vec<&[u8]> = rest.chunks(rest.len() / 20 + 1).collect();
+    for chunk in chunks {
+        stdin.write_all(chunk).unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(stdin);
+    let status = wait_exit(&mut pusher, Duration::from_secs(15));
+    let stderr = all_lines(&lines);
+    assert_eq!(status.code(), Some(1), "{stderr:#?}");
+    assert!(
+        stderr.iter().any(|l| l.starts_with("rtprelay push cam1: warning: no answer from the relay at ")),
+        "a warning while the input went on: {stderr:#?}"
+    );
+    let n = stderr.len();
+    assert!(n >= 2 && is_summary(&stderr[n - 2], "push cam1"), "the summary: {stderr:#?}");
+    assert!(stderr[n - 1].starts_with("rtprelay push: lost the relay at "), "the reason last: {stderr:#?}");
+}
+
+#[test]
+fn pull_says_it_waits_for_a_stream_and_both_end_with_a_summary() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let out = path_in(&dir, "out.ts");
+    let mut puller = Guard(cmd_spawn(pull(&server, &["cam1"], out.to_str().unwrap(), &["--progress", "plain"])));
+    let lines = stderr_lines(&mut puller);
+    let waiting = lines.recv_timeout(WAIT).expect("a first status line");
+    assert!(waiting.starts_with("rtprelay pull cam1: waiting for cam1"), "{waiting}");
+    wait_clients(&server, 1);
+    let code = create_stream(&server, "cam1");
+    let code_file = path_in(&dir, "cam1.code");
+    std::fs::write(&code_file, format!("{code}\n")).unwrap();
+    let cmd =
+        push_without_code(&server, "cam1", &["--live-code-file", code_file.to_str().unwrap(), "--realtime", FIXTURE]);
+    let (status, _, stderr) = run(cmd);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "off a terminal: only the summary: {stderr}");
+    assert!(is_summary(stderr.trim(), "push cam1"), "{stderr}");
+    let sent = http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["packetsIn"].clone();
+    assert!(stderr.contains(&format!(": {sent} packets, ")), "the relay's count of packets in: {stderr}");
+    assert!(wait_exit(&mut puller, Duration::from_secs(10)).success());
+    let stderr = all_lines(&lines);
+    let last = stderr.last().map_or("", String::as_str);
+    assert!(is_summary(last, "pull cam1") && last.contains(&format!(": {sent} packets, ")), "{stderr:#?}");
+    assert!(std::fs::read(&out).unwrap() == fixture());
+}
+
+#[test]
+fn input_that_is_not_mpeg_ts_is_refused_before_anything_is_sent() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let code = create_stream(&server, "cam1");
+    let mp4 = path_in(&dir, "in.mp4");
+    let mut bytes = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
+    bytes.resize(4096, 0);
+    std::fs::write(&mp4, bytes).unwrap();
+    let (status, _, stderr) = run(push(&server, "cam1", &code, &[mp4.to_str().unwrap()]));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let first = stderr.lines().next().unwrap_or("");
+    assert!(first.contains("in.mp4 is not MPEG-TS") && first.contains("MP4"), "{stderr}");
+    let stream = http("GET", &server.url("/api/streams/cam1"), None, &[]).json();
+    assert_eq!((&stream["live"], &stream["packetsIn"]), (&false.into(), &0.into()), "the relay saw nothing");
+}
+
+#[test]
+fn push_and_pull_work_over_ipv6_loopback() {
+    let dir = temp_dir();
+    let v6 = ["--push-addr", "[::1]:0", "--pull-addr", "[::1]:0", "--http-addr", "[::1]:0"];
+    let server = Server::start(dir.path(), &v6, &[]);
+    assert!(server.ready.push.is_ipv6() && server.ready.http.is_ipv6());
+    let code = create_stream(&server, "cam1");
+    let out = path_in(&dir, "out.ts");
+    let mut puller = Guard(cmd_spawn(pull(&server, &["cam1"], out.to_str().unwrap(), &[])));
+    wait_clients(&server, 1);
+    let (status, _, stderr) = run(push(&server, "cam1", &code, &["--realtime", FIXTURE]));
+    assert!(status.success(), "{stderr}");
+    assert!(wait_exit(&mut puller, Duration::from_secs(10)).success());
+    assert!(std::fs::read(&out).unwrap() == fixture(), "byte-identical over ::1");
+}
+
+#[test]
+fn a_rate_limited_source_is_told_so_and_the_relay_logs_it() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[("RTPRELAY_MAX_AUTH_FAILURES_PER_IP_PER_MINUTE", "2")]);
+    let code = create_stream(&server, "cam1");
+    let guesser = Peer::new();
+    for _ in 0..3 {
+        guesser.send(server.ready.push, &rtp(pt::AUTH_REQ, false, 0, 0, 0, b"cam1#wrong"));
+    }
+    eventually("the relay logs the limit", || server.stderr_text().contains("source rate-limited"));
+    // The same IP with the right code: the relay answers its probes but
+    // ignores its auth for the rest of the minute.
+    let mut pusher = Guard(cmd_spawn(push(&server, "cam1", &code, &[FIXTURE])));
+    let lines = stderr_lines(&mut pusher);
+    let status = wait_exit(&mut pusher, Duration::from_secs(20));
+    let stderr = all_lines(&lines).join("\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("answers but ignored the auth of cam1"), "{stderr}");
+    assert!(!stderr.contains("no answer from a relay"), "not the words of a dead relay: {stderr}");
 }

@@ -51,7 +51,9 @@ impl Input {
         head.truncate(filled);
         check(&name, &head)?;
         if regular && !realtime {
-            eprintln!("rtprelay push: warning: {name} is pushed as fast as it can be read; add --realtime to pace it by its PCR");
+            eprintln!(
+                "rtprelay push: warning: {name} is pushed as fast as it can be read; add --realtime to pace it by its PCR"
+            );
         }
         Ok(Input { head, taken: 0, rest })
     }

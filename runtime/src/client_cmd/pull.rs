@@ -2,7 +2,7 @@
 //! it waits for and when the relay stops answering (docs/protocol.md §4).
 
 use super::{Failure, LOST_AFTER, resolve, seconds};
-use crate::client::{PullConfig, PullEvent, PullStreamClient};
+use crate::client::{PullConfig, PullEvent, PullStreamClient, ReorderStats};
 use crate::status::{Progress, StatusLine, Totals};
 use clap::Args;
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,7 +57,9 @@ pub async fn run(args: PullArgs) -> Result<(), Failure> {
     let mut status = StatusLine::new(&format!("pull {}", ids.join(",")), args.progress);
     let mut state = State { relay, waiting: ids.iter().cloned().collect(), lost_since: None };
     status.note(state.note());
-    let result = receive(&mut client, &args, &ids, &mut status, &mut state).await;
+    let mut tally = Tally::default();
+    let result = receive(&mut client, &args, &ids, &mut status, &mut state, &mut tally).await;
+    status.update(tally.totals());
     client.close_and_wait(CLOSE_TIMEOUT).await;
     status.finish();
     result
@@ -128,17 +130,18 @@ async fn receive(
     ids: &[String],
     status: &mut StatusLine,
     state: &mut State,
+    tally: &mut Tally,
 ) -> Result<(), Failure> {
     let mut outputs: BTreeMap<String, Output> = BTreeMap::new();
     let mut stopped: BTreeSet<String> = BTreeSet::new();
-    let mut written: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         let event = tokio::select! {
             event = client.next_event() => event,
             _ = tick.tick() => {
                 state.check(client, status).await;
-                status.update(totals(client, ids, written).await);
+                tally.refresh(client, ids).await;
+                status.update(tally.totals());
                 continue;
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),
@@ -163,7 +166,8 @@ async fn receive(
                         e.insert(out)
                     }
                 };
-                written += data.len() as u64;
+                tally.bytes += data.len() as u64;
+                tally.packets += 1;
                 match out.write_all(&data).await {
                     Ok(()) => {}
                     // The reader went away (`| head`): nothing left to do.
@@ -172,6 +176,7 @@ async fn receive(
                 }
             }
             Some(PullEvent::StreamStop { live_id }) => {
+                tally.stop(&live_id);
                 if let Some(out) = outputs.get_mut(&live_id) {
                     out.flush().await?;
                 }
@@ -195,17 +200,43 @@ async fn receive(
     }
 }
 
-async fn totals(client: &PullStreamClient, ids: &[String], bytes: u64) -> Totals {
-    let mut t = Totals { bytes, ..Totals::default() };
-    for id in ids {
-        if let Some(s) = client.stats(id).await {
-            t.packets += s.emitted;
-            t.lost += s.lost;
-            t.late += s.late;
-            t.recovered += s.recovered;
+/// What the pull received: packets and bytes counted as they are written,
+/// the reorder buffers' losses as last read (a stopped stream's buffer is
+/// gone, so its last reading is kept).
+#[derive(Debug, Default)]
+struct Tally {
+    bytes: u64,
+    packets: u64,
+    /// Lost, late and recovered of the streams (or runs) that stopped.
+    stopped: [u64; 3],
+    /// The last reading of each stream still pulled.
+    current: BTreeMap<String, ReorderStats>,
+}
+
+impl Tally {
+    /// Reads the reorder buffers again.
+    async fn refresh(&mut self, client: &PullStreamClient, ids: &[String]) {
+        for id in ids {
+            if let Some(stats) = client.stats(id).await {
+                self.current.insert(id.clone(), stats);
+            }
         }
     }
-    t
+
+    /// `live_id` stopped: its last reading is final.
+    fn stop(&mut self, live_id: &str) {
+        if let Some(s) = self.current.remove(live_id) {
+            self.stopped = [self.stopped[0] + s.lost, self.stopped[1] + s.late, self.stopped[2] + s.recovered];
+        }
+    }
+
+    fn totals(&self) -> Totals {
+        let [mut lost, mut late, mut recovered] = self.stopped;
+        for s in self.current.values() {
+            (lost, late, recovered) = (lost + s.lost, late + s.late, recovered + s.recovered);
+        }
+        Totals { bytes: self.bytes, packets: self.packets, lost, late, recovered }
+    }
 }
 
 #[cfg(test)]

@@ -128,7 +128,6 @@ struct Watch {
 }
 
 impl Watch {
-
     /// Notes a relay gone silent, or back; warns on each change.
     async fn check(&mut self, client: &PushStreamClient, status: &mut StatusLine) {
         let Some(silence) = client.relay_silence().await else { return };
