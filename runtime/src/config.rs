@@ -382,6 +382,22 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rtprelay.toml");
+        let file = read_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let s = build(&[file.table]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.server.data_dir, PathBuf::from("/var/lib/rtprelay"), "an absolute data directory");
+        assert!(s.server.push_addr.is_ipv6() && s.server.http_addr.ip().is_loopback());
+    }
+
+    #[test]
+    fn a_misspelt_key_points_at_the_nearest() {
+        assert_eq!(nearest_key("stream_idle_timout_ms").as_deref(), Some("stream_idle_timeout_ms"));
+        assert_eq!(nearest_key("pushaddr").as_deref(), Some("push_addr"));
+        assert_eq!(nearest_key("zzzz"), None);
+    }
+
+    #[test]
     fn defaults_match_the_protocol() {
         let s = build(&[]).unwrap();
         assert_eq!(s.server.push_addr.to_string(), "0.0.0.0:61040");

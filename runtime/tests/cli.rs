@@ -149,3 +149,31 @@ fn api_commands_say_what_is_missing() {
     assert_eq!(code, Some(1));
     assert!(err.starts_with("rtprelay: cannot reach the relay's HTTP API"), "{err}");
 }
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rtprelay.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let exec = text.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart line");
+    let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
+    assert_eq!(args[..2], ["serve", "--config"], "{exec}");
+    let help = rtprelay(&["serve", "--help"], &[]).1;
+    assert!(args.iter().filter(|a| a.starts_with("--")).all(|flag| help.contains(flag)), "{exec}");
+    for setting in ["DynamicUser=yes", "StateDirectory=rtprelay", "Restart=on-failure", "NoNewPrivileges=yes"] {
+        assert!(text.lines().any(|l| l == setting), "{setting}");
+    }
+    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+        println!("SKIPPED: systemd-analyze missing");
+        return;
+    }
+    // With this build's binary in place of the installed one.
+    let dir = temp_dir();
+    let copy = dir.path().join("rtprelay.service");
+    std::fs::write(&copy, text.replace("/usr/local/bin/rtprelay", binary())).unwrap();
+    let (status, out, err) = run({
+        let mut c = Command::new("systemd-analyze");
+        c.arg("verify").arg(&copy);
+        c
+    });
+    assert!(status.success() && err.trim().is_empty(), "systemd-analyze verify: {out}{err}");
+}
