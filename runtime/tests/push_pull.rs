@@ -375,3 +375,42 @@ fn a_rate_limited_source_is_told_so_and_the_relay_logs_it() {
     assert!(stderr.contains("answers but ignored the auth of cam1"), "{stderr}");
     assert!(!stderr.contains("no answer from a relay"), "not the words of a dead relay: {stderr}");
 }
+
+#[test]
+fn a_push_carries_on_when_its_relay_comes_back() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let push_addr = server.ready.push.to_string();
+    let code = create_stream(&server, "cam1");
+    let mut cmd = push(&server, "cam1", &code, &["-"]);
+    let mut pusher = Guard(cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
+    let lines = stderr_lines(&mut pusher);
+    let mut stdin = pusher.0.stdin.take().unwrap();
+    let data = fixture();
+    let (head, rest) = data.split_at(PACKET_LEN * 200);
+    stdin.write_all(head).unwrap();
+    eventually("the push is live", || {
+        http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["packetsIn"].as_u64() > Some(0)
+    });
+    drop(server);
+    let mut back = None;
+    for (i, chunk) in rest.chunks(rest.len() / 28 + 1).enumerate() {
+        if i == 16 {
+            // 4 s later, a relay on the same push port and data directory.
+            back = Some(Server::start(dir.path(), &["--push-addr", &push_addr], &[]));
+        }
+        stdin.write_all(chunk).unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let back = back.expect("restarted");
+    eventually("the push is live again", || {
+        http("GET", &back.url("/api/streams/cam1"), None, &[]).json()["packetsIn"].as_u64() > Some(0)
+    });
+    drop(stdin);
+    let status = wait_exit(&mut pusher, Duration::from_secs(15));
+    let stderr = all_lines(&lines);
+    assert_eq!(status.code(), Some(0), "{stderr:#?}");
+    let warned = |what: &str| stderr.iter().any(|l| l.starts_with("rtprelay push cam1: warning: ") && l.contains(what));
+    assert!(warned("no answer from the relay") && warned("answers again after"), "{stderr:#?}");
+    assert!(is_summary(stderr.last().unwrap(), "push cam1"), "{stderr:#?}");
+}
