@@ -138,6 +138,11 @@ pub fn main(args: &ServeArgs) -> i32 {
         eprintln!("rtprelay: {e}");
         return exit::USAGE;
     }
+    for name in std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()) {
+        if let Some(hint) = unknown_variable(&name) {
+            tracing::warn!(variable = %name, "not a setting, ignored{hint}");
+        }
+    }
     let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
         (Some(cert), Some(key)) => match crate::tls::server_config(cert, key) {
             Ok(config) => Some(config),
@@ -166,6 +171,17 @@ pub fn main(args: &ServeArgs) -> i32 {
             }
         }
     }
+}
+
+/// Variables `RTPRELAY_*` that are no setting (a misspelt key would
+/// otherwise go unnoticed): `Some` with a hint at the nearest setting.
+fn unknown_variable(name: &str) -> Option<String> {
+    let key = name.strip_prefix(config::ENV_PREFIX)?.to_ascii_lowercase();
+    // Read by other commands: the config file, push's code.
+    if matches!(key.as_str(), "config" | "live_code") || config::all_keys().contains(&key) {
+        return None;
+    }
+    Some(config::nearest_key(&key).map(|k| format!("; did you mean {}?", config::env_var_name(&k))).unwrap_or_default())
 }
 
 /// Logs go to stderr, readable or as JSON lines; `RUST_LOG` overrides the
