@@ -414,3 +414,43 @@ fn a_push_carries_on_when_its_relay_comes_back() {
     assert!(warned("no answer from the relay") && warned("answers again after"), "{stderr:#?}");
     assert!(is_summary(stderr.last().unwrap(), "push cam1"), "{stderr:#?}");
 }
+
+#[test]
+fn pull_says_when_the_relay_stops_answering() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let mut puller = Guard(cmd_spawn(pull(&server, &["cam1"], "-", &["--progress", "off"])));
+    let lines = stderr_lines(&mut puller);
+    wait_clients(&server, 1);
+    drop(server); // SIGKILL: nothing says goodbye
+    let warning = lines.recv_timeout(WAIT).expect("a warning");
+    assert!(warning.starts_with("rtprelay pull cam1: warning: no answer from the relay at "), "{warning}");
+    assert!(puller.0.try_wait().unwrap().is_none(), "it keeps waiting for the relay");
+}
+
+#[test]
+fn an_interrupted_push_stops_its_stream_and_prints_its_summary() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[], &[]);
+    let code = create_stream(&server, "cam1");
+    let mut cmd = push(&server, "cam1", &code, &["-"]);
+    let mut pusher = Guard(cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
+    let lines = stderr_lines(&mut pusher);
+    let mut stdin = pusher.0.stdin.take().unwrap();
+    stdin.write_all(&fixture()[..PACKET_LEN * 70]).unwrap();
+    eventually("the push is live", || {
+        http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["packetsIn"].as_u64() > Some(0)
+    });
+    let pid = nix::unistd::Pid::from_raw(pusher.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = wait_exit(&mut pusher, Duration::from_secs(10));
+    let stderr = all_lines(&lines);
+    assert_eq!(status.code(), Some(0), "{stderr:#?}");
+    assert!(stderr.last().is_some_and(|l| is_summary(l, "push cam1")), "{stderr:#?}");
+    assert_eq!(
+        http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["live"],
+        false,
+        "stopped, not left to time out"
+    );
+    drop(stdin);
+}

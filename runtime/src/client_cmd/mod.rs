@@ -71,7 +71,11 @@ pub fn main(name: &str, command: impl Future<Output = Result<(), Failure>>) -> i
             return exit::FAILURE;
         }
     };
-    match runtime.block_on(command) {
+    let result = runtime.block_on(command);
+    // A read of standard input may still be blocked in tokio's thread
+    // pool (after Ctrl-C, or a relay lost mid-pipe): do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => exit::OK,
         Err(failure) => {
             eprintln!("rtprelay {name}: {failure}");
