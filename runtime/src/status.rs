@@ -4,11 +4,15 @@
 //! warnings otherwise, and in every case a one-line summary at exit.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 /// How often `--progress plain` prints a line.
 pub const PLAIN_INTERVAL: Duration = Duration::from_secs(2);
+/// The bitrate shown is the average over this window: a paced push comes
+/// in bursts, which a shorter one would show as 0 between them.
+const RATE_WINDOW: Duration = Duration::from_secs(2);
 
 /// How the live status is shown (`--progress`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -64,8 +68,9 @@ pub struct StatusLine {
     name: String,
     sink: Sink,
     started: Instant,
-    /// The last refresh and the bytes then, for the bitrate.
-    last: (Instant, u64),
+    /// Recent refreshes and the bytes then, for the bitrate: the oldest
+    /// at most [`RATE_WINDOW`] old (one older, to span it).
+    samples: VecDeque<(Instant, u64)>,
     totals: Totals,
     /// What the command waits for, or what is wrong, shown instead of the
     /// bitrate (`waiting for cam1`, `no answer from the relay for 4 s`).
@@ -79,7 +84,9 @@ impl StatusLine {
         let sink = match progress {
             Progress::Auto if terminal => {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-                bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {msg}").expect("a valid template"));
+                // `wide_msg` is cut at the terminal's width: a line that
+                // wrapped would no longer be redrawn in place.
+                bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {wide_msg}").expect("a valid template"));
                 bar.set_prefix(name.to_owned());
                 bar.enable_steady_tick(Duration::from_millis(250));
                 Sink::Bar(bar)
@@ -92,7 +99,7 @@ impl StatusLine {
             name: format!("rtprelay {name}"),
             sink,
             started: now,
-            last: (now, 0),
+            samples: VecDeque::from([(now, 0)]),
             totals: Totals::default(),
             note: None,
         }
@@ -110,9 +117,14 @@ impl StatusLine {
     /// Shows `totals`.
     pub fn update(&mut self, totals: Totals) {
         let now = Instant::now();
-        let secs = now.duration_since(self.last.0).as_secs_f64().max(1e-3);
-        let kbps = totals.bytes.saturating_sub(self.last.1) as f64 * 8.0 / secs / 1000.0;
-        self.last = (now, totals.bytes);
+        self.samples.push_back((now, totals.bytes));
+        while self.samples.len() > 2 && self.samples.get(1).is_some_and(|(at, _)| now - *at >= RATE_WINDOW) {
+            self.samples.pop_front();
+        }
+        let (since, bytes) = self.samples.front().copied().unwrap_or((now, 0));
+        // At least half a second, so the first refresh shows no spike.
+        let secs = now.duration_since(since).as_secs_f64().max(0.5);
+        let kbps = totals.bytes.saturating_sub(bytes) as f64 * 8.0 / secs / 1000.0;
         self.totals = totals;
         self.redraw(kbps, false);
     }

@@ -79,7 +79,7 @@ impl State {
     /// What the status line shows instead of the bitrate.
     fn note(&self) -> Option<String> {
         if let Some(since) = self.lost_since {
-            return Some(format!("no answer from the relay for {}", seconds(since.elapsed())));
+            return Some(format!("relay silent for {}", seconds(since.elapsed())));
         }
         (!self.waiting.is_empty()).then(|| format!("waiting for {}", Vec::from_iter(self.waiting.clone()).join(", ")))
     }

@@ -144,8 +144,34 @@ impl Watch {
                 status.warn(&format!("the relay at {} answers again after {}", self.relay, seconds(since.elapsed())));
                 status.note(None);
             }
-            (Some(_), true) => status.note(Some(format!("no answer from the relay for {}", seconds(silence.silent)))),
+            (Some(_), true) => status.note(Some(format!("relay silent for {}", seconds(silence.silent)))),
             (None, false) => {}
+        }
+    }
+}
+
+/// What runs beside the sending: the status line and the relay's watch,
+/// refreshed every [`TICK`], also while a paced push waits.
+struct Beside<'a> {
+    client: &'a PushStreamClient,
+    status: &'a mut StatusLine,
+    watch: &'a mut Watch,
+    tick: tokio::time::Interval,
+}
+
+impl Beside<'_> {
+    async fn refresh(&mut self) {
+        self.watch.check(self.client, self.status).await;
+        show(self.client, self.status).await;
+    }
+
+    /// Waits until `due`, refreshing on the way.
+    async fn sleep_until(&mut self, due: tokio::time::Instant) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(due) => return,
+                _ = self.tick.tick() => self.refresh().await,
+            }
         }
     }
 }
@@ -163,15 +189,14 @@ async fn send(
     let mut pending: Vec<u8> = Vec::new();
     let mut clock = MediaClock::default();
     let start = tokio::time::Instant::now();
-    let mut tick = tokio::time::interval(TICK);
+    let mut beside = Beside { client, status, watch, tick: tokio::time::interval(TICK) };
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
         let n = tokio::select! {
             n = input.read(&mut buf) => n?,
-            _ = tick.tick() => {
-                watch.check(client, status).await;
-                show(client, status).await;
+            _ = beside.tick.tick() => {
+                beside.refresh().await;
                 continue;
             }
             _ = &mut interrupted => break,
@@ -189,7 +214,7 @@ async fn send(
                 if due > tokio::time::Instant::now() {
                     push(client, &args.live_id, &pending[from..at]).await?;
                     from = at;
-                    tokio::time::sleep_until(due).await;
+                    beside.sleep_until(due).await;
                 }
             }
         }
@@ -197,7 +222,7 @@ async fn send(
         pending.drain(..whole);
     }
     push(client, &args.live_id, &pending).await?;
-    show(client, status).await;
+    beside.refresh().await;
     Ok(())
 }
 
