@@ -4,15 +4,13 @@
 pub mod input;
 pub mod pull;
 pub mod push;
+mod watch;
 
 use crate::exit;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// A relay silent for this long is taken as lost: it answers a client's
-/// probe every second while it runs.
-pub const LOST_AFTER: Duration = Duration::from_secs(3);
+pub use watch::LOST_AFTER;
 
 /// A duration as the messages write it: `3 s`, `12 s`, `0.5 s`.
 fn seconds(d: Duration) -> String {

@@ -1,7 +1,8 @@
 //! `rtprelay pull`: writes streams to files or standard output, says what
 //! it waits for and when the relay stops answering (docs/protocol.md §4).
 
-use super::{Failure, LOST_AFTER, resolve, seconds};
+use super::watch::RelayWatch;
+use super::{Failure, resolve, seconds};
 use crate::client::{PullConfig, PullEvent, PullStreamClient, ReorderStats};
 use crate::status::{Progress, StatusLine, Totals};
 use clap::Args;
@@ -55,7 +56,8 @@ pub async fn run(args: PullArgs) -> Result<(), Failure> {
         )));
     }
     let mut status = StatusLine::new(&format!("pull {}", ids.join(",")), args.progress);
-    let mut state = State { relay, waiting: ids.iter().cloned().collect(), lost_since: None };
+    let mut state =
+        State { relay: RelayWatch::new(relay, "still waiting for it"), waiting: ids.iter().cloned().collect() };
     status.note(state.note());
     let mut tally = Tally::default();
     let result = receive(&mut client, &args, &ids, &mut status, &mut state, &mut tally).await;
@@ -68,40 +70,21 @@ pub async fn run(args: PullArgs) -> Result<(), Failure> {
 /// What the pull waits for, and whether the relay answers.
 #[derive(Debug)]
 struct State {
-    relay: std::net::SocketAddr,
+    relay: RelayWatch,
     /// Streams not live yet (or stopped, with `--follow`).
     waiting: BTreeSet<String>,
-    /// When the relay went silent, while it is.
-    lost_since: Option<tokio::time::Instant>,
 }
 
 impl State {
     /// What the status line shows instead of the bitrate.
     fn note(&self) -> Option<String> {
-        if let Some(since) = self.lost_since {
-            return Some(format!("relay silent for {}", seconds(since.elapsed())));
-        }
-        (!self.waiting.is_empty()).then(|| format!("waiting for {}", Vec::from_iter(self.waiting.clone()).join(", ")))
+        let waiting = || format!("waiting for {}", Vec::from_iter(self.waiting.clone()).join(", "));
+        self.relay.note().or_else(|| (!self.waiting.is_empty()).then(waiting))
     }
 
-    /// Notes a relay gone silent, or back; warns on each change.
+    /// Looks at the relay again.
     async fn check(&mut self, client: &PullStreamClient, status: &mut StatusLine) {
-        let Some(silence) = client.relay_silence().await else { return };
-        match (self.lost_since, silence.silent >= LOST_AFTER) {
-            (None, true) => {
-                self.lost_since = tokio::time::Instant::now().checked_sub(silence.silent);
-                status.warn(&format!(
-                    "no answer from the relay at {} for {}: still waiting for it",
-                    self.relay,
-                    seconds(silence.silent)
-                ));
-            }
-            (Some(since), false) => {
-                self.lost_since = None;
-                status.warn(&format!("the relay at {} answers again after {}", self.relay, seconds(since.elapsed())));
-            }
-            _ => {}
-        }
+        self.relay.observe(client.relay_silence().await, status);
         status.note(self.note());
     }
 }

@@ -2,6 +2,7 @@
 //! so when the relay stops answering (docs/protocol.md §4).
 
 use super::input::Input;
+use super::watch::RelayWatch;
 use super::{Failure, LOST_AFTER, resolve, seconds};
 use crate::client::{PushConfig, PushStreamClient};
 use crate::status::{Progress, StatusLine, Totals};
@@ -83,7 +84,7 @@ pub async fn run(args: PushArgs) -> Result<(), Failure> {
         None => return Err(no_auth_answer(&client, relay, &args.live_id).await),
     }
     let mut status = StatusLine::new(&format!("push {}", args.live_id), args.progress);
-    let mut watch = Watch { relay, lost_since: None };
+    let mut watch = RelayWatch::new(relay, "still sending and re-authenticating");
     let result = send(&client, &args, input, &mut status, &mut watch).await;
     client.close_and_wait(CLOSE_TIMEOUT).await;
     status.finish();
@@ -118,50 +119,19 @@ async fn no_auth_answer(client: &PushStreamClient, relay: SocketAddr, live_id: &
     })
 }
 
-/// Whether the relay is answering, as the push goes.
-#[derive(Debug)]
-struct Watch {
-    relay: SocketAddr,
-    /// When the current loss began (the relay's last answer).
-    lost_since: Option<tokio::time::Instant>,
-}
-
-impl Watch {
-    /// Notes a relay gone silent, or back; warns on each change.
-    async fn check(&mut self, client: &PushStreamClient, status: &mut StatusLine) {
-        let Some(silence) = client.relay_silence().await else { return };
-        match (self.lost_since, silence.silent >= LOST_AFTER) {
-            (None, true) => {
-                self.lost_since = tokio::time::Instant::now().checked_sub(silence.silent);
-                status.warn(&format!(
-                    "no answer from the relay at {} for {}: still sending and re-authenticating",
-                    self.relay,
-                    seconds(silence.silent)
-                ));
-            }
-            (Some(since), false) => {
-                self.lost_since = None;
-                status.warn(&format!("the relay at {} answers again after {}", self.relay, seconds(since.elapsed())));
-                status.note(None);
-            }
-            (Some(_), true) => status.note(Some(format!("relay silent for {}", seconds(silence.silent)))),
-            (None, false) => {}
-        }
-    }
-}
-
 /// What runs beside the sending: the status line and the relay's watch,
 /// refreshed every [`TICK`], also while a paced push waits.
 struct Beside<'a> {
     client: &'a PushStreamClient,
     status: &'a mut StatusLine,
-    watch: &'a mut Watch,
+    watch: &'a mut RelayWatch,
     tick: tokio::time::Interval,
 }
 
 impl Beside<'_> {
     async fn refresh(&mut self) {
-        self.watch.check(self.client, self.status).await;
+        self.watch.observe(self.client.relay_silence().await, self.status);
+        self.status.note(self.watch.note());
         show(self.client, self.status).await;
     }
 
@@ -183,7 +153,7 @@ async fn send(
     args: &PushArgs,
     mut input: Input,
     status: &mut StatusLine,
-    watch: &mut Watch,
+    watch: &mut RelayWatch,
 ) -> Result<(), Failure> {
     let mut buf = vec![0u8; READ_CHUNK];
     let mut pending: Vec<u8> = Vec::new();
