@@ -15,7 +15,12 @@ use clap::{CommandFactory, Parser, Subcommand};
 /// The live-stream relay: `serve` runs it, `push` and `pull` publish and
 /// watch streams, `stream` and `clients` manage a running relay.
 #[derive(Debug, Parser)]
-#[command(name = "rtprelay", version, about)]
+#[command(
+    name = "rtprelay",
+    version,
+    about,
+    after_help = "Exit status: 0 success, 1 failure while running, 2 bad usage or configuration."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -26,10 +31,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs the relay.
+    #[command(after_help = "Every setting also has a TOML key (for --config) and an RTPRELAY_<KEY> \
+        environment variable; flags beat the environment, which beats the file. `rtprelay config` \
+        prints every key with its default.")]
     Serve(ServeArgs),
     /// Publishes an MPEG-TS file or standard input.
+    #[command(after_help = "Exit status: 0 the input was pushed and the stream stopped (or Ctrl-C); \
+        1 the code was refused, the input is not MPEG-TS, or the relay stopped answering and was \
+        still silent when the input ended; 2 bad usage.")]
     Push(push::PushArgs),
     /// Writes streams to files or standard output.
+    #[command(after_help = "Exit status: 0 every stream pulled has stopped (or Ctrl-C); 1 no relay \
+        answered, or writing failed; 2 bad usage.")]
     Pull(pull::PullArgs),
     /// Manages the streams of a running relay through its HTTP API.
     #[command(subcommand)]
