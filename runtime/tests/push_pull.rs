@@ -183,7 +183,10 @@ fn a_wrong_code_makes_push_exit_1_and_a_missing_input_exit_2() {
     create_stream(&server, "cam1");
     let (status, _, stderr) = run(push(&server, "cam1", "wrong", &[FIXTURE]));
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(
+        stderr.lines().next().is_some_and(|l| l.contains("refused the code of cam1")),
+        "the reason first: {stderr}"
+    );
     let (status, _, _) = run(push(&server, "cam1", "wrong", &["/nonexistent.ts"]));
     assert_eq!(status.code(), Some(2));
 }

@@ -14,6 +14,10 @@ const CHECKED_PACKETS: usize = 4;
 
 /// The push's input, its first bytes already read and checked.
 pub struct Input {
+    /// `standard input` or the file's path.
+    name: String,
+    /// A regular file (read as fast as the disk allows).
+    regular: bool,
     head: Vec<u8>,
     /// How much of `head` was handed out.
     taken: usize,
@@ -30,7 +34,7 @@ impl Input {
     /// Opens `path` (`-`: standard input) and checks that it is MPEG-TS.
     /// A missing file is bad usage (exit 2); input that is not MPEG-TS, or
     /// empty, is refused (exit 1).
-    pub async fn open(path: &str, realtime: bool) -> Result<Input, Failure> {
+    pub async fn open(path: &str) -> Result<Input, Failure> {
         let mut regular = false;
         let (name, mut rest): (String, Box<dyn AsyncRead + Unpin + Send>) = if path == "-" {
             ("standard input".to_owned(), Box::new(tokio::io::stdin()))
@@ -50,12 +54,13 @@ impl Input {
         }
         head.truncate(filled);
         check(&name, &head)?;
-        if regular && !realtime {
-            eprintln!(
-                "rtprelay push: warning: {name} is pushed as fast as it can be read; add --realtime to pace it by its PCR"
-            );
-        }
-        Ok(Input { head, taken: 0, rest })
+        Ok(Input { name, regular, head, taken: 0, rest })
+    }
+
+    /// The warning for a file pushed without `--realtime`, if it is one.
+    pub fn unpaced_warning(&self, realtime: bool) -> Option<String> {
+        (self.regular && !realtime)
+            .then(|| format!("{} is pushed as fast as it can be read; add --realtime to pace it by its PCR", self.name))
     }
 
     /// Reads the next bytes into `buf`; 0 at the end. Cancel-safe.

@@ -70,7 +70,7 @@ impl PushArgs {
 pub async fn run(args: PushArgs) -> Result<(), Failure> {
     let code = args.live_code()?;
     let (relay, local) = resolve(&args.server).await?;
-    let input = Input::open(&args.input, args.realtime).await?;
+    let input = Input::open(&args.input).await?;
     let mut client = PushStreamClient::bind(local, relay, PushConfig::default()).await?;
     client.auth(&args.live_id, &code).await.map_err(|e| Failure::usage(e.to_string()))?;
     match client.wait_for_auth(&args.live_id, AUTH_TIMEOUT).await {
@@ -84,6 +84,11 @@ pub async fn run(args: PushArgs) -> Result<(), Failure> {
         None => return Err(no_auth_answer(&client, relay, &args.live_id).await),
     }
     let mut status = StatusLine::new(&format!("push {}", args.live_id), args.progress);
+    // Only now: until the push starts, the first line on stderr is kept
+    // for the reason of a failure.
+    if let Some(warning) = input.unpaced_warning(args.realtime) {
+        status.warn(&warning);
+    }
     let mut watch = RelayWatch::new(relay, "still sending and re-authenticating");
     let result = send(&client, &args, input, &mut status, &mut watch).await;
     client.close_and_wait(CLOSE_TIMEOUT).await;
