@@ -5,6 +5,8 @@
 
 mod usage;
 
+pub(crate) use usage::after_reason;
+
 use crate::client_cmd::{pull, push};
 use crate::exit;
 use crate::serve::ServeArgs;

@@ -78,18 +78,19 @@ fn failure(message: impl Into<String>) -> Failed {
 
 /// Runs a `stream` subcommand; returns the exit code.
 pub fn main(command: &StreamCommand) -> i32 {
-    let result = match command {
-        StreamCommand::Create(args) => create(args),
-        StreamCommand::List(args) => list(args),
-        StreamCommand::Show(args) => show(args),
-        StreamCommand::Stop(args) => stop_or_delete(args, Change::Stop),
-        StreamCommand::Delete(args) => stop_or_delete(args, Change::Delete),
+    let (result, name) = match command {
+        StreamCommand::Create(args) => (create(args), "create"),
+        StreamCommand::List(args) => (list(args), "list"),
+        StreamCommand::Show(args) => (show(args), "show"),
+        StreamCommand::Stop(args) => (stop_or_delete(args, Change::Stop), "stop"),
+        StreamCommand::Delete(args) => (stop_or_delete(args, Change::Delete), "delete"),
     };
-    finish(result)
+    finish(result, &["stream", name])
 }
 
-/// Prints the output or the failure; returns the exit code.
-fn finish(result: Result<String, Failed>) -> i32 {
+/// Prints the output or the failure (with the usage of the command `path`
+/// names after a usage mistake); returns the exit code.
+fn finish(result: Result<String, Failed>, path: &[&str]) -> i32 {
     match result {
         Ok(out) => {
             print!("{out}");
@@ -97,6 +98,9 @@ fn finish(result: Result<String, Failed>) -> i32 {
         }
         Err((code, message)) => {
             eprintln!("rtprelay: {message}");
+            if code == exit::USAGE {
+                eprint!("{}", crate::cli::after_reason(path));
+            }
             code
         }
     }
@@ -233,7 +237,7 @@ fn stop_or_delete(args: &OneStreamArgs, change: Change) -> Result<String, Failed
 
 /// `rtprelay clients`: the relay's pull clients.
 pub fn clients(args: &ListArgs) -> i32 {
-    finish(clients_text(args))
+    finish(clients_text(args), &["clients"])
 }
 
 fn clients_text(args: &ListArgs) -> Result<String, Failed> {

@@ -150,7 +150,9 @@ fn several_streams_go_to_one_file_each_and_need_a_template() {
     let server = Server::start(dir.path(), &[], &[]);
     let (status, _, stderr) = run(pull(&server, &["a", "b"], "-", &[]));
     assert_eq!(status.code(), Some(2), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    let first = stderr.lines().next().unwrap_or("");
+    assert!(first.starts_with("rtprelay pull: 2 streams need an -o path containing {liveId}"), "{stderr}");
+    assert!(stderr.contains("\n\nUsage: rtprelay pull "), "the usage after the reason: {stderr}");
     let codes: Vec<String> = ["a", "b"].iter().map(|id| create_stream(&server, id)).collect();
     let template = path_in(&dir, "out-{liveId}.ts");
     let mut puller = Guard(cmd_spawn(pull(&server, &["a", "b"], template.to_str().unwrap(), &[])));

@@ -40,6 +40,14 @@ pub(super) fn report(e: &clap::Error) -> i32 {
     }
 }
 
+/// What follows the reason of a usage mistake found after parsing (a bad
+/// stream id, a missing code file): the usage of the command `path` names
+/// (`["stream", "show"]`) and the pointer to `--help`.
+pub(crate) fn after_reason(path: &[&str]) -> String {
+    let usage = usage_of(path.iter().map(|s| (*s).to_owned()));
+    format!("\n{}\n\nFor more information, try '--help'.\n", usage.trim_end())
+}
+
 /// The usage line of the deepest subcommand `args` name.
 fn usage_of(args: impl Iterator<Item = String>) -> String {
     let mut command = Cli::command();
@@ -144,6 +152,12 @@ mod tests {
         let args = ["stream", "show", "--json", "x"].map(String::from);
         assert!(usage_of(args.into_iter()).starts_with("Usage: rtprelay stream show"));
         assert!(usage_of(["--nope".to_owned()].into_iter()).starts_with("Usage: rtprelay <COMMAND>"));
+    }
+
+    #[test]
+    fn a_late_usage_mistake_gets_the_usage_too() {
+        let text = after_reason(&["stream", "show"]);
+        assert!(text.starts_with("\nUsage: rtprelay stream show") && text.ends_with("try '--help'.\n"), "{text}");
     }
 
     #[test]

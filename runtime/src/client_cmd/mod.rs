@@ -77,6 +77,9 @@ pub fn main(name: &str, command: impl Future<Output = Result<(), Failure>>) -> i
         Ok(()) => exit::OK,
         Err(failure) => {
             eprintln!("rtprelay {name}: {failure}");
+            if failure.code == exit::USAGE {
+                eprint!("{}", crate::cli::after_reason(&[name]));
+            }
             failure.code
         }
     }
