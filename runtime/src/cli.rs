@@ -1,7 +1,7 @@
 //! The `rtprelay` command line (docs/protocol.md §4): parses the arguments
 //! and hands them to the subcommand's module; the exit codes are in
 //! [`crate::exit`], each subcommand's flags next to the subcommand, and
-//! what a usage mistake prints in [`usage`].
+//! what a usage mistake prints in `cli/usage.rs`.
 
 mod usage;
 
