@@ -204,11 +204,69 @@ pub fn env_var_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
 }
 
-/// Reads a TOML config file as a table.
-pub fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+/// A config file's text, read and parsed, for errors that point into it.
+#[derive(Clone, Debug)]
+pub struct ConfigFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    text: String,
+    /// Its keys and values.
+    pub table: toml::Table,
+}
+
+impl ConfigFile {
+    /// The 1-based line where top-level `key` is set (`key = ...` or a
+    /// `[key]` / `[[key]]` header), if it can be found.
+    pub fn line_of(&self, key: &str) -> Option<usize> {
+        let sets = |line: &str| {
+            let line = line.trim_start();
+            let name = line.trim_start_matches('[').trim_start_matches('"');
+            name.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(['=', ']', '"']) || rest.is_empty())
+        };
+        self.text.lines().position(sets).map(|i| i + 1)
+    }
+
+    /// `message` about `key`, pointing at the file and the line.
+    pub fn error_at(&self, key: &str, message: &str) -> ConfigError {
+        match self.line_of(key) {
+            Some(line) => ConfigError(format!("config file {}, line {line}: {message}", self.path.display())),
+            None => ConfigError(format!("config file {}: {message}", self.path.display())),
+        }
+    }
+}
+
+/// The valid key nearest to a misspelt `key`, if one is near enough.
+pub fn nearest_key(key: &str) -> Option<String> {
+    all_keys()
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(key, &k), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// Reads a TOML config file; refuses text that is not TOML and keys that
+/// do not exist, naming the file, the line and the nearest valid key.
+pub fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-    text.parse::<toml::Table>().map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))
+    let table = text.parse::<toml::Table>().map_err(|e| {
+        let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        let at = line.map(|l| format!(", line {l}")).unwrap_or_default();
+        ConfigError(format!("config file {}{at}: {}", path.display(), e.message()))
+    })?;
+    let file = ConfigFile { path: path.to_owned(), text, table };
+    let known = all_keys();
+    if let Some(unknown) = file.table.keys().find(|k| !known.contains(k)) {
+        let hint = match nearest_key(unknown) {
+            Some(near) => format!("; did you mean `{near}`?"),
+            None => String::new(),
+        };
+        return Err(
+            file.error_at(unknown, &format!("unknown key `{unknown}`{hint} (`rtprelay config` lists every key)"))
+        );
+    }
+    Ok(file)
 }
 
 /// The keys set by `RTPRELAY_<KEY>` variables, from `lookup` (the process
@@ -321,6 +379,22 @@ mod tests {
 
     fn table(text: &str) -> toml::Table {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_example_config_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rtprelay.toml");
+        let file = read_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let s = build(&[file.table]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.server.data_dir, PathBuf::from("/var/lib/rtprelay"), "an absolute data directory");
+        assert!(s.server.http_addr.ip().is_loopback(), "the API stays local");
+    }
+
+    #[test]
+    fn a_misspelt_key_points_at_the_nearest() {
+        assert_eq!(nearest_key("stream_idle_timout_ms").as_deref(), Some("stream_idle_timeout_ms"));
+        assert_eq!(nearest_key("pushaddr").as_deref(), Some("push_addr"));
+        assert_eq!(nearest_key("zzzz"), None);
     }
 
     #[test]

@@ -73,11 +73,16 @@ impl Events<RelayEvent> for LogEvents {
                 tracing::debug!(%source, %live_id, "auth renewed");
             }
             RelayEvent::AuthRefused { source, live_id, unknown_id } => {
+                // The wire says AUTH_REFUSED either way; the log tells why.
+                let reason = if unknown_id { "unknown_id" } else { "wrong_code" };
                 // The id is a peer's text: escaped, so it cannot forge a line.
-                tracing::info!(%source, live_id = %live_id.escape_debug(), unknown_id, "auth refused");
+                tracing::info!(%source, live_id = %live_id.escape_debug(), unknown_id, reason, "auth refused");
             }
             RelayEvent::SourceRateLimited { source } => {
-                tracing::warn!(%source, "source rate-limited: refused auths ignored until the minute is over");
+                tracing::warn!(
+                    %source,
+                    "source rate-limited: too many refused codes; its auth requests get no answer until the minute is over"
+                );
             }
             RelayEvent::StreamLive { live_id, ssrc, publisher } => {
                 tracing::info!(%live_id, ssrc = ssrc.get(), %publisher, "stream live");

@@ -32,7 +32,7 @@ const HTTP_GRACE: Duration = Duration::from_secs(2);
 /// the config file.
 #[derive(Debug, Default, Args)]
 pub struct ServeArgs {
-    /// TOML config file (every key is listed in CONFIG.md).
+    /// TOML config file (`rtprelay config` prints every key).
     #[arg(long, value_name = "FILE", env = "RTPRELAY_CONFIG")]
     pub config: Option<PathBuf>,
     /// UDP address of the push socket [default: 0.0.0.0:61040].
@@ -87,13 +87,23 @@ impl ServeArgs {
         t
     }
 
-    /// The settings: flags over environment over file over defaults.
+    /// The settings: flags over environment over file over defaults. An
+    /// error about a key the file set (and nothing above it overrode)
+    /// names the file and the line.
     pub fn settings(&self, env: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let file = match &self.config {
-            Some(path) => config::read_file(path)?,
-            None => toml::Table::new(),
-        };
-        config::build(&[file, config::env_table(env)?, self.overrides()])
+        let file = self.config.as_deref().map(config::read_file).transpose()?;
+        let (env, flags) = (config::env_table(env)?, self.overrides());
+        let table = file.as_ref().map(|f| f.table.clone()).unwrap_or_default();
+        config::build(&[table, env.clone(), flags.clone()]).map_err(|e| {
+            let from_file = file.as_ref().and_then(|f| {
+                let key = f.table.keys().find(|k| {
+                    let named = e.0.contains(&format!("`{k}`")) || e.0.starts_with(&format!("{k}:"));
+                    named && !env.contains_key(*k) && !flags.contains_key(*k)
+                })?;
+                Some(f.error_at(key, &e.0))
+            });
+            from_file.unwrap_or(e)
+        })
     }
 }
 
@@ -128,6 +138,11 @@ pub fn main(args: &ServeArgs) -> i32 {
         eprintln!("rtprelay: {e}");
         return exit::USAGE;
     }
+    for name in std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()) {
+        if let Some(hint) = unknown_variable(&name) {
+            tracing::warn!(variable = %name, "not a setting, ignored{hint}");
+        }
+    }
     let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
         (Some(cert), Some(key)) => match crate::tls::server_config(cert, key) {
             Ok(config) => Some(config),
@@ -156,6 +171,17 @@ pub fn main(args: &ServeArgs) -> i32 {
             }
         }
     }
+}
+
+/// Variables `RTPRELAY_*` that are no setting (a misspelt key would
+/// otherwise go unnoticed): `Some` with a hint at the nearest setting.
+fn unknown_variable(name: &str) -> Option<String> {
+    let key = name.strip_prefix(config::ENV_PREFIX)?.to_ascii_lowercase();
+    // Read by other commands: the config file, push's code.
+    if matches!(key.as_str(), "config" | "live_code") || config::all_keys().contains(&key) {
+        return None;
+    }
+    Some(config::nearest_key(&key).map(|k| format!("; did you mean {}?", config::env_var_name(&k))).unwrap_or_default())
 }
 
 /// Logs go to stderr, readable or as JSON lines; `RUST_LOG` overrides the
@@ -270,8 +296,16 @@ async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Resu
     let store = Arc::new(store);
     let stored = store.load()?;
     let file = std::path::absolute(store.path()).unwrap_or_else(|_| store.path().to_owned());
+    let data_dir = std::path::absolute(&server.data_dir).unwrap_or_else(|_| server.data_dir.clone());
+    tracing::info!(data_dir = %data_dir.display(), "data directory");
     if store.created() {
-        tracing::warn!(file = %file.display(), "created an empty credential store");
+        // A relay started from another directory with the default relative
+        // data_dir lands here and refuses every code: say where it looked.
+        tracing::warn!(
+            file = %file.display(),
+            "created an empty credential store: no stream can publish until one is created; \
+             if streams were expected, check data_dir (a relative path depends on the current directory)"
+        );
     } else {
         tracing::info!(file = %file.display(), credentials = stored.len(), "credential store opened");
     }

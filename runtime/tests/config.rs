@@ -63,14 +63,19 @@ fn bad_configuration_exits_2_with_one_line() {
         (vec!["--config", missing.to_str().unwrap()], vec![]),
         (vec![], vec![("RTPRELAY_MAX_CLIENTS", "0")]),
         (vec![], vec![("RTPRELAY_MAX_CLIENTS", "lots")]),
-        (vec!["--push-addr", "not-an-address"], vec![]),
-        (vec!["--no-such-flag"], vec![]),
     ];
     for (flags, env) in cases {
         let (status, out, err) = run(support::serve_command(dir.path(), &flags, &env));
         assert_eq!(status.code(), Some(2), "{flags:?} {env:?}: {err}");
         assert!(out.is_empty(), "no ready line");
         assert_eq!(err.trim().lines().count(), 1, "{flags:?} {env:?}: one line: {err}");
+    }
+    // A flag clap refuses: the reason on the first line, its usage after.
+    for flags in [vec!["--push-addr", "not-an-address"], vec!["--no-such-flag"]] {
+        let (status, out, err) = run(support::serve_command(dir.path(), &flags, &[]));
+        assert_eq!(status.code(), Some(2), "{flags:?}: {err}");
+        assert!(out.is_empty(), "no ready line");
+        assert!(err.starts_with("rtprelay: ") && err.contains("\n\nUsage: rtprelay serve"), "{flags:?}: {err}");
     }
     let (status, out, _) = run({
         let mut c = Command::new(binary());
@@ -79,4 +84,26 @@ fn bad_configuration_exits_2_with_one_line() {
     });
     assert!(status.success());
     assert!(out.contains("serve"));
+}
+
+#[test]
+fn config_file_errors_name_the_file_the_line_and_the_nearest_key() {
+    let dir = temp_dir();
+    let cases = [
+        (
+            "log = \"info\"\nstream_idle_timout_ms = 5\n",
+            "line 2: unknown key `stream_idle_timout_ms`; did you mean `stream_idle_timeout_ms`?",
+        ),
+        ("\n\nmax_clients = \"many\"\n", "line 3: invalid type: string \"many\""),
+        ("push_addr = 127.0.0.1:0\n", "line 1: "),
+    ];
+    for (text, expected) in cases {
+        let file = path_in(&dir, "relay.toml");
+        std::fs::write(&file, text).unwrap();
+        let (status, _, err) = run(support::serve_command(dir.path(), &["--config", file.to_str().unwrap()], &[]));
+        assert_eq!(status.code(), Some(2), "{text}: {err}");
+        let prefix = format!("rtprelay: config file {}, ", file.display());
+        assert!(err.starts_with(&prefix) && err.contains(expected), "{text}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
 }

@@ -643,6 +643,7 @@ fn get_streams_lists_every_field() {
         "recovered",
         "reportedDelayMs",
         "ssrc",
+        "subscriberCount",
         "subscribers",
     ];
     assert_eq!(keys, expected);
@@ -834,7 +835,11 @@ fn envelope_errors_have_their_codes_and_http_200() {
 fn assert_usage_error(cmd: Command, what: &str) {
     let (status, _out, err) = run(cmd);
     assert_eq!(status.code(), Some(2), "{what}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line on stderr, got {err:?}");
+    let mut lines = err.lines();
+    let reason = lines.next().unwrap_or("");
+    assert!(reason.starts_with("rtprelay") && reason.len() > "rtprelay: ".len(), "{what}: a reason first: {err:?}");
+    // Usage help may follow the one-line reason (§4), after a blank line.
+    assert!(lines.next().is_none_or(|l| l.trim().is_empty()), "{what}: the reason is one line: {err:?}");
 }
 
 #[test]

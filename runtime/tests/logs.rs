@@ -74,6 +74,8 @@ fn json_logs_have_one_line_per_lifecycle_event() {
         [("cam1".into(), false.into()), ("ghost".into(), true.into())]
     );
     assert!(refused.iter().all(|l| l["fields"]["source"] == source.as_str() && l["level"] == "INFO"));
+    let reasons: Vec<&serde_json::Value> = refused.iter().map(|l| &l["fields"]["reason"]).collect();
+    assert_eq!(reasons, ["wrong_code", "unknown_id"], "the log tells a wrong code from an unknown id");
     let accepted = find("auth accepted");
     assert_eq!(accepted.len(), 1);
     assert_eq!(
@@ -103,4 +105,25 @@ fn logs_are_readable_by_default() {
     let line = lines.iter().find(|l| l.contains("auth refused")).unwrap();
     assert!(!line.starts_with('{') && line.contains("INFO"), "{line}");
     assert!(line.contains(r"live_id=gh\nost") && line.contains("unknown_id=true"), "escaped, one line: {line}");
+}
+
+#[test]
+fn the_data_directory_is_logged_absolute_and_an_empty_store_and_a_misspelt_variable_are_warned() {
+    let dir = temp_dir();
+    let mut cmd =
+        support::serve_command(std::path::Path::new("rel-data"), &[], &[("RTPRELAY_STREAM_IDLE_TIMOUT_MS", "5")]);
+    cmd.current_dir(dir.path());
+    let server = Server::spawn(cmd);
+    let mut lines = Vec::new();
+    lines_until(&server, &mut lines, |l| l.iter().any(|l| l.contains("serving")));
+    let absolute = dir.path().join("rel-data").display().to_string();
+    let logged = |what: &str| lines.iter().find(|l| l.contains(what)).cloned().unwrap_or_default();
+    assert!(logged("data directory").contains(&format!("data_dir={absolute}")), "{lines:#?}");
+    let created = logged("created an empty credential store");
+    assert!(created.contains("WARN") && created.contains(&absolute), "{lines:#?}");
+    let misspelt = logged("RTPRELAY_STREAM_IDLE_TIMOUT_MS");
+    assert!(
+        misspelt.contains("WARN") && misspelt.contains("did you mean RTPRELAY_STREAM_IDLE_TIMEOUT_MS?"),
+        "{lines:#?}"
+    );
 }

@@ -1,7 +1,9 @@
 //! A core client on its own task: the relay's packet loop
 //! ([`crate::udp::Driver`]) over one UDP socket, and the handle its owner
-//! calls it through.
+//! calls it through. The machine runs [`Watched`], so the handle can tell
+//! how long the relay has been silent.
 
+use super::watch::Watched;
 use crate::clock::Clock;
 use crate::udp::UdpEndpoint;
 use crate::udp::driver::{Call, Driver};
@@ -16,7 +18,7 @@ const EVENT_BUFFER: usize = 4096;
 
 /// The handle's side of a driver task.
 pub(crate) struct Handle<M: Endpoint> {
-    calls: mpsc::Sender<Call<M>>,
+    calls: mpsc::Sender<Call<Watched<M>>>,
     events: mpsc::Receiver<M::Event>,
     local: SocketAddr,
     task: tokio::task::JoinHandle<()>,
@@ -30,18 +32,25 @@ where
     /// Binds `local` and starts the task driving the machine `make` builds
     /// from the clock, the current instant, a seed from the OS and the
     /// address of the relay's `port` socket, `relay` (the machine drops
-    /// datagrams from anywhere else).
+    /// datagrams from anywhere else). With `probe`, the task also sends
+    /// the relay a `DELAY_REQ` with that payload every second, so that a
+    /// client that expects nothing still hears the relay.
     pub(crate) async fn spawn(
         local: SocketAddr,
         relay: SocketAddr,
         port: Port,
+        probe: Option<&str>,
         make: impl FnOnce(Clock, Instant, [u8; 32], SocketAddr) -> M,
     ) -> io::Result<Self> {
         let socket = UdpEndpoint::bind(local, port, RECV_BUFFER, 0)?;
         let local = socket.local_addr()?;
         let seed = crate::secrets::seed().map_err(io::Error::other)?;
         let clock = Clock::start();
-        let machine = make(clock, clock.now(), seed, relay);
+        let now = clock.now();
+        let mut machine = Watched::new(make(clock, now, seed, relay), relay, port, now);
+        if let Some(payload) = probe {
+            machine = machine.probing(now, PROBE_INTERVAL, clock.wall_clock(), payload);
+        }
         let (calls, call_rx) = mpsc::channel(64);
         let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
         let driver = Driver::new(machine, clock, [socket], call_rx, event_tx);
@@ -61,12 +70,27 @@ where
         &self,
         f: impl FnOnce(&mut M, Instant) -> R + Send + 'static,
     ) -> Option<R> {
+        self.call_watched(move |w, now| f(&mut w.inner, now)).await
+    }
+
+    /// As [`Handle::call`], with the watch around the machine.
+    async fn call_watched<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Watched<M>, Instant) -> R + Send + 'static,
+    ) -> Option<R> {
         let (tx, rx) = oneshot::channel();
-        let call: Call<M> = Box::new(move |m, now| {
+        let call: Call<Watched<M>> = Box::new(move |m, now| {
             let _ = tx.send(f(m, now));
         });
         self.calls.send(call).await.ok()?;
         rx.await.ok()
+    }
+
+    /// How long the relay has been silent (since its last datagram, or
+    /// since the client started), and whether it ever answered; `None` if
+    /// the task has ended.
+    pub(crate) async fn relay_silence(&self) -> Option<RelaySilence> {
+        self.call_watched(|w, now| RelaySilence { silent: w.silent_for(now), heard_once: w.heard_once() }).await
     }
 
     pub(crate) async fn next_event(&mut self) -> Option<M::Event> {
@@ -97,6 +121,18 @@ impl<M: Endpoint> Drop for Handle<M> {
         self.task.abort();
     }
 }
+
+/// How long the relay has been silent, as a client saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelaySilence {
+    /// Since the relay's last datagram (or the client's start).
+    pub silent: Duration,
+    /// Whether the relay ever answered this client.
+    pub heard_once: bool,
+}
+
+/// How often a probing client sends `DELAY_REQ`.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Receive buffer asked for: a burst of a few hundred kilobytes (a file
 /// pushed without `--realtime`, a join replay) must not overflow it while

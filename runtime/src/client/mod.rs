@@ -12,6 +12,9 @@
 mod driver;
 mod pull;
 mod push;
+mod watch;
+
+pub use driver::RelaySilence;
 
 pub use pull::PullStreamClient;
 pub use push::PushStreamClient;

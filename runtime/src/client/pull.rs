@@ -1,6 +1,6 @@
 //! [`PullStreamClient`]: subscribes to streams of a relay.
 
-use super::driver::Handle;
+use super::driver::{Handle, RelaySilence};
 use crate::clock::Clock;
 use rtprelay_core::ClientError;
 use rtprelay_core::Port;
@@ -49,10 +49,12 @@ impl std::fmt::Debug for PullStreamClient {
 impl PullStreamClient {
     /// A client on a UDP socket bound to `local` (port 0 picks one),
     /// talking to the relay at `relay`. It asks for its client id at once
-    /// ([`PullEvent::PullStreamReady`]).
+    /// ([`PullEvent::PullStreamReady`]), and probes the relay with a
+    /// `DELAY_REQ` every second, so that [`PullStreamClient::relay_silence`]
+    /// means something even while no stream it pulls is live.
     pub async fn bind(local: SocketAddr, relay: SocketAddr, config: PullConfig) -> io::Result<Self> {
         let make = move |clock: Clock, now, seed, relay| PullClient::new(config, relay, seed, clock.wall_clock(), now);
-        let handle = Handle::spawn(local, relay, Port::Pull, make).await?;
+        let handle = Handle::spawn(local, relay, Port::Pull, Some(""), make).await?;
         Ok(PullStreamClient { handle })
     }
 
@@ -91,6 +93,11 @@ impl PullStreamClient {
     pub async fn stats(&self, live_id: &str) -> Option<ReorderStats> {
         let id = live_id.to_owned();
         self.handle.call(move |c, _| c.stats(&id)).await.flatten()
+    }
+
+    /// How long the relay has been silent; `None` once the client is gone.
+    pub async fn relay_silence(&self) -> Option<RelaySilence> {
+        self.handle.relay_silence().await
     }
 
     /// The local address of the client's socket.

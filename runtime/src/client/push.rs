@@ -1,6 +1,6 @@
 //! [`PushStreamClient`]: publishes streams to a relay.
 
-use super::driver::Handle;
+use super::driver::{Handle, RelaySilence};
 use crate::clock::Clock;
 use bytes::Bytes;
 use rtprelay_core::ClientError;
@@ -50,7 +50,8 @@ impl PushStreamClient {
     /// talking to the relay at `relay`.
     pub async fn bind(local: SocketAddr, relay: SocketAddr, config: PushConfig) -> io::Result<Self> {
         let make = move |clock: Clock, _, seed, relay| PushClient::new(config, relay, seed, clock.wall_clock());
-        let handle = Handle::spawn(local, relay, Port::Push, make).await?;
+        // The core client probes the relay every second on its own.
+        let handle = Handle::spawn(local, relay, Port::Push, None, make).await?;
         Ok(PushStreamClient { handle })
     }
 
@@ -110,6 +111,12 @@ impl PushStreamClient {
     /// What the client sent and dropped so far.
     pub async fn counters(&self) -> Option<PushCounters> {
         self.handle.call(|c, _| *c.counters()).await
+    }
+
+    /// How long the relay has been silent (it echoes the client's delay
+    /// probes every second while it runs); `None` once the client is gone.
+    pub async fn relay_silence(&self) -> Option<RelaySilence> {
+        self.handle.relay_silence().await
     }
 
     /// The local address of the client's socket.

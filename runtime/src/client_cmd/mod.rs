@@ -1,12 +1,21 @@
 //! `rtprelay push` and `rtprelay pull` (docs/protocol.md §4): the async clients
 //! ([`crate::client`]) wired to files, pipes and a live status line.
 
+pub mod input;
 pub mod pull;
 pub mod push;
+mod watch;
 
 use crate::exit;
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
+pub use watch::LOST_AFTER;
+
+/// A duration as the messages write it: `3 s`, `12 s`, `0.5 s`.
+fn seconds(d: Duration) -> String {
+    if d >= Duration::from_secs(10) { format!("{} s", d.as_secs()) } else { format!("{:.1} s", d.as_secs_f64()) }
+}
 
 /// Why a command ended badly, with its exit code.
 #[derive(Debug)]
@@ -60,10 +69,17 @@ pub fn main(name: &str, command: impl Future<Output = Result<(), Failure>>) -> i
             return exit::FAILURE;
         }
     };
-    match runtime.block_on(command) {
+    let result = runtime.block_on(command);
+    // A read of standard input may still be blocked in tokio's thread
+    // pool (after Ctrl-C, or a relay lost mid-pipe): do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => exit::OK,
         Err(failure) => {
             eprintln!("rtprelay {name}: {failure}");
+            if failure.code == exit::USAGE {
+                eprint!("{}", crate::cli::after_reason(&[name]));
+            }
             failure.code
         }
     }

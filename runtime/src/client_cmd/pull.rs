@@ -1,8 +1,10 @@
-//! `rtprelay pull`: writes streams to files or standard output.
+//! `rtprelay pull`: writes streams to files or standard output, says what
+//! it waits for and when the relay stops answering (docs/protocol.md §4).
 
-use super::{Failure, resolve};
-use crate::client::{PullConfig, PullEvent, PullStreamClient};
-use crate::status::{StatusLine, Totals};
+use super::watch::RelayWatch;
+use super::{Failure, resolve, seconds};
+use crate::client::{PullConfig, PullEvent, PullStreamClient, ReorderStats};
+use crate::status::{Progress, StatusLine, Totals};
 use clap::Args;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -20,7 +22,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// The relay's pull socket.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:61041")]
     pub server: String,
     /// A stream to pull (repeat for several).
     #[arg(long = "live-id", value_name = "ID", required = true, allow_hyphen_values = true)]
@@ -33,6 +35,9 @@ pub struct PullArgs {
     /// instead of exiting.
     #[arg(long)]
     pub follow: bool,
+    /// How to show the live status on standard error.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t)]
+    pub progress: Progress,
 }
 
 type Output = Box<dyn AsyncWrite + Unpin + Send>;
@@ -45,13 +50,43 @@ pub async fn run(args: PullArgs) -> Result<(), Failure> {
     let mut client = PullStreamClient::bind(local, relay, PullConfig::default()).await?;
     client.pull(&ids).await.map_err(|e| Failure::usage(e.to_string()))?;
     if !client.wait_ready(READY_TIMEOUT).await {
-        return Err(Failure::runtime(format!("no answer from a relay at {relay} within {READY_TIMEOUT:?}")));
+        return Err(Failure::runtime(format!(
+            "no answer from a relay at {relay} within {}: is it running, and is this its pull port?",
+            seconds(READY_TIMEOUT)
+        )));
     }
-    let mut status = StatusLine::new(&format!("pull {}", ids.join(",")));
-    let result = receive(&mut client, &args, &ids, &mut status).await;
-    status.finish();
+    let mut status = StatusLine::new(&format!("pull {}", ids.join(",")), args.progress);
+    let mut state =
+        State { relay: RelayWatch::new(relay, "still waiting for it"), waiting: ids.iter().cloned().collect() };
+    status.note(state.note());
+    let mut tally = Tally::default();
+    let result = receive(&mut client, &args, &ids, &mut status, &mut state, &mut tally).await;
+    status.update(tally.totals());
     client.close_and_wait(CLOSE_TIMEOUT).await;
+    status.finish();
     result
+}
+
+/// What the pull waits for, and whether the relay answers.
+#[derive(Debug)]
+struct State {
+    relay: RelayWatch,
+    /// Streams not live yet (or stopped, with `--follow`).
+    waiting: BTreeSet<String>,
+}
+
+impl State {
+    /// What the status line shows instead of the bitrate.
+    fn note(&self) -> Option<String> {
+        let waiting = || format!("waiting for {}", Vec::from_iter(self.waiting.clone()).join(", "));
+        self.relay.note().or_else(|| (!self.waiting.is_empty()).then(waiting))
+    }
+
+    /// Looks at the relay again.
+    async fn check(&mut self, client: &PullStreamClient, status: &mut StatusLine) {
+        self.relay.observe(client.relay_silence().await, status);
+        status.note(self.note());
+    }
 }
 
 /// Standard output takes one stream; several need `{liveId}` in the path.
@@ -77,22 +112,36 @@ async fn receive(
     args: &PullArgs,
     ids: &[String],
     status: &mut StatusLine,
+    state: &mut State,
+    tally: &mut Tally,
 ) -> Result<(), Failure> {
     let mut outputs: BTreeMap<String, Output> = BTreeMap::new();
     let mut stopped: BTreeSet<String> = BTreeSet::new();
-    let mut written: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         let event = tokio::select! {
             event = client.next_event() => event,
             _ = tick.tick() => {
-                status.update(totals(client, ids, written).await);
+                state.check(client, status).await;
+                tally.refresh(client, ids).await;
+                status.update(tally.totals());
                 continue;
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         match event {
+            Some(PullEvent::PullStreamReqSuccess { live_ids }) => {
+                live_ids.iter().for_each(|id| _ = state.waiting.remove(id));
+                status.note(state.note());
+            }
+            Some(PullEvent::NoStream { live_ids }) => {
+                state.waiting.extend(live_ids);
+                status.note(state.note());
+            }
             Some(PullEvent::PullStreamData { live_id, data, .. }) => {
+                if state.waiting.remove(&live_id) {
+                    status.note(state.note());
+                }
                 let out = match outputs.entry(live_id) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::btree_map::Entry::Vacant(e) => {
@@ -100,7 +149,8 @@ async fn receive(
                         e.insert(out)
                     }
                 };
-                written += data.len() as u64;
+                tally.bytes += data.len() as u64;
+                tally.packets += 1;
                 match out.write_all(&data).await {
                     Ok(()) => {}
                     // The reader went away (`| head`): nothing left to do.
@@ -109,10 +159,13 @@ async fn receive(
                 }
             }
             Some(PullEvent::StreamStop { live_id }) => {
+                tally.stop(&live_id);
                 if let Some(out) = outputs.get_mut(&live_id) {
                     out.flush().await?;
                 }
                 if args.follow {
+                    state.waiting.insert(live_id);
+                    status.note(state.note());
                     client.pull(ids).await.map_err(|e| Failure::runtime(e.to_string()))?;
                 } else {
                     stopped.insert(live_id);
@@ -130,17 +183,43 @@ async fn receive(
     }
 }
 
-async fn totals(client: &PullStreamClient, ids: &[String], bytes: u64) -> Totals {
-    let mut t = Totals { bytes, ..Totals::default() };
-    for id in ids {
-        if let Some(s) = client.stats(id).await {
-            t.packets += s.emitted;
-            t.lost += s.lost;
-            t.late += s.late;
-            t.recovered += s.recovered;
+/// What the pull received: packets and bytes counted as they are written,
+/// the reorder buffers' losses as last read (a stopped stream's buffer is
+/// gone, so its last reading is kept).
+#[derive(Debug, Default)]
+struct Tally {
+    bytes: u64,
+    packets: u64,
+    /// Lost, late and recovered of the streams (or runs) that stopped.
+    stopped: [u64; 3],
+    /// The last reading of each stream still pulled.
+    current: BTreeMap<String, ReorderStats>,
+}
+
+impl Tally {
+    /// Reads the reorder buffers again.
+    async fn refresh(&mut self, client: &PullStreamClient, ids: &[String]) {
+        for id in ids {
+            if let Some(stats) = client.stats(id).await {
+                self.current.insert(id.clone(), stats);
+            }
         }
     }
-    t
+
+    /// `live_id` stopped: its last reading is final.
+    fn stop(&mut self, live_id: &str) {
+        if let Some(s) = self.current.remove(live_id) {
+            self.stopped = [self.stopped[0] + s.lost, self.stopped[1] + s.late, self.stopped[2] + s.recovered];
+        }
+    }
+
+    fn totals(&self) -> Totals {
+        let [mut lost, mut late, mut recovered] = self.stopped;
+        for s in self.current.values() {
+            (lost, late, recovered) = (lost + s.lost, late + s.late, recovered + s.recovered);
+        }
+        Totals { bytes: self.bytes, packets: self.packets, lost, late, recovered }
+    }
 }
 
 #[cfg(test)]

@@ -59,17 +59,20 @@ impl From<&StreamInfo> for StreamView {
     }
 }
 
-/// An entry of `GET /api/streams`: `subscribers` is a count.
+/// An entry of `GET /api/streams`: `subscribers` is a count, repeated as
+/// `subscriberCount` (the name both views share).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct StreamSummary {
     #[serde(flatten)]
     view: StreamView,
     subscribers: usize,
+    subscriber_count: usize,
 }
 
 impl From<&StreamInfo> for StreamSummary {
     fn from(s: &StreamInfo) -> Self {
-        StreamSummary { view: s.into(), subscribers: s.subscribers }
+        StreamSummary { view: s.into(), subscribers: s.subscribers, subscriber_count: s.subscribers }
     }
 }
 
@@ -106,17 +109,24 @@ impl From<&SubscriberInfo> for SubscriberView {
     }
 }
 
-/// `GET /api/streams/{liveId}`: `subscribers` is the list.
+/// `GET /api/streams/{liveId}`: `subscribers` is the list, and
+/// `subscriberCount` the same count as in the stream list.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct StreamDetail {
     #[serde(flatten)]
     view: StreamView,
     subscribers: Vec<SubscriberView>,
+    subscriber_count: usize,
 }
 
 impl From<&StreamInfo> for StreamDetail {
     fn from(s: &StreamInfo) -> Self {
-        StreamDetail { view: s.into(), subscribers: s.subscriber_list.iter().map(SubscriberView::from).collect() }
+        StreamDetail {
+            view: s.into(),
+            subscribers: s.subscriber_list.iter().map(SubscriberView::from).collect(),
+            subscriber_count: s.subscribers,
+        }
     }
 }
 
@@ -253,10 +263,10 @@ mod tests {
     fn stream_views_are_camel_case() {
         let view = r#""liveId":"cam1","live":true,"ssrc":2147483649,"publisher":"192.0.2.7:5000","bitrateBps":{"1s":1,"3s":3,"10s":10},"packetsIn":4,"bytesIn":52,"lost":2,"recovered":1,"delayMs":12.5,"reportedDelayMs":null"#;
         let list = serde_json::to_string(&StreamList::from([stream()].as_slice())).unwrap();
-        assert_eq!(list, format!(r#"{{"streams":[{{{view},"subscribers":1}}]}}"#));
+        assert_eq!(list, format!(r#"{{"streams":[{{{view},"subscribers":1,"subscriberCount":1}}]}}"#));
         let detail = serde_json::to_string(&StreamDetail::from(&stream())).unwrap();
         let subscriber = r#"{"address":"192.0.2.7:6000","packetsSent":3,"bytesSent":39,"retransmitted":1}"#;
-        assert_eq!(detail, format!(r#"{{{view},"subscribers":[{subscriber}]}}"#));
+        assert_eq!(detail, format!(r#"{{{view},"subscribers":[{subscriber}],"subscriberCount":1}}"#));
     }
 
     /// Field names and order of the client list, byte for byte.

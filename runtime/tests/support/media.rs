@@ -49,9 +49,17 @@ pub(crate) fn pull_from(address: &str, ids: &[&str], output: &str, extra: &[&str
 
 /// `rtprelay push` of stream `live_id` to `server`.
 pub(crate) fn push(server: &Server, live_id: &str, code: &str, extra: &[&str]) -> Command {
+    let mut cmd = push_without_code(server, live_id, extra);
+    cmd.args(["--live-code", code]);
+    cmd
+}
+
+/// `rtprelay push` without `--live-code`, and without a code in the
+/// environment unless the test sets one.
+pub(crate) fn push_without_code(server: &Server, live_id: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(binary());
     cmd.arg("push").arg("--server").arg(server.ready.push.to_string());
-    cmd.args(["--live-id", live_id, "--live-code", code]).args(extra);
+    cmd.args(["--live-id", live_id]).args(extra).env_remove("RTPRELAY_LIVE_CODE");
     cmd
 }
 
