@@ -169,6 +169,12 @@ impl StatusLine {
         eprintln!("{}", self.summary(self.started.elapsed()));
     }
 
+    /// The summary of a command named `name` (`push cam1`) that ended
+    /// before it moved any data: the line every exit prints.
+    pub fn nothing_moved(name: &str) -> String {
+        StatusLine::new(name, Progress::Off).summary(Duration::ZERO)
+    }
+
     /// The summary line after `elapsed`.
     fn summary(&self, elapsed: Duration) -> String {
         let secs = elapsed.as_secs_f64();
@@ -194,6 +200,10 @@ mod tests {
             "rtprelay push cam1: done in 2.0 s: 190 packets, 1000 kbit/s, 1 lost, 2 late, 3 recovered"
         );
         assert!(s.summary(Duration::ZERO).contains("0 kbit/s"), "no division by zero");
+        assert_eq!(
+            StatusLine::nothing_moved("pull cam1"),
+            "rtprelay pull cam1: done in 0.0 s: 0 packets, 0 kbit/s, 0 lost, 0 late, 0 recovered"
+        );
     }
 
     #[test]

@@ -117,6 +117,7 @@ fn a_wrong_code_makes_push_exit_1_and_a_missing_input_exit_2() {
         stderr.lines().next().is_some_and(|l| l.contains("refused the code of cam1")),
         "the reason first: {stderr}"
     );
+    assert_summary_last(&stderr, "push cam1");
     let (status, _, _) = run(push(&server, "cam1", "wrong", &["/nonexistent.ts"]));
     assert_eq!(status.code(), Some(2));
 }
@@ -152,8 +153,18 @@ fn pull_exits_1_when_no_relay_answers() {
     let started = Instant::now();
     let (status, _, stderr) = run(cmd);
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("no answer from a relay"), "{stderr}");
+    assert!(stderr.lines().next().is_some_and(|l| l.contains("no answer from a relay")), "{stderr}");
+    assert_summary_last(&stderr, "pull cam1");
     assert!(started.elapsed() >= Duration::from_secs(5), "it waited its 5 s first");
+}
+
+/// A failure before any data moved still ends with the summary line
+/// (docs/protocol.md §4: a one-line summary at every exit), after the
+/// reason.
+fn assert_summary_last(stderr: &str, name: &str) {
+    let last = stderr.lines().last().unwrap_or("");
+    let zero = format!("rtprelay {name}: done in 0.0 s: 0 packets, 0 kbit/s, 0 lost, 0 late, 0 recovered");
+    assert_eq!(last, zero, "{stderr}");
 }
 
 /// Reads a child's stderr lines on a thread, so a test can wait for one.
@@ -262,6 +273,7 @@ fn input_that_is_not_mpeg_ts_is_refused_before_anything_is_sent() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     let first = stderr.lines().next().unwrap_or("");
     assert!(first.contains("in.mp4 is not MPEG-TS") && first.contains("MP4"), "{stderr}");
+    assert_summary_last(&stderr, "push cam1");
     let stream = http("GET", &server.url("/api/streams/cam1"), None, &[]).json();
     assert_eq!((&stream["live"], &stream["packetsIn"]), (&false.into(), &0.into()), "the relay saw nothing");
 }

@@ -24,15 +24,28 @@ pub struct Failure {
     pub code: i32,
     /// One line for standard error.
     pub message: String,
+    /// The command's summary line, printed after the reason (a runtime
+    /// failure before any data moved still ends with one).
+    pub summary: Option<String>,
 }
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Self {
-        Failure { code: exit::USAGE, message: message.into() }
+        Failure { code: exit::USAGE, message: message.into(), summary: None }
     }
 
     fn runtime(message: impl Into<String>) -> Self {
-        Failure { code: exit::FAILURE, message: message.into() }
+        Failure { code: exit::FAILURE, message: message.into(), summary: None }
+    }
+
+    /// This failure of command `name` (`push cam1`), which ended it before
+    /// any data moved: a runtime failure gets the empty summary line (a
+    /// usage mistake gets the usage instead).
+    fn before_transfer(mut self, name: &str) -> Self {
+        if self.code == exit::FAILURE {
+            self.summary = Some(crate::status::StatusLine::nothing_moved(name));
+        }
+        self
     }
 }
 
@@ -79,6 +92,9 @@ pub fn main(name: &str, command: impl Future<Output = Result<(), Failure>>) -> i
             eprintln!("rtprelay {name}: {failure}");
             if failure.code == exit::USAGE {
                 eprint!("{}", crate::cli::after_reason(&[name]));
+            }
+            if let Some(summary) = &failure.summary {
+                eprintln!("{summary}");
             }
             failure.code
         }

@@ -7,6 +7,7 @@ use crate::client::{PullConfig, PullEvent, PullStreamClient, ReorderStats};
 use crate::status::{Progress, StatusLine, Totals};
 use clap::Args;
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -45,17 +46,9 @@ type Output = Box<dyn AsyncWrite + Unpin + Send>;
 /// Runs `rtprelay pull`.
 pub async fn run(args: PullArgs) -> Result<(), Failure> {
     let ids: Vec<String> = args.live_ids.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
-    check_output(&args.output, ids.len())?;
-    let (relay, local) = resolve(&args.server).await?;
-    let mut client = PullStreamClient::bind(local, relay, PullConfig::default()).await?;
-    client.pull(&ids).await.map_err(|e| Failure::usage(e.to_string()))?;
-    if !client.wait_ready(READY_TIMEOUT).await {
-        return Err(Failure::runtime(format!(
-            "no answer from a relay at {relay} within {}: is it running, and is this its pull port?",
-            seconds(READY_TIMEOUT)
-        )));
-    }
-    let mut status = StatusLine::new(&format!("pull {}", ids.join(",")), args.progress);
+    let name = format!("pull {}", ids.join(","));
+    let (mut client, relay) = start(&args, &ids).await.map_err(|f| f.before_transfer(&name))?;
+    let mut status = StatusLine::new(&name, args.progress);
     let mut state =
         State { relay: RelayWatch::new(relay, "still waiting for it"), waiting: ids.iter().cloned().collect() };
     status.note(state.note());
@@ -65,6 +58,22 @@ pub async fn run(args: PullArgs) -> Result<(), Failure> {
     client.close_and_wait(CLOSE_TIMEOUT).await;
     status.finish();
     result
+}
+
+/// Checks the output and asks the relay for `ids`: the client and the
+/// relay's address, once the relay answered.
+async fn start(args: &PullArgs, ids: &[String]) -> Result<(PullStreamClient, SocketAddr), Failure> {
+    check_output(&args.output, ids.len())?;
+    let (relay, local) = resolve(&args.server).await?;
+    let mut client = PullStreamClient::bind(local, relay, PullConfig::default()).await?;
+    client.pull(ids).await.map_err(|e| Failure::usage(e.to_string()))?;
+    if !client.wait_ready(READY_TIMEOUT).await {
+        return Err(Failure::runtime(format!(
+            "no answer from a relay at {relay} within {}: is it running, and is this its pull port?",
+            seconds(READY_TIMEOUT)
+        )));
+    }
+    Ok((client, relay))
 }
 
 /// What the pull waits for, and whether the relay answers.

@@ -68,22 +68,9 @@ impl PushArgs {
 
 /// Runs `rtprelay push`.
 pub async fn run(args: PushArgs) -> Result<(), Failure> {
-    let code = args.live_code()?;
-    let (relay, local) = resolve(&args.server).await?;
-    let input = Input::open(&args.input).await?;
-    let mut client = PushStreamClient::bind(local, relay, PushConfig::default()).await?;
-    client.auth(&args.live_id, &code).await.map_err(|e| Failure::usage(e.to_string()))?;
-    match client.wait_for_auth(&args.live_id, AUTH_TIMEOUT).await {
-        Some(true) => {}
-        Some(false) => {
-            return Err(Failure::runtime(format!(
-                "the relay at {relay} refused the code of {} (wrong code, or no such stream there)",
-                args.live_id
-            )));
-        }
-        None => return Err(no_auth_answer(&client, relay, &args.live_id).await),
-    }
-    let mut status = StatusLine::new(&format!("push {}", args.live_id), args.progress);
+    let name = format!("push {}", args.live_id);
+    let (mut client, relay, input) = start(&args).await.map_err(|f| f.before_transfer(&name))?;
+    let mut status = StatusLine::new(&name, args.progress);
     // Only now: until the push starts, the first line on stderr is kept
     // for the reason of a failure.
     if let Some(warning) = input.unpaced_warning(args.realtime) {
@@ -104,6 +91,27 @@ pub async fn run(args: PushArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// Opens the input and authenticates: the client, the relay's address and
+/// the input, once the relay accepted the code.
+async fn start(args: &PushArgs) -> Result<(PushStreamClient, SocketAddr, Input), Failure> {
+    let code = args.live_code()?;
+    let (relay, local) = resolve(&args.server).await?;
+    let input = Input::open(&args.input).await?;
+    let mut client = PushStreamClient::bind(local, relay, PushConfig::default()).await?;
+    client.auth(&args.live_id, &code).await.map_err(|e| Failure::usage(e.to_string()))?;
+    match client.wait_for_auth(&args.live_id, AUTH_TIMEOUT).await {
+        Some(true) => {}
+        Some(false) => {
+            return Err(Failure::runtime(format!(
+                "the relay at {relay} refused the code of {} (wrong code, or no such stream there)",
+                args.live_id
+            )));
+        }
+        None => return Err(no_auth_answer(&client, relay, &args.live_id).await),
+    }
+    Ok((client, relay, input))
 }
 
 /// Why an auth got no answer: a relay that answers nothing, or one that
