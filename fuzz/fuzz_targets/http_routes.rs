@@ -23,7 +23,8 @@ use rtprelay::relay_handle::RelayHandle;
 use rtprelay::store::Store;
 use rtprelay_core::{Config, Endpoint, Instant, Relay, WallClock};
 use serde_json::{Value, json};
-use std::sync::{Arc, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
@@ -79,19 +80,60 @@ struct Input {
     payload: Payload,
 }
 
-/// The relay's packet loop stands in a task of a single-threaded runtime,
-/// so it runs while a request waits for it.
-fn app() -> &'static (Runtime, Router) {
-    static APP: OnceLock<(Runtime, Router)> = OnceLock::new();
-    APP.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        let dir = std::env::temp_dir().join(format!("rtprelay-fuzz-http-{}", std::process::id()));
+/// Requests one app serves before the next starts on an empty store:
+/// every created stream makes each later write of the store's backup
+/// longer, which would slow the target down to a crawl.
+const USES: u32 = 1_000;
+
+/// The router over a relay and a store of its own.
+struct App {
+    router: Router,
+    dir: PathBuf,
+    uses: u32,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Where stores go: memory when the machine has it (a store write syncs).
+fn stores() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() { shm.to_owned() } else { std::env::temp_dir() }
+}
+
+/// The single-threaded runtime the relay's packet loop and the requests
+/// share (the loop runs while a request waits for it). At its start it
+/// removes the stores that fuzzing processes which are gone left behind.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        for entry in std::fs::read_dir(stores()).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix(STORE_PREFIX).and_then(|rest| rest.split('-').next())
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+    })
+}
+
+const STORE_PREFIX: &str = "rtprelay-fuzz-http-";
+
+impl App {
+    /// A relay and an empty store, numbered `n` in this process.
+    fn new(n: u64) -> App {
+        let dir = stores().join(format!("{STORE_PREFIX}{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Arc::new(Store::open(&dir).expect("a store in a new temporary directory"));
         let (relay, mut calls) = RelayHandle::channel();
         let now = Instant::from_millis(1_000);
         let mut machine = Relay::new(Arc::new(Config::default()), [9; 32], WallClock::new(now, 1_700_000_000_000));
-        runtime.spawn(async move {
+        runtime().spawn(async move {
             while let Some(call) = calls.recv().await {
                 call(&mut machine, now);
                 while machine.poll_transmit(8).is_some() {}
@@ -107,8 +149,26 @@ fn app() -> &'static (Runtime, Router) {
             connections: Connections::new(16),
             open_files_limit: 1024,
         });
-        (runtime, router(state))
-    })
+        App { router: router(state), dir, uses: 0 }
+    }
+}
+
+/// The app for the next request: a new one every [`USES`] requests.
+fn app() -> Router {
+    static APP: Mutex<Option<(u64, App)>> = Mutex::new(None);
+    let mut app = APP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (n, mut current) = match app.take() {
+        Some((n, current)) if current.uses < USES => (n, current),
+        Some((n, old)) => {
+            drop(old);
+            (n + 1, App::new(n + 1))
+        }
+        None => (0, App::new(0)),
+    };
+    current.uses += 1;
+    let router = current.router.clone();
+    *app = Some((n, current));
+    router
 }
 
 fn body(payload: &Payload) -> Vec<u8> {
@@ -148,7 +208,7 @@ fn body(payload: &Payload) -> Vec<u8> {
 }
 
 fuzz_target!(|input: Input| {
-    let (runtime, router) = app();
+    let router = app();
     let route = ROUTES[usize::from(input.route) % ROUTES.len()];
     let mut target = format!("{route}{}", input.suffix);
     if let Some(query) = &input.query {
@@ -167,8 +227,8 @@ fuzz_target!(|input: Input| {
     let path = request.uri().path().to_owned();
     // HEAD answers have no body, by HTTP's rules.
     let head = request.method() == "HEAD";
-    let (status, bytes) = runtime.block_on(async {
-        let response = router.clone().oneshot(request).await.expect("the router is infallible");
+    let (status, bytes) = runtime().block_on(async {
+        let response = router.oneshot(request).await.expect("the router is infallible");
         let status = response.status();
         (status, to_bytes(response.into_body(), 1 << 20).await.expect("a bounded body"))
     });
