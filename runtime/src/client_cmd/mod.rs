@@ -8,7 +8,7 @@ mod watch;
 
 use crate::exit;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 pub use watch::LOST_AFTER;
 
@@ -61,13 +61,19 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-/// Resolves `HOST:PORT` and picks a matching wildcard local address.
+/// Resolves `HOST:PORT` and picks a matching wildcard local address. An
+/// unspecified address (`0.0.0.0:61041`, as a relay bound to every address
+/// prints in its ready line) means this machine: the relay answers from a
+/// real address, and the client hears only the address it sends to.
 async fn resolve(server: &str) -> Result<(SocketAddr, SocketAddr), Failure> {
-    let relay = tokio::net::lookup_host(server)
+    let mut relay = tokio::net::lookup_host(server)
         .await
         .map_err(|e| Failure::usage(format!("--server {server}: {e}")))?
         .next()
         .ok_or_else(|| Failure::usage(format!("--server {server}: no address")))?;
+    if relay.ip().is_unspecified() {
+        relay.set_ip(if relay.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
     let local = if relay.is_ipv4() { SocketAddr::from(([0, 0, 0, 0], 0)) } else { SocketAddr::from(([0u16; 8], 0)) };
     Ok((relay, local))
 }
@@ -98,5 +104,17 @@ pub fn main(name: &str, command: impl Future<Output = Result<(), Failure>>) -> i
             }
             failure.code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unspecified_server_address_means_this_machine() {
+        assert_eq!(resolve("0.0.0.0:61041").await.unwrap().0, "127.0.0.1:61041".parse().unwrap());
+        assert_eq!(resolve("[::]:61041").await.unwrap().0, "[::1]:61041".parse().unwrap());
+        assert_eq!(resolve("127.0.0.2:5").await.unwrap().0, "127.0.0.2:5".parse().unwrap());
     }
 }
