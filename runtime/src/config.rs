@@ -59,10 +59,12 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Callers of the signed-envelope routes.
     pub app_keys: Vec<AppKey>,
-    /// `SO_RCVBUF` asked for on both UDP sockets (the kernel may cap it);
-    /// 0 keeps the OS default.
+    /// `SO_RCVBUF` asked for on both UDP sockets (the kernel may cap it at
+    /// `net.core.rmem_max`: the socket then logs a warning); 0 keeps the
+    /// OS default.
     pub udp_recv_buffer_bytes: usize,
-    /// `SO_SNDBUF` asked for on both UDP sockets; 0 keeps the OS default.
+    /// `SO_SNDBUF` asked for on both UDP sockets (capped at
+    /// `net.core.wmem_max`, with a warning); 0 keeps the OS default.
     pub udp_send_buffer_bytes: usize,
     /// On SIGINT/SIGTERM, how long the relay may take to send its last
     /// packets (`STREAM_STOPPED`) before it exits.
