@@ -66,6 +66,10 @@ struct Args {
     /// `gso`; ratios are to the first.
     #[arg(long, value_delimiter = ',', default_value = "relay,sendmmsg,gso")]
     targets: Vec<String>,
+    /// Threads reading the subscribers' sockets (at high rates one thread
+    /// cannot keep up: each socket read is a system call).
+    #[arg(long, default_value_t = 1)]
+    receiver_threads: usize,
     /// Runs of each target, alternating (figures are medians).
     #[arg(long, default_value_t = 1)]
     rounds: usize,
@@ -195,7 +199,7 @@ fn run(args: &Args, name: &str, target: &Target) -> Report {
     let total = load.subscribers.len();
     let clock = Clock::new();
     let window = Arc::new(Window::unset());
-    let receivers = Receivers::start(load.subscribers, clock, window.clone());
+    let receivers = Receivers::start(load.subscribers, args.receiver_threads, clock, window.clone());
     let join_deadline = Instant::now() + Duration::from_secs(30) + Duration::from_millis(total as u64 * 10);
     while receivers.joined() < total && Instant::now() < join_deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -232,8 +236,18 @@ fn run(args: &Args, name: &str, target: &Target) -> Report {
     )
 }
 
+/// Raises the soft open-file limit to the hard one: one socket per
+/// subscriber.
+fn raise_open_files() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
 fn main() {
     let args = Args::parse();
+    raise_open_files();
     let targets = targets(&args);
     let mut reports = Vec::new();
     for round in 0..args.rounds {
@@ -263,5 +277,6 @@ fn args_json(args: &Args) -> serde_json::Value {
         "warmUp": args.warm_up,
         "payload": args.payload,
         "rounds": args.rounds,
+        "receiverThreads": args.receiver_threads,
     })
 }

@@ -1,6 +1,6 @@
 //! The subscribers: one socket each, on its own 127.x.y.z address (so the
 //! relay's per-IP limits never bite), read with `recvmmsg` (quinn-udp)
-//! with GRO off, all on one thread. Against the relay each is a raw legacy
+//! with GRO off, on one thread or a few. Against the relay each is a raw legacy
 //! subscriber: `CLIENT_ID_REQ`, `PULL_REQ`, `SSRC_ACK` on every
 //! `PULL_RSP`, and a `HEARTBEAT` every second.
 
@@ -47,34 +47,45 @@ pub(crate) enum Join {
     Direct,
 }
 
-/// The receivers' thread.
+/// The receivers' threads.
 pub(crate) struct Receivers {
     joined: Arc<AtomicUsize>,
-    stop: oneshot::Sender<()>,
-    thread: std::thread::JoinHandle<Tally>,
+    threads: Vec<(oneshot::Sender<()>, std::thread::JoinHandle<Tally>)>,
 }
 
 impl Receivers {
     /// Starts the subscribers on `sockets`, each joining as `join` says,
-    /// counting stream packets whose send time is in `window`.
-    pub(crate) fn start(sockets: Vec<(UdpSocket, Join)>, clock: Clock, window: Arc<Window>) -> Self {
+    /// counting stream packets whose send time is in `window`, spread
+    /// round robin over `threads` threads.
+    pub(crate) fn start(sockets: Vec<(UdpSocket, Join)>, threads: usize, clock: Clock, window: Arc<Window>) -> Self {
         let joined = Arc::new(AtomicUsize::new(0));
-        let (stop, stopped) = oneshot::channel();
-        let count = joined.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            let local = tokio::task::LocalSet::new();
-            let shared = Rc::new(Shared::new(clock, window));
-            for (socket, join) in sockets {
-                local.spawn_local(subscriber(socket, join, shared.clone(), count.clone()));
-            }
-            runtime.block_on(local.run_until(async {
-                let _ = stopped.await;
-            }));
-            drop(local);
-            Rc::try_unwrap(shared).ok().expect("subscribers stopped").tally.into_inner()
-        });
-        Receivers { joined, stop, thread }
+        let mut shares: Vec<Vec<(UdpSocket, Join)>> = (0..threads.max(1)).map(|_| Vec::new()).collect();
+        let n = shares.len();
+        for (k, socket) in sockets.into_iter().enumerate() {
+            shares[k % n].push(socket);
+        }
+        let threads = shares
+            .into_iter()
+            .map(|share| {
+                let (stop, stopped) = oneshot::channel();
+                let (count, window) = (joined.clone(), window.clone());
+                let thread = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                    let local = tokio::task::LocalSet::new();
+                    let shared = Rc::new(Shared::new(clock, window));
+                    for (socket, join) in share {
+                        local.spawn_local(subscriber(socket, join, shared.clone(), count.clone()));
+                    }
+                    runtime.block_on(local.run_until(async {
+                        let _ = stopped.await;
+                    }));
+                    drop(local);
+                    Rc::try_unwrap(shared).ok().expect("subscribers stopped").tally.into_inner()
+                });
+                (stop, thread)
+            })
+            .collect();
+        Receivers { joined, threads }
     }
 
     /// Subscribers that have joined (acknowledged their stream).
@@ -82,10 +93,14 @@ impl Receivers {
         self.joined.load(Ordering::Relaxed)
     }
 
-    /// Stops them; returns what they got.
+    /// Stops them; returns what they got, all threads together.
     pub(crate) fn stop(self) -> Tally {
-        let _ = self.stop.send(());
-        self.thread.join().expect("receivers thread")
+        let mut total = Tally::new();
+        for (stop, thread) in self.threads {
+            let _ = stop.send(());
+            total.merge(&thread.join().expect("receivers thread"));
+        }
+        total
     }
 }
 

@@ -75,7 +75,8 @@ impl Report {
     pub(crate) fn line(&self) -> String {
         format!(
             "{}: joined {}/{}, offered {:.0} pps in, expected {}, delivered {} ({:.0} pps out), loss {:.4} %, \
-             latency p50 {} p99 {}, CPU s per M forwarded: process {:.3}, machine {:.3}, RSS {}, load average {:.2}",
+             latency p50 {} p99 {}, CPU s per M forwarded: process {:.3}, machine {:.3}, RSS {} ({} per subscriber), \
+             load average {:.2}",
             self.target,
             self.joined,
             self.subscribers,
@@ -89,6 +90,7 @@ impl Report {
             self.cpu_process_per_m,
             self.cpu_machine_per_m,
             self.rss.map(|r| r.map_or("-".to_owned(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))).join(" / "),
+            self.rss_per_subscriber().map_or("-".to_owned(), |b| format!("{:.0} B", b)),
             self.load_average
         )
     }

@@ -23,6 +23,14 @@ impl Tally {
         self.counts[((latency_ns / BUCKET_NS) as usize).min(BUCKETS - 1)] += 1;
     }
 
+    /// Adds `other`'s packets to these.
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        self.delivered += other.delivered;
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+    }
+
     /// The latency below which a fraction `p` of the packets arrived, in
     /// milliseconds (the top of its bucket); `None` with no packets.
     pub(crate) fn percentile_ms(&self, p: f64) -> Option<f64> {
@@ -52,7 +60,10 @@ mod tests {
         assert_eq!(t.delivered, 100);
         assert_eq!(t.percentile_ms(0.5), Some(0.06), "50 µs falls in the bucket ending at 60 µs");
         assert_eq!(t.percentile_ms(0.99), Some(0.1));
-        t.record(10_000_000_000);
+        let mut other = Tally::new();
+        other.record(10_000_000_000);
+        t.merge(&other);
+        assert_eq!(t.delivered, 101);
         assert_eq!(t.percentile_ms(1.0), Some(500.0), "beyond the range: the last bucket");
     }
 }
