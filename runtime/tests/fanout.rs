@@ -1,7 +1,8 @@
 //! Fan-out through the real binary's batched sends: more subscribers than
 //! one `sendmmsg` carries (256), on both sockets, each from its own
 //! loopback address, all get every packet byte for byte and in order,
-//! whether the loop sends them one by one or as GSO trains.
+//! whether the loop sends them one by one or as GSO trains, and when it
+//! holds its sends to make trains longer (`udp_send_hold_us`).
 
 mod support;
 
@@ -13,8 +14,17 @@ const PACKETS: u16 = 20;
 
 #[test]
 fn every_subscriber_of_a_wide_stream_gets_every_packet() {
+    fan_out(&[]);
+}
+
+#[test]
+fn held_sends_still_reach_everyone() {
+    fan_out(&[("RTPRELAY_UDP_SEND_HOLD_US", "2000")]);
+}
+
+fn fan_out(env: &[(&str, &str)]) {
     let dir = temp_dir();
-    let server = Server::start(dir.path(), &[], &[]);
+    let server = Server::start(dir.path(), &[], env);
     let code = create_stream(&server, "wide");
     let publisher = Peer::new();
     let ssrc = auth(&publisher, server.ready.push, "wide", &code);
