@@ -74,6 +74,12 @@ fn a_tiny_load_is_delivered_and_reported() {
     assert!(runs[1]["rssBytes"]["before"].is_null(), "no RSS for a forwarder inside the load generator");
     let summary = report["summary"].as_array().expect("summary");
     assert_eq!(summary.len(), 2);
-    assert_eq!(number(&summary[0], "cpuProcessRatio"), 1.0, "ratios are to the first target");
-    assert!(number(&summary[1], "cpuProcessRatio") > 0.0);
+    // CPU time is counted in 10 ms ticks: a tiny run may show none, and
+    // a ratio to none is no number (null).
+    for s in summary {
+        assert!(s.get("cpuProcessRatio").is_some_and(|r| r.is_null() || r.as_f64() >= Some(0.0)), "{s}");
+    }
+    if number(&summary[0], "CPU/M proc s") > 0.0 {
+        assert_eq!(number(&summary[0], "cpuProcessRatio"), 1.0, "ratios are to the first target");
+    }
 }
