@@ -82,8 +82,8 @@ pub struct Driver<E: Endpoint, S> {
     hold: Duration,
     /// Until when sends wait, while they do.
     held_until: Option<tokio::time::Instant>,
-    /// Whether the last flush left sends for the next turn (a backlog is
-    /// never held).
+    /// Whether the last flush left sends for the next turn (a backlog, or
+    /// a full socket's queue, is never held).
     backlog: bool,
 }
 
@@ -252,7 +252,8 @@ where
     /// Reads up to a few batches from socket `i` and feeds the core; the
     /// first datagram after a flush starts the send hold, if there is one.
     fn receive(&mut self, i: usize) -> io::Result<()> {
-        if !self.hold.is_zero() && self.held_until.is_none() && !self.backlog {
+        let caught_up = !self.backlog && self.queues.iter().all(SendQueue::is_empty);
+        if !self.hold.is_zero() && self.held_until.is_none() && caught_up {
             self.held_until = Some(tokio::time::Instant::now() + self.hold);
         }
         let Some(socket) = &self.sockets[i] else { return Ok(()) };
