@@ -59,11 +59,17 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Callers of the signed-envelope routes.
     pub app_keys: Vec<AppKey>,
-    /// `SO_RCVBUF` asked for on both UDP sockets (the kernel may cap it);
-    /// 0 keeps the OS default.
+    /// `SO_RCVBUF` asked for on both UDP sockets (the kernel may cap it at
+    /// `net.core.rmem_max`: the socket then logs a warning); 0 keeps the
+    /// OS default.
     pub udp_recv_buffer_bytes: usize,
-    /// `SO_SNDBUF` asked for on both UDP sockets; 0 keeps the OS default.
+    /// `SO_SNDBUF` asked for on both UDP sockets (capped at
+    /// `net.core.wmem_max`, with a warning); 0 keeps the OS default.
     pub udp_send_buffer_bytes: usize,
+    /// After a datagram arrives, how long the packet loop holds its sends
+    /// (microseconds, 0: never) so that packets for one subscriber leave
+    /// together as one GSO train.
+    pub udp_send_hold_us: u64,
     /// On SIGINT/SIGTERM, how long the relay may take to send its last
     /// packets (`STREAM_STOPPED`) before it exits.
     pub shutdown_drain_ms: u64,
@@ -122,6 +128,7 @@ impl Default for ServerConfig {
             app_keys: Vec::new(),
             udp_recv_buffer_bytes: 4 << 20,
             udp_send_buffer_bytes: 4 << 20,
+            udp_send_hold_us: 0,
             shutdown_drain_ms: 2_000,
             http_header_timeout_ms: 10_000,
             http_idle_timeout_ms: 60_000,
@@ -156,6 +163,7 @@ const SERVER_KEYS: &[(&str, Kind)] = &[
     ("app_keys", Kind::Toml),
     ("udp_recv_buffer_bytes", Kind::Toml),
     ("udp_send_buffer_bytes", Kind::Toml),
+    ("udp_send_hold_us", Kind::Toml),
     ("shutdown_drain_ms", Kind::Toml),
     ("http_header_timeout_ms", Kind::Toml),
     ("http_idle_timeout_ms", Kind::Toml),

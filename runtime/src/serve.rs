@@ -328,7 +328,8 @@ async fn run(settings: Settings, tls: Option<Arc<rustls::ServerConfig>>) -> Resu
     let (handle, requests) = RelayHandle::channel();
     let (stop_driver, driver_stopped) = tokio::sync::oneshot::channel::<()>();
     let drain = Duration::from_millis(server.shutdown_drain_ms);
-    let driver = Driver::new(relay, clock, [push, pull], requests, relay_handle::LogEvents);
+    let driver = Driver::new(relay, clock, [push, pull], requests, relay_handle::LogEvents)
+        .with_send_hold(Duration::from_micros(server.udp_send_hold_us));
     let mut driver = tokio::spawn(driver.run(
         async {
             let _ = driver_stopped.await;

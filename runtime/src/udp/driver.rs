@@ -2,15 +2,17 @@
 //! or a push or pull client) and its sockets, and follows the core's call
 //! contract ([`Endpoint`], docs/architecture.md): receive in batches and
 //! feed the machine, drain its events after every call, send its transmits
-//! in batches (GSO where the datagrams allow it), capped per turn so
-//! receiving is never starved, and sleep until `poll_timeout`. Calls from
+//! in batches ([`super::send`]: one `sendmmsg` for many destinations, GSO
+//! for several datagrams to one), capped per turn so receiving is never
+//! starved, and sleep until `poll_timeout`. Calls from
 //! other tasks (operator commands, a client's publish) arrive as closures
 //! run inside the loop, so nothing else ever touches the machine.
 
 use super::UdpEndpoint;
+use super::send::{BATCH_DATAGRAMS, SendQueue};
 use crate::clock::Clock;
 use bytes::Bytes;
-use rtprelay_core::{Endpoint, Instant, Port, Transmit};
+use rtprelay_core::{Endpoint, Instant, Port};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSliceMut};
@@ -41,8 +43,6 @@ const RECV_BATCHES_PER_TURN: usize = 8;
 const SENDS_PER_TURN: usize = 1024;
 /// Each receive buffer holds one datagram or one GRO train (at most 64 KiB).
 const RECV_BUFFER: usize = 64 * 1024;
-/// Largest GSO send: the sum of its segments must fit one IP datagram.
-const MAX_GSO_BYTES: usize = 65_000;
 /// Most datagrams asked of the core per transmit.
 const MAX_SEGMENTS: usize = 64;
 
@@ -73,11 +73,18 @@ pub struct Driver<E: Endpoint, S> {
     events: S,
     /// Events drained from the machine, not yet delivered.
     pending: VecDeque<E::Event>,
-    /// A transmit the kernel would not take yet (what is left of it).
-    stalled: Option<Transmit>,
+    /// Transmits taken from the machine, by [`Port`]; what a full socket
+    /// would not take waits here until it is writable.
+    queues: [SendQueue; 2],
     recv: RecvBuffers,
-    gso: Vec<u8>,
     max_segments: usize,
+    /// How long sends wait after a datagram arrives (zero: not at all).
+    hold: Duration,
+    /// Until when sends wait, while they do.
+    held_until: Option<tokio::time::Instant>,
+    /// Whether the last flush left sends for the next turn (a backlog, or
+    /// a full socket's queue, is never held).
+    backlog: bool,
 }
 
 impl<E: Endpoint, S> std::fmt::Debug for Driver<E, S> {
@@ -94,30 +101,24 @@ async fn readable(socket: Option<&UdpEndpoint>) -> io::Result<()> {
     }
 }
 
+/// Waits until `socket` may be written; never without one.
+async fn writable(socket: Option<&UdpEndpoint>) -> io::Result<()> {
+    match socket {
+        Some(socket) => socket.writable().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The socket of port `i` when sends wait for it to be writable.
+fn stalled<'a>(sockets: &'a [Option<UdpEndpoint>; 2], queues: &[SendQueue; 2], i: usize) -> Option<&'a UdpEndpoint> {
+    sockets[i].as_ref().filter(|_| !queues[i].is_empty())
+}
+
 fn index(port: Port) -> usize {
     match port {
         Port::Push => 0,
         Port::Pull => 1,
     }
-}
-
-/// How many leading `segments` one send can carry: a GSO train is equal
-/// sizes, optionally ending with one shorter datagram, within the limits.
-fn gso_run(segments: &[Bytes], max: usize) -> usize {
-    let Some(first) = segments.first() else { return 0 };
-    let size = first.len();
-    let (mut n, mut total) = (1, size);
-    for s in &segments[1..] {
-        if n >= max || s.len() > size || total + s.len() > MAX_GSO_BYTES {
-            break;
-        }
-        n += 1;
-        total += s.len();
-        if s.len() < size {
-            break;
-        }
-    }
-    n
 }
 
 impl<E, S> Driver<E, S>
@@ -150,14 +151,24 @@ where
             calls_open: true,
             events,
             pending: VecDeque::new(),
-            stalled: None,
+            queues: Default::default(),
             recv: RecvBuffers {
                 bufs: (0..quinn_udp::BATCH_SIZE).map(|_| vec![0; RECV_BUFFER].into_boxed_slice()).collect(),
                 meta: vec![quinn_udp::RecvMeta::default(); quinn_udp::BATCH_SIZE],
             },
-            gso: Vec::with_capacity(MAX_GSO_BYTES),
             max_segments,
+            hold: Duration::ZERO,
+            held_until: None,
+            backlog: false,
         }
+    }
+
+    /// Holds sends for `hold` after a datagram arrives, so a destination's
+    /// packets that arrive meanwhile leave as one GSO train: fewer sends
+    /// for up to `hold` more latency.
+    pub fn with_send_hold(mut self, hold: Duration) -> Self {
+        self.hold = hold;
+        self
     }
 
     /// Runs until `shutdown` completes, then runs `farewell` (the relay
@@ -174,21 +185,23 @@ where
             while let Some(event) = self.pending.pop_front() {
                 self.events.deliver(event).await;
             }
-            let more = self.flush(SENDS_PER_TURN)?;
+            let holding = self.held_until.filter(|t| *t > tokio::time::Instant::now());
+            if holding.is_none() {
+                self.held_until = None;
+                self.backlog = self.flush(SENDS_PER_TURN);
+            }
+            let more = self.backlog && holding.is_none();
             let deadline = self.machine.poll_timeout().map(|t| self.clock.deadline(t));
-            let stalled = self.stalled.as_ref().and_then(|t| self.sockets[index(t.port)].as_ref());
+            let [stalled_push, stalled_pull] = [0, 1].map(|i| stalled(&self.sockets, &self.queues, i));
             let wake = tokio::select! {
                 () = &mut shutdown => Wake::Shutdown,
                 r = readable(self.sockets[0].as_ref()) => { r?; Wake::Readable(0) }
                 r = readable(self.sockets[1].as_ref()) => { r?; Wake::Readable(1) }
                 call = self.calls.recv(), if self.calls_open => Wake::Call(call),
                 () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => Wake::Timeout,
-                r = async {
-                    match stalled {
-                        Some(socket) => socket.writable().await,
-                        None => std::future::pending().await,
-                    }
-                }, if stalled.is_some() => { r?; Wake::Continue }
+                () = tokio::time::sleep_until(holding.unwrap_or_else(tokio::time::Instant::now)), if holding.is_some() => Wake::Continue,
+                r = writable(stalled_push) => { r?; Wake::Continue }
+                r = writable(stalled_pull) => { r?; Wake::Continue }
                 () = std::future::ready(()), if more => Wake::Continue,
             };
             match wake {
@@ -226,9 +239,9 @@ where
         }
         let deadline = tokio::time::Instant::now() + drain;
         loop {
-            self.flush(usize::MAX)?;
-            let Some(stalled) = &self.stalled else { return Ok(()) };
-            let Some(socket) = &self.sockets[index(stalled.port)] else { return Ok(()) };
+            self.flush(usize::MAX);
+            let waiting = stalled(&self.sockets, &self.queues, 0).or(stalled(&self.sockets, &self.queues, 1));
+            let Some(socket) = waiting else { return Ok(()) };
             if tokio::time::timeout_at(deadline, socket.writable()).await.is_err() {
                 tracing::warn!("shutdown: gave up sending the last packets");
                 return Ok(());
@@ -236,8 +249,13 @@ where
         }
     }
 
-    /// Reads up to a few batches from socket `i` and feeds the core.
+    /// Reads up to a few batches from socket `i` and feeds the core; the
+    /// first datagram after a flush starts the send hold, if there is one.
     fn receive(&mut self, i: usize) -> io::Result<()> {
+        let caught_up = !self.backlog && self.queues.iter().all(SendQueue::is_empty);
+        if !self.hold.is_zero() && self.held_until.is_none() && caught_up {
+            self.held_until = Some(tokio::time::Instant::now() + self.hold);
+        }
         let Some(socket) = &self.sockets[i] else { return Ok(()) };
         let port = socket.port();
         for _ in 0..RECV_BATCHES_PER_TURN {
@@ -274,76 +292,41 @@ where
         Ok(())
     }
 
-    /// Sends queued transmits until `budget` datagrams went out, the queue
-    /// is empty, or a socket is full (the rest waits in `stalled`).
-    /// Returns whether the budget ran out with more queued.
-    fn flush(&mut self, budget: usize) -> io::Result<bool> {
+    /// Sends the machine's transmits until `budget` datagrams went out, or
+    /// nothing is queued, or a socket is full (what it would not take
+    /// waits in its queue, and the machine's queue stays where it is).
+    /// Returns whether the budget ran out, with more perhaps queued.
+    fn flush(&mut self, budget: usize) -> bool {
         let mut sent = 0;
-        while sent < budget {
-            let Some(mut transmit) = self.stalled.take().or_else(|| self.machine.poll_transmit(self.max_segments))
-            else {
-                return Ok(false);
-            };
-            let done = self.send(&transmit)?;
-            sent += done;
-            if done < transmit.segments.len() {
-                transmit.segments.drain(..done);
-                self.stalled = Some(transmit);
-                return Ok(false);
+        loop {
+            self.fill(BATCH_DATAGRAMS.min(budget - sent));
+            if self.queues.iter().all(SendQueue::is_empty) {
+                return false;
+            }
+            for (queue, socket) in self.queues.iter_mut().zip(&self.sockets) {
+                if let Some(socket) = socket {
+                    sent += queue.send(socket, &mut self.max_segments);
+                }
+            }
+            if self.queues.iter().any(|q| !q.is_empty()) {
+                return false;
+            }
+            if sent >= budget {
+                return true;
             }
         }
-        Ok(true)
     }
 
-    /// Sends as many segments of `transmit` as the socket takes now.
-    /// A transmit for a port without a socket is dropped, as UDP loss.
-    fn send(&mut self, transmit: &Transmit) -> io::Result<usize> {
-        let Some(socket) = &self.sockets[index(transmit.port)] else { return Ok(transmit.segments.len()) };
-        let max = socket.max_gso_segments();
-        let mut done = 0;
-        while done < transmit.segments.len() {
-            let rest = &transmit.segments[done..];
-            let n = gso_run(rest, max);
-            let (contents, segment_size) = if n == 1 {
-                (&rest[0][..], None)
-            } else {
-                self.gso.clear();
-                rest[..n].iter().for_each(|s| self.gso.extend_from_slice(s));
-                (&self.gso[..], Some(rest[0].len()))
-            };
-            let out = quinn_udp::Transmit {
-                destination: transmit.destination,
-                ecn: None,
-                contents,
-                segment_size,
-                src_ip: None,
-            };
-            match socket.try_send(&out) {
-                Ok(()) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
+    /// Takes transmits from the machine until `want` datagrams are queued
+    /// or it has none left. A transmit for a port without a socket is
+    /// dropped, as UDP loss.
+    fn fill(&mut self, want: usize) {
+        while self.queues.iter().map(SendQueue::datagrams).sum::<usize>() < want {
+            let Some(transmit) = self.machine.poll_transmit(self.max_segments) else { return };
+            let i = index(transmit.port);
+            if self.sockets[i].is_some() {
+                self.queues[i].push(transmit);
             }
         }
-        Ok(done)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn segs(sizes: &[usize]) -> Vec<Bytes> {
-        sizes.iter().map(|&n| Bytes::from(vec![0; n])).collect()
-    }
-
-    #[test]
-    fn gso_runs_are_equal_sizes_with_one_shorter_tail() {
-        assert_eq!(gso_run(&segs(&[100, 100, 100]), 64), 3);
-        assert_eq!(gso_run(&segs(&[100, 100, 50, 100]), 64), 3, "a shorter datagram ends the train");
-        assert_eq!(gso_run(&segs(&[100, 200]), 64), 1, "a longer datagram cannot join");
-        assert_eq!(gso_run(&segs(&[100, 100, 100]), 2), 2, "segment cap");
-        assert_eq!(gso_run(&segs(&[1400; 64]), 64), MAX_GSO_BYTES / 1400, "byte cap");
-        assert_eq!(gso_run(&segs(&[100, 100]), 1), 1, "no GSO");
-        assert_eq!(gso_run(&[], 64), 0);
     }
 }

@@ -1,10 +1,13 @@
-//! One UDP socket of the relay, with quinn-udp's batched receive (GRO,
-//! `recvmmsg`) and segmented send (GSO).
+//! One UDP socket of the relay: quinn-udp's batched receive (GRO,
+//! `recvmmsg`), and our own batched send ([`super::mmsg`]: `sendmmsg` to
+//! many destinations, GSO to one).
 
-use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
+use super::mmsg::Batch;
+use quinn_udp::{RecvMeta, UdpSocketState};
 use rtprelay_core::Port;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use tokio::io::Interest;
 
 /// A bound, non-blocking UDP socket registered with tokio.
@@ -23,15 +26,27 @@ impl UdpEndpoint {
         let socket = std::net::UdpSocket::bind(addr)?;
         socket.set_nonblocking(true)?;
         let state = UdpSocketState::new((&socket).into())?;
-        if recv_buffer > 0
-            && let Err(e) = state.set_recv_buffer_size((&socket).into(), recv_buffer)
-        {
-            tracing::warn!(?port, error = %e, "cannot set SO_RCVBUF");
+        if recv_buffer > 0 {
+            let set = state.set_recv_buffer_size((&socket).into(), recv_buffer);
+            check_buffer(
+                port,
+                "SO_RCVBUF",
+                "net.core.rmem_max",
+                recv_buffer,
+                set,
+                state.recv_buffer_size((&socket).into()),
+            );
         }
-        if send_buffer > 0
-            && let Err(e) = state.set_send_buffer_size((&socket).into(), send_buffer)
-        {
-            tracing::warn!(?port, error = %e, "cannot set SO_SNDBUF");
+        if send_buffer > 0 {
+            let set = state.set_send_buffer_size((&socket).into(), send_buffer);
+            check_buffer(
+                port,
+                "SO_SNDBUF",
+                "net.core.wmem_max",
+                send_buffer,
+                set,
+                state.send_buffer_size((&socket).into()),
+            );
         }
         tracing::debug!(
             ?port,
@@ -74,9 +89,29 @@ impl UdpEndpoint {
         self.io.try_io(Interest::READABLE, || self.state.recv((&self.io).into(), bufs, meta))
     }
 
-    /// Sends without waiting: `WouldBlock` when the send buffer is full.
-    /// Other send errors are logged by quinn-udp and dropped, as UDP loss.
-    pub fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
-        self.io.try_io(Interest::WRITABLE, || self.state.send((&self.io).into(), transmit))
+    /// Sends messages `from..` of `batch` in one system call without
+    /// waiting: how many went, or message `from`'s error (`WouldBlock` when
+    /// the send buffer is full).
+    pub fn try_send_batch(&self, batch: &Batch<'_>, from: usize) -> io::Result<usize> {
+        self.io.try_io(Interest::WRITABLE, || batch.send(self.io.as_fd(), from))
+    }
+}
+
+/// Linux doubles the size asked for (the rest is its bookkeeping) and
+/// reports the doubled size back.
+const KERNEL_FACTOR: usize = if cfg!(target_os = "linux") { 2 } else { 1 };
+
+/// Warns when the kernel did not give a socket buffer the size asked for:
+/// it caps it at the `sysctl` limit without an error.
+fn check_buffer(port: Port, option: &str, sysctl: &str, asked: usize, set: io::Result<()>, got: io::Result<usize>) {
+    match (set, got) {
+        (Err(e), _) | (Ok(()), Err(e)) => tracing::warn!(?port, error = %e, "cannot set {option}"),
+        (Ok(()), Ok(got)) if got < asked.saturating_mul(KERNEL_FACTOR) => tracing::warn!(
+            ?port,
+            asked,
+            got = got / KERNEL_FACTOR,
+            "the kernel capped {option} below the size asked for (raise {sysctl}): bursts may be lost"
+        ),
+        (Ok(()), Ok(_)) => {}
     }
 }
