@@ -411,6 +411,7 @@ fn entry(live_id: &str, ssrc: Option<Ssrc>) -> (String, Option<u32>) {
 #[cfg(test)]
 mod tests {
     use super::super::Relay;
+    use crate::ClientId;
     use crate::config::Config;
     use crate::endpoint::{Endpoint, Port};
     use crate::packet::pt;
@@ -436,7 +437,8 @@ mod tests {
     /// once they outnumber the table (more than twice its size plus 64),
     /// even after the table shrank: after 100 clients left, clients joining
     /// and leaving one at a time find at most 2 * 1 + 64 entries, and with
-    /// one client staying, 2 * 2 + 64.
+    /// one unverified client staying, 2 * 2 + 64, and it stays first in
+    /// line.
     #[test]
     fn the_eviction_queue_stays_bounded_when_clients_come_and_go() {
         let clock = WallClock::new(Instant::from_millis(1_000), 0);
@@ -458,8 +460,9 @@ mod tests {
             send(&mut relay, from(i), pt::STOP_PULL_REQ, id);
         }
         assert_eq!(churn(&mut relay, 100..300), 2 + 64);
-        join(&mut relay, 300);
+        let stays = join(&mut relay, 300);
         assert_eq!(churn(&mut relay, 301..500), 2 * 2 + 64);
         assert_eq!(relay.clients.len(), 1);
+        assert_eq!(relay.clients.oldest_unverified(), Some(ClientId::new(stays)), "compacting kept it");
     }
 }
