@@ -346,3 +346,52 @@ fn stream_data_from_the_old_address_does_not_hold_back_a_move() {
     h.advance(last_old + Duration::from_millis(2_000) - h.now);
     assert_eq!(data_to(&mut h, ssrc), [new], "2 s without a client message: moved");
 }
+
+/// A heartbeat naming an id no client has, from `from`: the unbound-id
+/// limiter's input (2.3). Returns how many such messages it has held back.
+fn unbound_heartbeat(h: &mut Harness, from: SocketAddr) -> u64 {
+    h.heartbeat(Port::Pull, from, 7);
+    h.counters().client_ids_limited
+}
+
+/// Config `max_unbound_ids_per_ip_per_sec`: a source IP may send two
+/// seconds' worth at once, then one per 1/rate s; each IP has its own
+/// bucket, and the relay reports how many IPs it remembers.
+#[test]
+fn the_unbound_id_limit_is_a_burst_of_two_seconds_then_the_rate() {
+    let mut h = Harness::with_config(Config { max_unbound_ids_per_ip_per_sec: 4, ..Config::default() });
+    let (one, other) = (at([10, 7, 0, 1], SUB), at([10, 7, 0, 2], SUB));
+    for _ in 0..8 {
+        assert_eq!(unbound_heartbeat(&mut h, one), 0);
+    }
+    assert_eq!(unbound_heartbeat(&mut h, one), 1, "the 9th at once is held back");
+    assert_eq!(unbound_heartbeat(&mut h, other), 1, "another IP has its own burst");
+    assert_eq!(h.relay.state_sizes().unbound_id_sources, 2);
+    h.advance(Duration::from_millis(249));
+    assert_eq!(unbound_heartbeat(&mut h, one), 2, "no token yet");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(unbound_heartbeat(&mut h, one), 2, "a token every 250 ms");
+    assert_eq!(unbound_heartbeat(&mut h, one), 3);
+}
+
+/// Config `max_rate_limited_sources` bounds the unbound-id limiter too: a
+/// full table holds back a new IP while every remembered one is still
+/// refilling (not the IPs it remembers), and forgets IPs whose bucket is
+/// full again to make room.
+#[test]
+fn a_full_unbound_id_table_holds_back_new_ips_until_one_refills() {
+    let config = Config { max_unbound_ids_per_ip_per_sec: 4, max_rate_limited_sources: 2, ..Config::default() };
+    let mut h = Harness::with_config(config);
+    let ip = |i: u8| at([10, 7, 0, i], SUB);
+    unbound_heartbeat(&mut h, ip(1));
+    h.advance(Duration::from_millis(100));
+    unbound_heartbeat(&mut h, ip(2));
+    assert_eq!(unbound_heartbeat(&mut h, ip(3)), 1, "full: both IPs refilling");
+    assert_eq!(unbound_heartbeat(&mut h, ip(1)), 1, "a remembered IP is not held back");
+    assert_eq!(unbound_heartbeat(&mut h, ip(2)), 1);
+    h.advance(Duration::from_millis(400));
+    // ip(1) is full again (two tokens in 500 ms), ip(2) not (2 in 400 ms).
+    assert_eq!(unbound_heartbeat(&mut h, ip(3)), 1, "ip(1) forgotten to make room");
+    assert_eq!(unbound_heartbeat(&mut h, ip(4)), 2, "ip(2) still refilling");
+    assert_eq!(h.relay.state_sizes().unbound_id_sources, 2);
+}
