@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use rtprelay_core::packet::pt;
-use rtprelay_core::{Config, Port, RelayEvent};
+use rtprelay_core::{Config, Endpoint, Port, RelayEvent};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -394,4 +394,59 @@ fn a_full_unbound_id_table_holds_back_new_ips_until_one_refills() {
     assert_eq!(unbound_heartbeat(&mut h, ip(3)), 1, "ip(1) forgotten to make room");
     assert_eq!(unbound_heartbeat(&mut h, ip(4)), 2, "ip(2) still refilling");
     assert_eq!(h.relay.state_sizes().unbound_id_sources, 2);
+}
+
+/// §2.3: a waiting move follows the old address's latest message: heard
+/// again before the move was due, it waits until the old address has been
+/// quiet for move_quiet_ms (the echo still standing), then completes.
+#[test]
+fn a_waiting_move_waits_again_when_the_old_address_speaks() {
+    let mut h = Harness::new();
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
+    let new = at([10, 1, 0, 1], NEW);
+    let challenge = challenge_at(&mut h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
+    h.advance(Duration::from_millis(1_000));
+    h.heartbeat(Port::Pull, old, id);
+    h.advance(Duration::from_millis(1_999));
+    assert_eq!(data_to(&mut h, ssrc), [old], "heard 1.999 s ago");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(data_to(&mut h, ssrc), [new], "quiet for 2 s, the echo 3 s old: moved");
+}
+
+/// §2.3: a waiting move gives up once the old address cannot be quiet for
+/// move_quiet_ms before the echo expires, and leaves no deadline behind.
+#[test]
+fn a_waiting_move_gives_up_when_the_echo_would_expire_first() {
+    let mut h = Harness::new();
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
+    let new = at([10, 1, 0, 1], NEW);
+    let challenge = challenge_at(&mut h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
+    let expires = h.now + Duration::from_millis(5_000);
+    h.advance(Duration::from_millis(1_500));
+    h.heartbeat(Port::Pull, old, id);
+    h.advance(Duration::from_millis(1_500));
+    h.heartbeat(Port::Pull, old, id);
+    // The move, due 2 s after the heartbeat before, finds the old address
+    // quiet only when the echo expires: it gives up.
+    h.advance(Duration::from_millis(500));
+    assert_ne!(h.relay.poll_timeout(), Some(expires), "nothing left to do when the echo expires");
+    h.advance(Duration::from_millis(5_000));
+    assert_eq!(data_to(&mut h, ssrc), [old]);
+}
+
+/// Config `move_quiet_ms` as long as `challenge_validity_ms`: when the old
+/// address has been quiet long enough the echo has just expired, so the
+/// client stays.
+#[test]
+fn an_echo_expires_as_a_move_quiet_as_long_as_its_validity_ends() {
+    let mut h = Harness::with_config(Config { move_quiet_ms: 5_000, ..Config::default() });
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
+    let new = at([10, 1, 0, 1], NEW);
+    let challenge = challenge_at(&mut h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
+    h.advance(Duration::from_millis(5_000));
+    assert_eq!(data_to(&mut h, ssrc), [old]);
+    assert!(!h.events.iter().any(|e| matches!(e, RelayEvent::ClientMoved { .. })));
 }
