@@ -263,6 +263,7 @@ fn a_table_filled_by_clients_that_never_heartbeat_still_admits_a_subscriber() {
     h.subscriber(Port::Pull, honest, &["a"]);
     assert_eq!(data_to(&mut h, ssrc), [honest]);
     assert_eq!(h.relay.state_sizes().clients, 10_000);
+    assert_eq!(h.counters().client_evicted_unverified, 157 * 64 - 10_000 + 1, "one made room for each past 10,000");
 }
 
 /// Defect 2: clients that heartbeat are never evicted: a full table of
