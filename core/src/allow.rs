@@ -195,6 +195,12 @@ mod tests {
     }
 
     #[test]
+    fn only_a_list_without_entries_is_empty() {
+        assert!(AllowList::default().is_empty());
+        assert!(!list(&["10.0.0.0/8"]).is_empty());
+    }
+
+    #[test]
     fn entries_round_trip_as_text() {
         let l = list(&["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]);
         let shown: Vec<String> = l.entries().iter().map(ToString::to_string).collect();

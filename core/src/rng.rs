@@ -71,16 +71,32 @@ mod tests {
         assert_eq!(draws.len(), 64);
     }
 
+    /// What a map's hash key makes of a few keys.
+    fn hashes(m: &Map<u32, ()>) -> Vec<u64> {
+        use std::hash::BuildHasher;
+        (0..8u32).map(|k| m.hasher().hash_one(k)).collect()
+    }
+
     /// Each map gets its own hash key from the generator, so the network
     /// cannot precompute colliding keys (a default, fixed key could be).
     #[test]
     fn maps_are_keyed_by_the_generator() {
-        use std::hash::BuildHasher;
         let mut rng = Rng::from_seed([1; 32]);
         let (a, b) = (rng.map::<u32, ()>(), rng.map::<u32, ()>());
         let fixed = Map::<u32, ()>::default();
-        let hashes = |m: &Map<u32, ()>| (0..8u32).map(|k| m.hasher().hash_one(k)).collect::<Vec<_>>();
         assert_ne!(hashes(&a), hashes(&b));
         assert_ne!(hashes(&a), hashes(&fixed));
+    }
+
+    /// A side map is keyed from the generator too (not the fixed default
+    /// key), by its own stream, and drawing it leaves the main sequence as
+    /// it was.
+    #[test]
+    fn side_maps_are_keyed_without_moving_the_main_sequence() {
+        let mut rng = Rng::from_seed([1; 32]);
+        let side = rng.map_aside::<u32, ()>(1);
+        assert_ne!(hashes(&side), hashes(&Map::default()));
+        assert_ne!(hashes(&side), hashes(&rng.map_aside(2)));
+        assert_eq!(rng.next_u32(), Rng::from_seed([1; 32]).next_u32());
     }
 }

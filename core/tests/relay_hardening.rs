@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use rtprelay_core::packet::pt;
-use rtprelay_core::{Config, Port, RelayEvent};
+use rtprelay_core::{Config, Endpoint, Port, RelayEvent};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -263,6 +263,7 @@ fn a_table_filled_by_clients_that_never_heartbeat_still_admits_a_subscriber() {
     h.subscriber(Port::Pull, honest, &["a"]);
     assert_eq!(data_to(&mut h, ssrc), [honest]);
     assert_eq!(h.relay.state_sizes().clients, 10_000);
+    assert_eq!(h.counters().client_evicted_unverified, 157 * 64 - 10_000 + 1, "one made room for each past 10,000");
 }
 
 /// Defect 2: clients that heartbeat are never evicted: a full table of
@@ -345,4 +346,108 @@ fn stream_data_from_the_old_address_does_not_hold_back_a_move() {
     }
     h.advance(last_old + Duration::from_millis(2_000) - h.now);
     assert_eq!(data_to(&mut h, ssrc), [new], "2 s without a client message: moved");
+}
+
+/// A heartbeat naming an id no client has, from `from`: the unbound-id
+/// limiter's input (2.3). Returns how many such messages it has held back.
+fn unbound_heartbeat(h: &mut Harness, from: SocketAddr) -> u64 {
+    h.heartbeat(Port::Pull, from, 7);
+    h.counters().client_ids_limited
+}
+
+/// Config `max_unbound_ids_per_ip_per_sec`: a source IP may send two
+/// seconds' worth at once, then one per 1/rate s; each IP has its own
+/// bucket, and the relay reports how many IPs it remembers.
+#[test]
+fn the_unbound_id_limit_is_a_burst_of_two_seconds_then_the_rate() {
+    let mut h = Harness::with_config(Config { max_unbound_ids_per_ip_per_sec: 4, ..Config::default() });
+    let (one, other) = (at([10, 7, 0, 1], SUB), at([10, 7, 0, 2], SUB));
+    for _ in 0..8 {
+        assert_eq!(unbound_heartbeat(&mut h, one), 0);
+    }
+    assert_eq!(unbound_heartbeat(&mut h, one), 1, "the 9th at once is held back");
+    assert_eq!(unbound_heartbeat(&mut h, other), 1, "another IP has its own burst");
+    assert_eq!(h.relay.state_sizes().unbound_id_sources, 2);
+    h.advance(Duration::from_millis(249));
+    assert_eq!(unbound_heartbeat(&mut h, one), 2, "no token yet");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(unbound_heartbeat(&mut h, one), 2, "a token every 250 ms");
+    assert_eq!(unbound_heartbeat(&mut h, one), 3);
+}
+
+/// Config `max_rate_limited_sources` bounds the unbound-id limiter too: a
+/// full table holds back a new IP while every remembered one is still
+/// refilling (not the IPs it remembers), and forgets IPs whose bucket is
+/// full again to make room.
+#[test]
+fn a_full_unbound_id_table_holds_back_new_ips_until_one_refills() {
+    let config = Config { max_unbound_ids_per_ip_per_sec: 4, max_rate_limited_sources: 2, ..Config::default() };
+    let mut h = Harness::with_config(config);
+    let ip = |i: u8| at([10, 7, 0, i], SUB);
+    unbound_heartbeat(&mut h, ip(1));
+    h.advance(Duration::from_millis(100));
+    unbound_heartbeat(&mut h, ip(2));
+    assert_eq!(unbound_heartbeat(&mut h, ip(3)), 1, "full: both IPs refilling");
+    assert_eq!(unbound_heartbeat(&mut h, ip(1)), 1, "a remembered IP is not held back");
+    assert_eq!(unbound_heartbeat(&mut h, ip(2)), 1);
+    h.advance(Duration::from_millis(400));
+    // ip(1) is full again (two tokens in 500 ms), ip(2) not (2 in 400 ms).
+    assert_eq!(unbound_heartbeat(&mut h, ip(3)), 1, "ip(1) forgotten to make room");
+    assert_eq!(unbound_heartbeat(&mut h, ip(4)), 2, "ip(2) still refilling");
+    assert_eq!(h.relay.state_sizes().unbound_id_sources, 2);
+}
+
+/// §2.3: a waiting move follows the old address's latest message: heard
+/// again before the move was due, it waits until the old address has been
+/// quiet for move_quiet_ms (the echo still standing), then completes.
+#[test]
+fn a_waiting_move_waits_again_when_the_old_address_speaks() {
+    let mut h = Harness::new();
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
+    let new = at([10, 1, 0, 1], NEW);
+    let challenge = challenge_at(&mut h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
+    h.advance(Duration::from_millis(1_000));
+    h.heartbeat(Port::Pull, old, id);
+    h.advance(Duration::from_millis(1_999));
+    assert_eq!(data_to(&mut h, ssrc), [old], "heard 1.999 s ago");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(data_to(&mut h, ssrc), [new], "quiet for 2 s, the echo 3 s old: moved");
+}
+
+/// §2.3: a waiting move gives up once the old address cannot be quiet for
+/// move_quiet_ms before the echo expires, and leaves no deadline behind.
+#[test]
+fn a_waiting_move_gives_up_when_the_echo_would_expire_first() {
+    let mut h = Harness::new();
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
+    let new = at([10, 1, 0, 1], NEW);
+    let challenge = challenge_at(&mut h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
+    let expires = h.now + Duration::from_millis(5_000);
+    h.advance(Duration::from_millis(1_500));
+    h.heartbeat(Port::Pull, old, id);
+    h.advance(Duration::from_millis(1_500));
+    h.heartbeat(Port::Pull, old, id);
+    // The move, due 2 s after the heartbeat before, finds the old address
+    // quiet only when the echo expires: it gives up.
+    h.advance(Duration::from_millis(500));
+    assert_ne!(h.relay.poll_timeout(), Some(expires), "nothing left to do when the echo expires");
+    h.advance(Duration::from_millis(5_000));
+    assert_eq!(data_to(&mut h, ssrc), [old]);
+}
+
+/// Config `move_quiet_ms` as long as `challenge_validity_ms`: when the old
+/// address has been quiet long enough the echo has just expired, so the
+/// client stays.
+#[test]
+fn an_echo_expires_as_a_move_quiet_as_long_as_its_validity_ends() {
+    let mut h = Harness::with_config(Config { move_quiet_ms: 5_000, ..Config::default() });
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
+    let new = at([10, 1, 0, 1], NEW);
+    let challenge = challenge_at(&mut h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
+    h.advance(Duration::from_millis(5_000));
+    assert_eq!(data_to(&mut h, ssrc), [old]);
+    assert!(!h.events.iter().any(|e| matches!(e, RelayEvent::ClientMoved { .. })));
 }

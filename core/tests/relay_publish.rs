@@ -249,6 +249,7 @@ fn operator_stop_and_revoke() {
     h.command(Command::StopStream { live_id: stream_id("live1") }).unwrap();
     assert_eq!(of(&h.drain(), pt::STREAM_STOPPED).len(), 1);
     assert_eq!(h.command(Command::StopStream { live_id: stream_id("live1") }).unwrap_err(), CommandError::NotLive);
+    assert_eq!(h.command(Command::StopStream { live_id: stream_id("ghost") }).unwrap_err(), CommandError::NotFound);
     h.auth(Port::Push, addr(PUB), "live1", "code1");
     h.command(Command::RevokeStream { live_id: stream_id("live1") }).unwrap();
     let out = h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, false, 0, 0, 0, b"live1#code1"));

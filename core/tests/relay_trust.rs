@@ -423,3 +423,19 @@ fn a_new_address_gets_no_pull_rsp_until_one_entry_fits() {
     assert_eq!(of(&out, pt::PULL_RSP).iter().map(|s| s.text()).collect::<Vec<_>>(), [entry]);
     assert_eq!(h.counters().amplification_limited, needed as u64 - 1);
 }
+
+/// docs/protocol.md "Address changes": an echo that waits for the old
+/// address to fall quiet keeps the new address's byte account, so the
+/// credit it earned still lets the next challenge out.
+#[test]
+fn an_echo_that_waits_keeps_the_new_addresss_byte_credit() {
+    let (mut h, _, id) = setup(Config::default());
+    let padded = packet(pt::HEARTBEAT, false, 0, 0, id, &[0; 88]);
+    let out = h.send(Port::Pull, addr(NEW), padded);
+    let rsp = of(&out, pt::PULL_RSP);
+    assert!(rsp[0].data.len() * 2 < 100 - 12, "credit left for one more after the next heartbeat");
+    h.ack(Port::Pull, addr(NEW), id, rsp[0].header().ssrc, "a");
+    assert_eq!(h.counters().address_change_waiting, 1, "the old address was heard just now");
+    assert_eq!(of(&h.heartbeat(Port::Pull, addr(NEW), id), pt::PULL_RSP).len(), 1);
+    assert_eq!(h.counters().amplification_limited, 0);
+}

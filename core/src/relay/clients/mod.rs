@@ -407,3 +407,62 @@ impl Clients {
 fn entry(live_id: &str, ssrc: Option<Ssrc>) -> (String, Option<u32>) {
     (live_id.to_owned(), ssrc.map(Ssrc::get))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Relay;
+    use crate::ClientId;
+    use crate::config::Config;
+    use crate::endpoint::{Endpoint, Port};
+    use crate::packet::pt;
+    use crate::packet::rtp::{Header, Packet};
+    use crate::time::{Instant, WallClock};
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    /// Sends `kind` naming `ssrc` from `from`; returns the SSRC of the
+    /// relay's answer, if any (draining events, per the call contract).
+    fn send(relay: &mut Relay, from: SocketAddr, kind: u8, ssrc: u32) -> Option<u32> {
+        let now = Instant::from_millis(1_000);
+        relay.handle_datagram(now, Port::Pull, from, Header { ssrc, ..Header::new(kind) }.encode(b""));
+        while relay.poll_event().is_some() {}
+        let mut answer = None;
+        while let Some(t) = relay.poll_transmit(16) {
+            answer = t.segments.first().map(|d| Packet::parse(d).expect("valid RTP").header.ssrc);
+        }
+        answer
+    }
+
+    /// The queue of clients to evict drops the entries of clients gone
+    /// once they outnumber the table (more than twice its size plus 64),
+    /// even after the table shrank: after 100 clients left, clients joining
+    /// and leaving one at a time find at most 2 * 1 + 64 entries, and with
+    /// one unverified client staying, 2 * 2 + 64, and it stays first in
+    /// line.
+    #[test]
+    fn the_eviction_queue_stays_bounded_when_clients_come_and_go() {
+        let clock = WallClock::new(Instant::from_millis(1_000), 0);
+        let mut relay = Relay::new(Arc::new(Config::default()), [7; 32], clock);
+        let from = |i: u16| SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 5_000));
+        let join = |relay: &mut Relay, i| send(relay, from(i), pt::CLIENT_ID_REQ, 0).expect("CLIENT_ID_RSP");
+        // The longest the queue gets while clients join and leave.
+        let churn = |relay: &mut Relay, range: std::ops::Range<u16>| {
+            let mut longest = 0;
+            for i in range {
+                let id = join(relay, i);
+                longest = longest.max(relay.clients.unverified.len());
+                send(relay, from(i), pt::STOP_PULL_REQ, id);
+            }
+            longest
+        };
+        let joined: Vec<u32> = (0..100).map(|i| join(&mut relay, i)).collect();
+        for (i, id) in (0..).zip(joined) {
+            send(&mut relay, from(i), pt::STOP_PULL_REQ, id);
+        }
+        assert_eq!(churn(&mut relay, 100..300), 2 + 64);
+        let stays = join(&mut relay, 300);
+        assert_eq!(churn(&mut relay, 301..500), 2 * 2 + 64);
+        assert_eq!(relay.clients.len(), 1);
+        assert_eq!(relay.clients.oldest_unverified(), Some(ClientId::new(stays)), "compacting kept it");
+    }
+}
