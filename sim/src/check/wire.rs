@@ -39,7 +39,7 @@ enum Retransmission {
 
 impl Checker {
     /// A legacy or pull-client subscriber.
-    fn is_subscriber(&self, peer: PeerId) -> bool {
+    pub(super) fn is_subscriber(&self, peer: PeerId) -> bool {
         matches!(self.peers.get(peer), Some(PeerSpec::Subscriber(_) | PeerSpec::ClientSubscriber(_)))
     }
 
@@ -101,6 +101,7 @@ impl Checker {
         }
         self.last_port.insert(from, port);
         self.trust.on_receive(now, from, data);
+        self.step_ts_data = !is_rtcp(data) && data.get(1) == Some(&pt::TS_DATA);
         if is_rtcp(data) {
             self.step_from = Some((from, None));
             self.on_rtcp(from, data);
@@ -175,6 +176,7 @@ impl Checker {
                         );
                     }
                     pt::TS_DATA => self.check_forward(now, peer, dest, ssrc, segment)?,
+                    pt::PULL_RSP => self.on_pull_rsp(now, peer, payload),
                     _ => {}
                 }
             }
@@ -306,10 +308,12 @@ impl Checker {
                 format!("TS_DATA #{index} from {}, stream owned by {owner}", sent.from),
             );
         }
-        if sent.bytes != *data {
+        if !sent.is(data) {
             return breach(Invariant::Altered, format!("TS_DATA #{index} to {dest} differs from what was sent"));
         }
         let first_copy = self.forwarded.insert((peer, index));
+        let again = retransmission == Retransmission::Allowed || !self.step_ts_data;
+        self.leg_bytes.pull[usize::from(again)] += data.len() as u64;
         match retransmission {
             // A second copy is legitimate only as the answer to that
             // subscriber's own NACK (legacy subscribers never send one).
