@@ -294,12 +294,48 @@ mod pull {
         )
     }
 
-    fn sent(c: &mut PullClient) -> Vec<Sent> {
-        std::iter::from_fn(|| c.next_datagram()).map(|d| read(&d)).collect()
+    /// Every datagram sent, delay probes included.
+    fn sent_all(c: &mut PullClient) -> Vec<Bytes> {
+        std::iter::from_fn(|| c.next_datagram()).collect()
     }
 
+    /// The datagrams sent but the delay probes (`DELAY_REQ`, checked in
+    /// their own test).
     fn sent_raw(c: &mut PullClient) -> Vec<Bytes> {
-        std::iter::from_fn(|| c.next_datagram()).collect()
+        sent_all(c).into_iter().filter(|d| read(d).pt != 11).collect()
+    }
+
+    fn sent(c: &mut PullClient) -> Vec<Sent> {
+        sent_raw(c).iter().map(|d| read(d)).collect()
+    }
+
+    #[test]
+    fn a_delay_probe_goes_with_the_registration_and_each_heartbeat() {
+        let mut c = client();
+        sent_all(&mut c);
+        c.receive(ms(5), relay_packet(115, 0, relay_ts(ms(5)), ID, b""));
+        events(&mut c);
+        let probe = sent_all(&mut c);
+        assert_eq!(probe.len(), 1);
+        let p = read(&probe[0]);
+        assert_eq!((p.pt, p.marker, p.seq, p.ts, p.ssrc, p.payload.len()), (11, false, 0, relay_ts(ms(5)), 0, 0));
+        assert_eq!(c.rtt(), None);
+        let mut echo = probe[0].to_vec();
+        echo[1] = 12;
+        c.receive(ms(35), Bytes::from(echo.clone()));
+        assert_eq!(c.rtt(), Some(Duration::from_millis(30)));
+        c.receive(ms(60), Bytes::from(echo));
+        assert_eq!(c.rtt(), Some(Duration::from_millis(30)), "an echo answers one probe once");
+        assert_eq!(c.counters().ignored, 1);
+        let beat = std::iter::from_fn(|| {
+            let at = c.poll_timeout()?;
+            c.handle_timeout(at);
+            Some(sent_all(&mut c))
+        })
+        .find(|d| !d.is_empty())
+        .expect("a heartbeat");
+        let beat: Vec<(u8, u16)> = beat.iter().map(|d| (read(d).pt, read(d).seq)).collect();
+        assert_eq!(beat, [(116, 0), (11, 1)], "the heartbeat, then the next probe");
     }
 
     fn events(c: &mut PullClient) -> Vec<PullEvent> {
@@ -544,7 +580,11 @@ mod pull {
         assert!(evs.is_empty(), "12 is held for the window");
         let nack_times: Vec<u64> =
             out.iter().filter(|(_, s)| s.pt == 205).map(|(at, _)| at.as_micros() / 1000).collect();
-        assert_eq!(nack_times, [310, 360, 410], "three NACKs, 10 ms after the gap, then every 50 ms");
+        assert_eq!(
+            nack_times,
+            [310, 360, 410, 460],
+            "10 ms after the gap, then every 50 ms (no round trip known) while an answer can arrive by 500 ms"
+        );
         let (_, evs) = run(&mut c, ms(499), ms(1_000));
         assert_eq!(
             evs,

@@ -22,8 +22,10 @@ fn client_with(config: PullConfig) -> PullClient {
     PullClient::new(config, RELAY_PULL, [5; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS), ms(0))
 }
 
+/// What the client sent, but its delay probes (`DELAY_REQ`, checked in
+/// client_fake_relay.rs).
 fn sent(c: &mut PullClient) -> Vec<Sent> {
-    std::iter::from_fn(|| c.next_datagram()).map(|d| read(&d)).collect()
+    std::iter::from_fn(|| c.next_datagram()).map(|d| read(&d)).filter(|s| s.pt != 11).collect()
 }
 
 fn events(c: &mut PullClient) -> Vec<PullEvent> {

@@ -61,6 +61,9 @@ impl PullClient {
     /// its stop once the tail is in or waited for.
     pub(super) fn service(&mut self, now: Instant, i: usize) {
         self.drain_data(i);
+        if let Some(rtt) = self.probes.smoothed() {
+            self.streams[i].buffer.set_rtt(rtt);
+        }
         let nacks = self.streams[i].buffer.poll_nacks(now);
         if let (Some(ssrc), Some(id), false) = (self.streams[i].ssrc(), self.client_id(), nacks.is_empty()) {
             self.counters.nacks_sent += 1;

@@ -18,6 +18,7 @@ pub use event::{PullCounters, PullEvent};
 
 use super::link::Link;
 use super::phase::{CloseStep, Closing, Phase};
+use super::probe::Prober;
 use super::reorder::{ReorderBuffer, ReorderStats};
 use super::{ClientError, check_live_id, control, earliest, ms};
 use crate::endpoint::{Endpoint, Port, Transmit};
@@ -86,6 +87,8 @@ pub struct PullClient {
     streams: Vec<PullStream>,
     by_ssrc: Map<Ssrc, usize>,
     request: Request,
+    /// Delay probes, one with each heartbeat: the round trip paces NACKs.
+    probes: Prober,
     counters: PullCounters,
 }
 
@@ -96,6 +99,7 @@ impl PullClient {
     pub fn new(config: PullConfig, relay: SocketAddr, seed: [u8; 32], clock: WallClock, now: Instant) -> Self {
         let mut rng = Rng::from_seed(seed);
         let c = &config;
+        let probes = Prober::new(ms(c.heartbeat_interval_ms));
         let registration = Registration::start(
             now,
             ms(c.client_id_retry_initial_ms),
@@ -111,6 +115,7 @@ impl PullClient {
             streams: Vec::new(),
             by_ssrc: rng.map(),
             request: Request::none(),
+            probes,
             counters: PullCounters::default(),
         };
         client.send_control(now, pt::CLIENT_ID_REQ, 0);
@@ -124,6 +129,21 @@ impl PullClient {
 
     fn send_control(&mut self, now: Instant, payload_type: u8, ssrc: u32) {
         self.send(control(payload_type, self.clock.rtp_timestamp(now), ssrc, &[]));
+    }
+
+    /// A `DELAY_REQ` (§1.3.5, which the relay answers on either socket):
+    /// its echo gives the round trip that paces the NACKs (§2.3). Empty,
+    /// with the client's clock.
+    fn send_probe(&mut self, now: Instant) {
+        let timestamp = self.clock.rtp_timestamp(now);
+        let sequence = self.probes.sent(now, timestamp).get();
+        self.send(Header { sequence, timestamp, ..Header::new(pt::DELAY_REQ) }.encode(&[]));
+    }
+
+    /// The smoothed round trip to the relay, once a delay probe was
+    /// answered.
+    pub fn rtt(&self) -> Option<std::time::Duration> {
+        self.probes.smoothed()
     }
 
     /// The client id, once the relay issued one.
@@ -246,6 +266,7 @@ impl PullClient {
         }
         self.registration.register(now, ClientId::new(id));
         self.link.emit(PullEvent::PullStreamReady);
+        self.send_probe(now);
         if !self.streams.is_empty() || !self.request.done() {
             self.new_request(now);
         }
@@ -359,6 +380,7 @@ impl Endpoint for PullClient {
             Due::Retry => self.send_control(now, pt::CLIENT_ID_REQ, 0),
             Due::Heartbeat(id) => {
                 self.send_control(now, pt::HEARTBEAT, id.get());
+                self.send_probe(now);
                 if self.config.receiver_reports {
                     self.send_receiver_report(id);
                 }
@@ -402,6 +424,7 @@ impl Endpoint for PullClient {
             Some(PayloadType::PullReqLost) if open => self.on_pull_req_lost(now),
             Some(PayloadType::StreamStopped) if open => self.on_stream_stopped(now, header.seq(), packet.payload),
             Some(PayloadType::ClientUnknown) if open => self.on_client_unknown(now, ClientId::new(header.ssrc)),
+            Some(PayloadType::DelayRsp) if open && self.probes.echoed(now, header.seq(), header.timestamp) => {}
             _ => self.counters.ignored += 1,
         }
     }

@@ -8,7 +8,6 @@
 mod config;
 mod data;
 mod event;
-mod probe;
 mod stream;
 
 pub use config::PushConfig;
@@ -17,6 +16,7 @@ pub use event::{PushCounters, PushErrorCode, PushEvent, PushStreamError};
 use super::backoff::Backoff;
 use super::link::Link;
 use super::phase::{CloseStep, Closing, Phase};
+use super::probe::Prober;
 use super::rtt::RelayClock;
 use super::{ClientError, check_live_id, control, ms};
 use crate::endpoint::{Endpoint, Port, Transmit};
@@ -27,7 +27,6 @@ use crate::packet::{is_rtcp, text};
 use crate::rng::Rng;
 use crate::time::{Instant, WallClock};
 use bytes::Bytes;
-use probe::Prober;
 use std::net::SocketAddr;
 use std::time::Duration;
 use stream::{Auth, PushStream};

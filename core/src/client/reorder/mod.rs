@@ -23,10 +23,13 @@
 //!   restart, as in RFC 3550 A.1, once the next packet confirms it (the
 //!   number right after it). Then the buffer is flushed and starts again;
 //!   an unconfirmed jump is dropped and counted late.
-//! * Each missing number is NACKed `nack_delay` after the gap appeared
-//!   (a small delay so that plain reordering asks for nothing), then every
-//!   `nack_interval`, at most `max_nacks` times, while it is still missing.
-//!   A NACKed packet that arrives in time counts as **recovered**.
+//! * Each missing number is NACKed once the gap is older than the reorder
+//!   delay (`nack_delay`, or 1.25 × how late reordered packets were seen to
+//!   arrive), so that plain reordering asks for nothing; then again every
+//!   1.25 × the round trip to the relay ([`ReorderBuffer::set_rtt`];
+//!   `nack_interval` until one is known) while it is still missing and an answer can still arrive
+//!   before its slot passes, at most `max_nacks` times. A NACKed packet
+//!   that arrives in time counts as **recovered**.
 
 mod nacks;
 mod recent;
@@ -55,16 +58,18 @@ pub struct ReorderConfig {
     /// Wait before the first NACK for a gap, so that packets merely
     /// reordered by the network are not asked for again. 10 ms.
     pub nack_delay_ms: u64,
-    /// Wait between two NACKs for the same missing packet. 50 ms: about
-    /// four tries inside the default window.
+    /// Wait between two NACKs for the same missing packet until the round
+    /// trip to the relay is known (then 1.25 × that round trip). 50 ms.
     pub nack_interval_ms: u64,
-    /// NACKs per missing packet; 0 turns NACKs off. 3.
+    /// Most NACKs per missing packet; 0 turns NACKs off. 16: the window,
+    /// not this count, ends the retries (a NACK is sent while its answer
+    /// can still arrive before the packet's slot passes).
     pub max_nacks: u32,
 }
 
 impl Default for ReorderConfig {
     fn default() -> Self {
-        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks: 3 }
+        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks: 16 }
     }
 }
 
@@ -150,6 +155,13 @@ impl ReorderBuffer {
         self.stats
     }
 
+    /// The round trip to the relay is `rtt` (from delay probes): NACK
+    /// retries are paced by it and stop when an answer could no longer
+    /// arrive in time.
+    pub fn set_rtt(&mut self, rtt: Duration) {
+        self.missing.set_rtt(rtt);
+    }
+
     /// The next packet to hand over, in sequence order.
     pub fn pop(&mut self) -> Option<(Seq, Bytes)> {
         self.ready.pop_front()
@@ -220,7 +232,7 @@ impl ReorderBuffer {
     }
 
     fn accept(&mut self, now: Instant, ext: u64, data: Bytes) -> Arrival {
-        let recovered = self.missing.arrived(ext);
+        let recovered = self.missing.arrived(now, ext);
         self.held.insert(ext, data);
         self.arrivals.push_back((now, ext));
         self.stats.received += 1;
