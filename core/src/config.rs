@@ -106,11 +106,19 @@ pub struct Config {
     /// less than this costs no NACK (and does not pass for a legacy
     /// publisher's answer).
     pub push_nack_delay_ms: u64,
-    /// NACKs sent for one missing packet before it is given up.
+    /// NACKs sent for one missing packet before it is given up, unless
+    /// the publisher announced itself (a legacy publisher never does).
     pub push_nack_max_tries: u32,
     /// Shortest NACK retry interval; the retry is twice the measured round
-    /// trip (100 ms before the first measurement).
+    /// trip (100 ms before the first measurement), 1.25 times for a
+    /// publisher that announced itself.
     pub push_nack_retry_min_ms: u64,
+    /// How long after its gap a missing packet of a publisher that
+    /// announced itself (an auth marked `M = 1`, 2.2) is still NACKed:
+    /// while the answer to the next NACK can arrive within this. 200 ms:
+    /// the pull client's window (the subscribers NACK what the relay has
+    /// recovered meanwhile).
+    pub push_nack_window_ms: u64,
     /// Longest wait for a missing tail before a stop marked `M = 1` takes
     /// effect (2.5).
     pub push_tail_wait_ms: u64,
@@ -148,6 +156,7 @@ impl Default for Config {
             push_nack_delay_ms: 10,
             push_nack_max_tries: 3,
             push_nack_retry_min_ms: 20,
+            push_nack_window_ms: 200,
             push_tail_wait_ms: 1_000,
         }
     }

@@ -51,7 +51,10 @@ mod push {
         let first = sent(&mut c);
         let auth = of_type(&first, 101);
         assert_eq!(auth.len(), 1);
-        assert_eq!((auth[0].marker, auth[0].seq, auth[0].ssrc), (false, 0, 0));
+        // Marked, with the stream's first sequence number (§2.2): checked
+        // against the first data below.
+        let first_seq = auth[0].seq;
+        assert_eq!((auth[0].marker, auth[0].ssrc), (true, 0));
         assert_eq!(auth[0].payload, b"cam1#code");
         let retries: Vec<u64> = run(&mut c, ms(0), ms(15_600))
             .into_iter()
@@ -61,6 +64,9 @@ mod push {
         assert_eq!(retries, [500, 1500, 3500, 7500, 15500], "waits 0.5, 1, 2, 4, 8 s (capped)");
         c.receive(ms(16_000), relay_packet(102, 0, relay_ts(ms(16_000)), SSRC, b"cam1"));
         assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: true }]);
+        c.push(ms(16_000), "cam1", &[0x47; 188]).unwrap();
+        let data: Vec<u16> = sent(&mut c).iter().map(|d| read(d)).filter(|s| s.pt == 33).map(|s| s.seq).collect();
+        assert_eq!(data, [first_seq], "the auth announced where the data starts");
         let after = run(&mut c, ms(16_000), ms(23_600));
         let reauths: Vec<u64> =
             after.iter().filter(|(_, d)| read(d).pt == 101).map(|(at, _)| at.as_micros() / 1000).collect();

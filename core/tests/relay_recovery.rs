@@ -441,6 +441,80 @@ fn a_push_nack_is_retried_after_twice_the_round_trip() {
     assert_eq!(retry_after(&mut h, ssrc, 13), Duration::from_millis(60));
 }
 
+/// Decisions "Push-leg NACKs": a publisher that announced itself is
+/// NACKed again after 1.25 round trips, while the answer to the next NACK
+/// can arrive within `push_nack_window_ms` of the gap, then the number is
+/// given up when that next NACK would be due.
+#[test]
+fn an_announced_publisher_is_nacked_within_the_window() {
+    let (mut h, ssrc, _, _) = setup(Config { push_nack_window_ms: 150, ..Config::default() });
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 11, 0, 0, b"a#code"));
+    sample_rtt(&mut h, ssrc, 11, Duration::from_millis(20));
+    assert_eq!(retry_after(&mut h, ssrc, 13), Duration::from_millis(25));
+    h.ts_data(addr(PUB), ssrc, 13, b"x");
+    h.ts_data(addr(PUB), ssrc, 16, b"x");
+    let start = h.now;
+    let mut at = Vec::new();
+    for _ in 0..300 {
+        if !nacked(&h.advance(Duration::from_millis(1))).is_empty() {
+            at.push((h.now - start).as_millis());
+        }
+    }
+    // 15 every 25 ms from 10 ms while the try plus 20 ms fits in 150 ms.
+    assert_eq!(at, [10, 35, 60, 85, 110]);
+    assert_eq!(h.counters().push_nack_abandoned, 1, "given up at 135 ms");
+}
+
+/// Decisions "Push-leg NACKs": an auth marked `M = 1` announces where the
+/// publisher's data starts, so first packets lost before any arrived are
+/// NACKed; the publisher gets the window's schedule before answering.
+#[test]
+fn a_marked_auth_announces_the_first_sequence_number() {
+    let mut h = Harness::with_config(Config::default());
+    h.add_credential("a", "code");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 500, 0, 0, b"a#code"));
+    let ssrc = of(&out, pt::AUTH_OK)[0].header().ssrc;
+    h.ts_data(addr(PUB), ssrc, 503, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [500, 501, 502]);
+    let start = h.now;
+    let mut at = Vec::new();
+    for _ in 0..300 {
+        if !nacked(&h.advance(Duration::from_millis(1))).is_empty() {
+            at.push((h.now - start).as_millis());
+        }
+    }
+    // No round trip yet: 50 ms assumed, tries every 62.5 ms while one
+    // more 50 ms fits in the 200 ms window.
+    assert_eq!(at, [63, 125], "not three tries 100 ms apart");
+}
+
+/// Decisions "Push-leg NACKs": after a marked re-auth from its address the
+/// publisher carries on with its numbers: a gap across it is a gap (a
+/// legacy re-auth restarts the tracking).
+#[test]
+fn a_marked_reauth_keeps_tracking_the_gaps() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 11, 0, 0, b"a#code"));
+    h.ts_data(addr(PUB), ssrc, 13, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [11, 12]);
+}
+
+/// A publisher that announced itself is never taken for a legacy one,
+/// however many NACKs it leaves unanswered.
+#[test]
+fn an_announced_publisher_is_never_taken_for_a_legacy_one() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 0, 0, 0, b"a#code"));
+    for k in 0..30u16 {
+        h.ts_data(addr(PUB), ssrc, 3 * k, b"x");
+        h.advance(Duration::from_millis(300));
+    }
+    assert_eq!(h.counters().push_legacy_publishers, 0);
+    h.ts_data(addr(PUB), ssrc, 91, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [88, 89, 90], "still NACKed");
+}
+
 /// README "Push-leg NACKs" and Config `push_nack_retry_min_ms` = 20: twice
 /// a short round trip is raised to 20 ms.
 #[test]

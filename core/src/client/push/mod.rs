@@ -18,7 +18,7 @@ use super::link::Link;
 use super::phase::{CloseStep, Closing, Phase};
 use super::probe::Prober;
 use super::rtt::RelayClock;
-use super::{ClientError, check_live_id, control, ms};
+use super::{ClientError, check_live_id, ms};
 use crate::endpoint::{Endpoint, Port, Transmit};
 use crate::ids::{Seq, Ssrc};
 use crate::packet::pt::{self, PayloadType};
@@ -128,11 +128,17 @@ impl PushClient {
         Backoff::start(now, ms(self.config.auth_retry_initial_ms), ms(self.config.auth_retry_max_ms))
     }
 
+    /// `AUTH_REQ` (§1.3.1), marked `M = 1` with the stream's next
+    /// sequence number in the sequence field (§2.2): the relay then knows
+    /// where the data starts, and that this publisher answers NACKs and
+    /// carries on with its numbers across a re-auth.
     fn send_auth(&mut self, now: Instant, idx: usize) {
         let stream = &self.streams[idx];
         let payload = text::encode_auth(&stream.live_id, &stream.live_code);
         self.counters.auth_requests += 1;
-        self.send(control(pt::AUTH_REQ, self.relay_clock.timestamp(now), 0, &payload));
+        let timestamp = self.relay_clock.timestamp(now);
+        let sequence = stream.next_seq().get();
+        self.send(Header { marker: true, sequence, timestamp, ..Header::new(pt::AUTH_REQ) }.encode(&payload));
     }
 
     fn send(&mut self, datagram: Bytes) {

@@ -58,6 +58,11 @@ impl PushStream {
         seq
     }
 
+    /// The sequence number the next datagram will have.
+    pub(super) fn next_seq(&self) -> Seq {
+        self.next_seq
+    }
+
     /// The sequence number of the last datagram sent, if any.
     pub(super) fn last_seq(&self) -> Option<Seq> {
         self.last_seq

@@ -99,25 +99,30 @@ impl Stream {
 
     /// An accepted auth from `from` (§1.3.1): goes live if it was not,
     /// rebinds the publisher and answers `AUTH_OK`. Returns the id and SSRC
-    /// if it went live.
+    /// if it went live. `next` is the next sequence number an auth marked
+    /// `M = 1` announces (§2.2).
     pub(super) fn authenticate(
         &mut self,
         ctx: &mut Ctx,
         key: StreamKey,
-        port: Port,
-        from: SocketAddr,
+        (port, from): (Port, SocketAddr),
+        next: Option<Seq>,
     ) -> Option<(LiveId, Ssrc)> {
         let went_live = !self.live;
         self.live = true;
         // A publisher re-authenticating from its address carries on with
         // its sequence numbers: duplicate suppression must span the re-auth
         // (1.3.4). A new address is a new publisher: tracking restarts.
-        if self.publisher != from || went_live {
+        let fresh = self.publisher != from || went_live;
+        if fresh {
             self.ingress.new_publisher();
             self.seq.reset();
             self.newest_forwarded = None;
         }
-        self.ingress.reauthenticated();
+        match next {
+            Some(next) => self.ingress.announced(fresh.then_some(next)),
+            None => self.ingress.reauthenticated(),
+        }
         self.publisher = from;
         self.publisher_port = port;
         self.last_activity = ctx.now();
@@ -171,7 +176,10 @@ impl Stream {
                     ctx.counters().push_recovered += 1;
                 }
                 let resumed = self.ingress.take_resumed();
-                if let Some(p) = previous.filter(|&p| !resumed && seq.delta(p) > 1) {
+                // The first packet after an announced start (§2.2) shows
+                // the gap before it like any other.
+                let before = previous.or_else(|| self.ingress.take_start().map(|start| start.sub(1)));
+                if let Some(p) = before.filter(|&p| !resumed && seq.delta(p) > 1) {
                     self.ingress.gap(p, seq, now, nack_delay, max_missing);
                     gap = true;
                 }
