@@ -100,6 +100,16 @@ pub struct Config {
     /// Floor of that budget in bytes per second, so low-rate streams can
     /// recover too.
     pub retransmit_budget_min_bytes_per_sec: u64,
+    /// A packet NACKed again by the same subscriber within this long of
+    /// its retransmission is not resent (counted): pull clients send each
+    /// NACK more than once against loss on the way (2.1). Shorter than any
+    /// client's retry (1.25 round trips).
+    pub retransmit_repeat_guard_ms: u64,
+    /// Copies of each NACK sent to a publisher that announced itself
+    /// (2.2): a burst of loss on the sparse way back to the publisher
+    /// spans several datagrams whatever their spacing, so a NACK goes out
+    /// more than once (the publisher answers it once).
+    pub push_nack_copies: u32,
     /// Missing push-leg packets tracked per stream for NACKs (2.2).
     pub push_nack_max_missing: usize,
     /// How long a gap waits before its first NACK: a packet reordered by
@@ -152,6 +162,8 @@ impl Default for Config {
             history_max_age_ms: 3_000,
             retransmit_budget_percent: 25,
             retransmit_budget_min_bytes_per_sec: 32_768,
+            retransmit_repeat_guard_ms: 20,
+            push_nack_copies: 3,
             push_nack_max_missing: 512,
             push_nack_delay_ms: 10,
             push_nack_max_tries: 3,

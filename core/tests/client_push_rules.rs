@@ -162,6 +162,14 @@ fn data_counters_count_first_transmissions_and_nacks_count_hits_and_misses() {
     let k = c.counters();
     assert_eq!((k.retransmitted, k.nack_misses), (1, 2));
     assert_eq!((k.packets_sent, k.bytes_sent), (2, 1_880), "a retransmission is not a first transmission");
+    // A copy of that NACK within `resend_guard_ms` (20 ms) resends nothing;
+    // one at 20 ms is another try.
+    c.receive(ms(49), nack.encode());
+    assert!(of_type(&sent(&mut c), TS_DATA).is_empty(), "a copy of the same NACK");
+    assert_eq!((c.counters().retransmitted, c.counters().nack_repeats), (1, 1));
+    c.receive(ms(50), nack.encode());
+    assert_eq!(of_type(&sent(&mut c), TS_DATA).iter().map(|s| s.seq).collect::<Vec<_>>(), [seqs[0]]);
+    assert_eq!((c.counters().retransmitted, c.counters().nack_misses), (2, 6), "misses count per NACK");
 }
 
 #[test]

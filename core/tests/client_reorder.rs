@@ -143,7 +143,8 @@ fn duplicates_and_late_packets_are_dropped_and_counted() {
 
 #[test]
 fn nacks_follow_delay_interval_and_limit_and_count_recovered() {
-    let config = ReorderConfig { window_ms: 500, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks: 3 };
+    let config =
+        ReorderConfig { window_ms: 500, nack_delay_ms: 10, nack_interval_ms: 50, nack_copies: 1, max_nacks: 3 };
     let mut b = ReorderBuffer::new(&config);
     b.insert(ms(0), Seq::new(0), data(0));
     b.handle_timeout(ms(500));

@@ -447,7 +447,7 @@ fn a_push_nack_is_retried_after_twice_the_round_trip() {
 /// given up when that next NACK would be due.
 #[test]
 fn an_announced_publisher_is_nacked_within_the_window() {
-    let (mut h, ssrc, _, _) = setup(Config { push_nack_window_ms: 150, ..Config::default() });
+    let (mut h, ssrc, _, _) = setup(Config { push_nack_window_ms: 150, ..one_copy() });
     h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 11, 0, 0, b"a#code"));
     sample_rtt(&mut h, ssrc, 11, Duration::from_millis(20));
     assert_eq!(retry_after(&mut h, ssrc, 13), Duration::from_millis(25));
@@ -465,12 +465,35 @@ fn an_announced_publisher_is_nacked_within_the_window() {
     assert_eq!(h.counters().push_nack_abandoned, 1, "given up at 135 ms");
 }
 
+/// The relay with one copy of each push-leg NACK, to read its schedule.
+fn one_copy() -> Config {
+    Config { push_nack_copies: 1, ..Config::default() }
+}
+
+/// Config `push_nack_copies` = 3: a publisher that announced itself gets
+/// each NACK three times, back to back; a legacy one once.
+#[test]
+fn an_announced_publisher_gets_each_nack_three_times() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.ts_data(addr(PUB), ssrc, 3, b"x");
+    let rtcp = |out: Vec<Sent>| -> Vec<Bytes> {
+        out.into_iter().filter(|s| rtprelay_core::packet::is_rtcp(&s.data)).map(|s| s.data).collect()
+    };
+    let legacy = rtcp(h.advance(Duration::from_millis(10))).len();
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 4, 0, 0, b"a#code"));
+    h.ts_data(addr(PUB), ssrc, 6, b"x");
+    let copies = rtcp(h.advance(Duration::from_millis(10)));
+    assert_eq!((legacy, copies.len()), (1, 3));
+    assert!(copies.iter().all(|c| *c == copies[0]));
+}
+
 /// Decisions "Push-leg NACKs": an auth marked `M = 1` announces where the
 /// publisher's data starts, so first packets lost before any arrived are
 /// NACKed; the publisher gets the window's schedule before answering.
 #[test]
 fn a_marked_auth_announces_the_first_sequence_number() {
-    let mut h = Harness::with_config(Config::default());
+    let mut h = Harness::with_config(one_copy());
     h.add_credential("a", "code");
     let out = h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 500, 0, 0, b"a#code"));
     let ssrc = of(&out, pt::AUTH_OK)[0].header().ssrc;
@@ -493,7 +516,7 @@ fn a_marked_auth_announces_the_first_sequence_number() {
 /// legacy re-auth restarts the tracking).
 #[test]
 fn a_marked_reauth_keeps_tracking_the_gaps() {
-    let (mut h, ssrc, _, _) = setup(Config::default());
+    let (mut h, ssrc, _, _) = setup(one_copy());
     h.ts_data(addr(PUB), ssrc, 10, b"x");
     h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 11, 0, 0, b"a#code"));
     h.ts_data(addr(PUB), ssrc, 13, b"x");
@@ -504,7 +527,7 @@ fn a_marked_reauth_keeps_tracking_the_gaps() {
 /// however many NACKs it leaves unanswered.
 #[test]
 fn an_announced_publisher_is_never_taken_for_a_legacy_one() {
-    let (mut h, ssrc, _, _) = setup(Config::default());
+    let (mut h, ssrc, _, _) = setup(one_copy());
     h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 0, 0, 0, b"a#code"));
     for k in 0..30u16 {
         h.ts_data(addr(PUB), ssrc, 3 * k, b"x");
@@ -872,4 +895,25 @@ fn packets_replayed_at_the_join_count_as_sent_to_the_subscriber() {
     let z_info = info.subscriber_list.iter().find(|s| s.address == addr(SUB + 2)).unwrap();
     assert_eq!((z_info.packets_sent, z_info.bytes_sent), (3, 112 + 42 + 22));
     assert_eq!(h.counters().join_replayed, 2);
+}
+
+/// Config `retransmit_repeat_guard_ms` = 20: copies of one NACK (pull
+/// clients send three) get one retransmission; a NACK 20 ms later is a new
+/// try and gets another.
+#[test]
+fn a_repeated_nack_is_answered_once_within_the_guard() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    for seq in 10..13u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    let nack = Nack::from_sequences(x, ssrc, &[11]).encode();
+    let resent = |out: Vec<Sent>| seqs(&of(&out, pt::TS_DATA).into_iter().cloned().collect::<Vec<_>>());
+    assert_eq!(resent(h.send(Port::Pull, addr(SUB), nack.clone())), [11]);
+    assert!(resent(h.send(Port::Pull, addr(SUB), nack.clone())).is_empty());
+    h.advance(Duration::from_micros(19_999));
+    assert!(resent(h.send(Port::Pull, addr(SUB), nack.clone())).is_empty());
+    assert_eq!(h.counters().retransmit_repeat, 2);
+    h.advance(Duration::from_micros(1));
+    assert_eq!(resent(h.send(Port::Pull, addr(SUB), nack)), [11]);
+    assert_eq!(h.counters().retransmitted, 2);
 }

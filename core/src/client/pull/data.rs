@@ -68,7 +68,11 @@ impl PullClient {
         if let (Some(ssrc), Some(id), false) = (self.streams[i].ssrc(), self.client_id(), nacks.is_empty()) {
             self.counters.nacks_sent += 1;
             let seqs: Vec<u16> = nacks.into_iter().map(Seq::get).collect();
-            self.send(rtcp::Nack::from_sequences(id.get(), ssrc.get(), &seqs).encode());
+            let nack = rtcp::Nack::from_sequences(id.get(), ssrc.get(), &seqs).encode();
+            for _ in 1..self.config.reorder.nack_copies.max(1) {
+                self.send(nack.clone());
+            }
+            self.send(nack);
         }
         if self.streams[i].tail_done(now) {
             let stream = &mut self.streams[i];

@@ -283,7 +283,7 @@ impl Endpoint for PushClient {
             return;
         }
         if is_rtcp(&data) {
-            self.on_rtcp(&data);
+            self.on_rtcp(now, &data);
             return;
         }
         let Ok(packet) = Packet::parse(&data) else {

@@ -61,6 +61,10 @@ pub struct ReorderConfig {
     /// Wait between two NACKs for the same missing packet until the round
     /// trip to the relay is known (then 1.25 × that round trip). 50 ms.
     pub nack_interval_ms: u64,
+    /// Copies of each NACK datagram sent (the relay answers each packet
+    /// once): a burst of loss on the sparse way to the relay spans several
+    /// datagrams whatever their spacing. 3.
+    pub nack_copies: u32,
     /// Most NACKs per missing packet; 0 turns NACKs off. 16: the window,
     /// not this count, ends the retries (a NACK is sent while its answer
     /// can still arrive before the packet's slot passes).
@@ -69,7 +73,7 @@ pub struct ReorderConfig {
 
 impl Default for ReorderConfig {
     fn default() -> Self {
-        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks: 16 }
+        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, nack_copies: 3, max_nacks: 16 }
     }
 }
 

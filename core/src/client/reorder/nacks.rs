@@ -134,7 +134,7 @@ mod tests {
     }
 
     fn config(max_nacks: u32) -> ReorderConfig {
-        ReorderConfig { window_ms: 1000, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks }
+        ReorderConfig { window_ms: 1000, nack_delay_ms: 10, nack_interval_ms: 50, nack_copies: 1, max_nacks }
     }
 
     #[test]

@@ -9,10 +9,12 @@ use super::super::history::History;
 use super::super::outbox::SlotId;
 use super::feedback::{Budget, Report};
 use crate::packet::rtcp::Nack;
+use crate::resend::ResendGuard;
 use crate::time::Instant;
 use crate::{ClientId, Seq};
 use bytes::Bytes;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// One acknowledged subscriber in a stream's fan-out list.
 struct Subscriber {
@@ -24,6 +26,8 @@ struct Subscriber {
     /// Packets resent to it after a NACK.
     retransmitted: u64,
     budget: Budget,
+    /// What was resent to it lately (a repeated NACK is answered once).
+    resent: ResendGuard,
     /// Its latest receiver report on this stream.
     report: Option<Report>,
 }
@@ -78,6 +82,7 @@ impl FanOut {
             bytes: 0,
             retransmitted: 0,
             budget: Budget::new(ctx.now()),
+            resent: ResendGuard::default(),
             report: None,
         };
         if let Some(missed) = missed {
@@ -114,13 +119,18 @@ impl FanOut {
         history: &History,
     ) -> bool {
         let now: Instant = ctx.now();
+        let guard = Duration::from_millis(ctx.config().retransmit_repeat_guard_ms);
         let Some(sub) = self.find_mut(client) else { return false };
         ctx.counters().nacks_received += 1;
-        for seq in nack.sequences() {
-            let Some(packet) = history.get(Seq::new(seq), now) else {
+        for seq in nack.sequences().map(Seq::new) {
+            let Some(packet) = history.get(seq, now) else {
                 ctx.counters().retransmit_not_in_history += 1;
                 continue;
             };
+            if !sub.resent.allow(now, seq, guard) {
+                ctx.counters().retransmit_repeat += 1;
+                continue;
+            }
             if !sub.budget.take(now, rate, packet.len() as u64) {
                 ctx.counters().retransmit_over_budget += 1;
                 continue;

@@ -248,6 +248,10 @@ impl Ingress {
             ctx.counters().push_nacks_sent += 1;
             // The sender SSRC field is bytes 4-7: the relay's clock (§1.1, §2.2).
             let nack = Nack::from_sequences(ctx.timestamp(), ssrc.get(), &due).encode();
+            let copies = if self.announced { ctx.config().push_nack_copies.max(1) } else { 1 };
+            for _ in 1..copies {
+                ctx.send(publisher, nack.clone());
+            }
             ctx.send(publisher, nack);
         }
         let next = self.next_deadline();
