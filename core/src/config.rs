@@ -110,6 +110,11 @@ pub struct Config {
     /// spans several datagrams whatever their spacing, so a NACK goes out
     /// more than once (the publisher answers it once).
     pub push_nack_copies: u32,
+    /// After a stream stops, its last subscribers' NACKs are still
+    /// answered for this long, so they can recover the tail that
+    /// `STREAM_STOPPED`'s sequence number shows them (2.5). 1 s: the three
+    /// `STREAM_STOPPED` 100 ms apart, then the pull client's 200 ms window.
+    pub stopped_nack_ms: u64,
     /// Missing push-leg packets tracked per stream for NACKs (2.2).
     pub push_nack_max_missing: usize,
     /// How long a gap waits before its first NACK: a packet reordered by
@@ -164,6 +169,7 @@ impl Default for Config {
             retransmit_budget_min_bytes_per_sec: 32_768,
             retransmit_repeat_guard_ms: 20,
             push_nack_copies: 3,
+            stopped_nack_ms: 1_000,
             push_nack_max_missing: 512,
             push_nack_delay_ms: 10,
             push_nack_max_tries: 3,

@@ -917,3 +917,21 @@ fn a_repeated_nack_is_answered_once_within_the_guard() {
     assert_eq!(resent(h.send(Port::Pull, addr(SUB), nack)), [11]);
     assert_eq!(h.counters().retransmitted, 2);
 }
+
+/// Config `stopped_nack_ms` = 1000: after a stop, the last subscribers'
+/// NACKs for the tail are still answered for a second, then no more.
+#[test]
+fn the_tail_can_be_nacked_for_a_second_after_the_stop() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    for seq in 10..13u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).len(), 2, "both subscribers told");
+    let resent = |out: Vec<Sent>| seqs(&of(&out, pt::TS_DATA).into_iter().cloned().collect::<Vec<_>>());
+    h.advance(Duration::from_millis(500));
+    assert_eq!(resent(h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[12]).encode())), [12]);
+    h.advance(Duration::from_millis(500));
+    assert!(resent(h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[11]).encode())).is_empty());
+    assert_eq!(h.counters().retransmitted, 1);
+}

@@ -191,6 +191,9 @@ pub struct Checker {
     stream_ids: BTreeSet<String>,
     /// The relay's first `PULL_RSP` naming a stream, to each subscriber.
     first_pull_rsp: BTreeMap<PeerId, Instant>,
+    /// When each address was last sent `STREAM_STOPPED` for each stream:
+    /// for `stopped_nack_ms` it may still get retransmissions of it.
+    stopped_to: BTreeMap<(SocketAddr, String), Instant>,
     /// The publisher's first `STOP_PUSH_REQ`.
     stop_push_at: Option<Instant>,
     /// `TS_DATA` bytes on both legs.
@@ -243,6 +246,7 @@ impl Checker {
             step_ts_data: false,
             stream_ids: scenario.credentials.iter().map(|c| c.live_id.clone()).collect(),
             first_pull_rsp: BTreeMap::new(),
+            stopped_to: BTreeMap::new(),
             stop_push_at: None,
             leg_bytes: Bytes2Legs::default(),
             first_ack: BTreeMap::new(),

@@ -175,6 +175,9 @@ impl Checker {
                             format!("payload type {} to {dest}, verified for no client id", segment[1]),
                         );
                     }
+                    pt::STREAM_STOPPED => {
+                        self.stopped_to.insert((dest, String::from_utf8_lossy(payload).into_owned()), now);
+                    }
                     pt::TS_DATA => self.check_forward(now, peer, dest, ssrc, segment)?,
                     pt::PULL_RSP => self.on_pull_rsp(now, peer, payload),
                     _ => {}
@@ -276,13 +279,18 @@ impl Checker {
             .filter(|b| b.address == dest && b.acked.iter().any(|s| s == live_id))
             .map(|b| b.id.get())
             .collect();
-        if holders.is_empty() {
+        // After a stop, its last subscribers may still NACK its tail (§2.5).
+        let drain = Duration::from_millis(self.config.stopped_nack_ms);
+        let drained = holders.is_empty()
+            && self.step_rtcp.is_some()
+            && self.stopped_to.get(&(dest, live_id.to_owned())).is_some_and(|&at| now < at + drain);
+        if holders.is_empty() && !drained {
             return breach(
                 Invariant::NotAcked,
                 format!("TS_DATA of {live_id} to {dest}, where the relay holds no client that acked it"),
             );
         }
-        if !holders.iter().any(|&id| self.trust.verified_for(dest, id)) {
+        if !drained && !holders.iter().any(|&id| self.trust.verified_for(dest, id)) {
             return breach(
                 Invariant::AddressMove,
                 format!("TS_DATA of {live_id} to {dest}, which the wire never verified for client {holders:x?}"),

@@ -43,10 +43,6 @@ impl FanOut {
         self.subscribers.len()
     }
 
-    pub(super) fn clear(&mut self) {
-        self.subscribers.clear();
-    }
-
     pub(super) fn contains(&self, client: ClientId) -> bool {
         self.subscribers.iter().any(|s| s.client == client)
     }

@@ -46,6 +46,9 @@ pub(super) struct Stream {
     history: History,
     ingress: Ingress,
     fanout: FanOut,
+    /// The subscribers of the last run after a stop, answered when they
+    /// NACK its tail (§2.5) until the instant beside them.
+    drained: (FanOut, Option<Instant>),
     rate: RateWindow,
     packets_in: u64,
     bytes_in: u64,
@@ -68,6 +71,7 @@ impl Stream {
             history: History::new(config.history_max_packets, config.history_max_age()),
             ingress: Ingress::default(),
             fanout: FanOut::default(),
+            drained: (FanOut::default(), None),
             rate: RateWindow::new(),
             packets_in: 0,
             bytes_in: 0,
@@ -127,6 +131,7 @@ impl Stream {
         self.publisher_port = port;
         self.last_activity = ctx.now();
         if went_live {
+            self.drained = (FanOut::default(), None);
             let at = ctx.now() + ctx.config().stream_idle_timeout();
             self.idle_at = Some(at);
             ctx.schedule(at, TimerKey::StreamIdle(key));
@@ -259,7 +264,8 @@ impl Stream {
             return None;
         }
         self.live = false;
-        self.fanout.clear();
+        let drain = Duration::from_millis(ctx.config().stopped_nack_ms);
+        self.drained = (std::mem::take(&mut self.fanout), Some(ctx.now() + drain));
         let waiting_reply = self.ingress.stopped();
         if let Some(at) = self.idle_at.take() {
             ctx.cancel(at, TimerKey::StreamIdle(key));
@@ -305,23 +311,35 @@ impl Stream {
 
     pub(super) fn leave(&mut self, client: ClientId) {
         self.fanout.leave(client);
+        self.drained.0.leave(client);
     }
 
     pub(super) fn retarget(&mut self, client: ClientId, slot: SlotId) {
         self.fanout.retarget(client, slot);
+        self.drained.0.retarget(client, slot);
     }
 
     /// Resends what `client` NACKed from the history, within its budget: a
-    /// share of the stream's rate (§2.1).
+    /// share of the stream's rate (§2.1); after a stop, to the last run's
+    /// subscribers for `stopped_nack_ms` (the tail, §2.5).
     pub(super) fn answer_nack(&mut self, ctx: &mut Ctx, client: ClientId, nack: &Nack) -> bool {
         let now = ctx.now();
         let floor = ctx.config().retransmit_budget_min_bytes_per_sec;
         let percent = ctx.config().retransmit_budget_percent;
-        if !self.fanout.contains(client) {
-            return false;
-        }
         let rate = (self.rate.bits_per_second(now, 1) / 8 * percent / 100).max(floor);
-        self.fanout.answer_nack(ctx, client, rate, nack, &self.history)
+        if self.fanout.contains(client) {
+            return self.fanout.answer_nack(ctx, client, rate, nack, &self.history);
+        }
+        match self.drained {
+            (ref mut drained, Some(until)) if now < until && drained.contains(client) => {
+                drained.answer_nack(ctx, client, rate, nack, &self.history)
+            }
+            (_, Some(until)) if now >= until => {
+                self.drained = (FanOut::default(), None);
+                false
+            }
+            _ => false,
+        }
     }
 
     pub(super) fn record_report(&mut self, client: ClientId, block: &ReportBlock) {
