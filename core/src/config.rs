@@ -168,7 +168,7 @@ impl Default for Config {
             retransmit_budget_percent: 25,
             retransmit_budget_min_bytes_per_sec: 32_768,
             retransmit_repeat_guard_ms: 20,
-            push_nack_copies: 3,
+            push_nack_copies: 5,
             stopped_nack_ms: 1_000,
             push_nack_max_missing: 512,
             push_nack_delay_ms: 10,

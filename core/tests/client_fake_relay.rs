@@ -561,7 +561,7 @@ mod pull {
         assert_eq!(c.poll_timeout(), Some(ms(50)));
         c.handle_timeout(ms(50));
         let raw = sent_raw(&mut c);
-        assert_eq!(raw.len(), 3, "three copies (nack_copies)");
+        assert_eq!(raw.len(), 5, "five copies (nack_copies)");
         assert!(raw.iter().all(|copy| *copy == raw[0]));
         assert_eq!(&raw[0][..4], &[0x81, 205, 0, 3], "RTCP Generic NACK: FMT 1, PT 205, 3 words");
         let (packets, err) = parse_compound(&raw[0]);

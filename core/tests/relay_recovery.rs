@@ -74,6 +74,7 @@ fn a_nack_for_a_packet_past_the_history_is_counted() {
 fn the_retransmission_budget_refuses_and_counts() {
     let (mut h, ssrc, x, y) =
         setup(Config { retransmit_budget_percent: 25, retransmit_budget_min_bytes_per_sec: 1000, ..Config::default() });
+    h.advance(Duration::from_secs(1)); // live a whole second: its rate is its last second's
     for s in 0..20u16 {
         h.ts_data(addr(PUB), ssrc, s, &[0; 488]); // 500-byte datagrams, 10 kB/s: budget 2.5 kB
     }
@@ -360,6 +361,7 @@ fn the_history_serves_packets_up_to_3_s_old() {
 #[test]
 fn the_retransmission_budget_is_25_percent_of_the_last_second() {
     let (mut h, ssrc, x, _) = setup(Config::default());
+    h.advance(Duration::from_secs(1)); // live a whole second: its rate is its last second's
     for s in 0..200u16 {
         h.ts_data(addr(PUB), ssrc, s, &[0; 988]); // 1000-byte datagrams: 200 kB/s, budget 50 kB
     }
@@ -375,6 +377,7 @@ fn the_retransmission_budget_is_25_percent_of_the_last_second() {
 #[test]
 fn the_retransmission_budget_is_never_under_32768_bytes_a_second_and_holds_one_second() {
     let (mut h, ssrc, x, _) = setup(Config::default());
+    h.advance(Duration::from_secs(1)); // live a whole second: its rate is its last second's
     let send = |h: &mut Harness, from: u16| {
         for s in from..from + 10 {
             h.ts_data(addr(PUB), ssrc, s, &[0; 4084]); // 40960 B/s: 25 % is 10240, under the floor
@@ -470,10 +473,10 @@ fn one_copy() -> Config {
     Config { push_nack_copies: 1, ..Config::default() }
 }
 
-/// Config `push_nack_copies` = 3: a publisher that announced itself gets
-/// each NACK three times, back to back; a legacy one once.
+/// Config `push_nack_copies` = 5: a publisher that announced itself gets
+/// each NACK five times, back to back; a legacy one once.
 #[test]
-fn an_announced_publisher_gets_each_nack_three_times() {
+fn an_announced_publisher_gets_each_nack_five_times() {
     let (mut h, ssrc, _, _) = setup(Config::default());
     h.ts_data(addr(PUB), ssrc, 1, b"x");
     h.ts_data(addr(PUB), ssrc, 3, b"x");
@@ -484,7 +487,7 @@ fn an_announced_publisher_gets_each_nack_three_times() {
     h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 4, 0, 0, b"a#code"));
     h.ts_data(addr(PUB), ssrc, 6, b"x");
     let copies = rtcp(h.advance(Duration::from_millis(10)));
-    assert_eq!((legacy, copies.len()), (1, 3));
+    assert_eq!((legacy, copies.len()), (1, 5));
     assert!(copies.iter().all(|c| *c == copies[0]));
 }
 
@@ -898,7 +901,7 @@ fn packets_replayed_at_the_join_count_as_sent_to_the_subscriber() {
 }
 
 /// Config `retransmit_repeat_guard_ms` = 20: copies of one NACK (pull
-/// clients send three) get one retransmission; a NACK 20 ms later is a new
+/// clients send five) get one retransmission; a NACK 20 ms later is a new
 /// try and gets another.
 #[test]
 fn a_repeated_nack_is_answered_once_within_the_guard() {
@@ -934,4 +937,20 @@ fn the_tail_can_be_nacked_for_a_second_after_the_stop() {
     h.advance(Duration::from_millis(500));
     assert!(resent(h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[11]).encode())).is_empty());
     assert_eq!(h.counters().retransmitted, 1);
+}
+
+/// §2.1 budget of a stream live for less than a second: its last second
+/// is measured over the time it was live (here 250 ms of 1000-byte
+/// packets every 10 ms: 100 kB/s, 25 kB/s of budget, not 6.25).
+#[test]
+fn a_young_streams_budget_counts_only_the_time_it_was_live() {
+    let (mut h, ssrc, x, _) = setup(Config { retransmit_budget_min_bytes_per_sec: 1, ..Config::default() });
+    for seq in 0..25u16 {
+        h.ts_data(addr(PUB), ssrc, seq, &[0; 1000 - 12]);
+        h.advance(Duration::from_millis(10));
+    }
+    let asked: Vec<u16> = (0..25).collect();
+    let out = h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &asked).encode());
+    let resent = of(&out, pt::TS_DATA).len();
+    assert!((23..=25).contains(&resent), "{resent} of 25 kB resent");
 }

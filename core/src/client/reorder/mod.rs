@@ -63,7 +63,7 @@ pub struct ReorderConfig {
     pub nack_interval_ms: u64,
     /// Copies of each NACK datagram sent (the relay answers each packet
     /// once): a burst of loss on the sparse way to the relay spans several
-    /// datagrams whatever their spacing. 3.
+    /// datagrams whatever their spacing. 5.
     pub nack_copies: u32,
     /// Most NACKs per missing packet; 0 turns NACKs off. 16: the window,
     /// not this count, ends the retries (a NACK is sent while its answer
@@ -73,7 +73,7 @@ pub struct ReorderConfig {
 
 impl Default for ReorderConfig {
     fn default() -> Self {
-        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, nack_copies: 3, max_nacks: 16 }
+        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, nack_copies: 5, max_nacks: 16 }
     }
 }
 

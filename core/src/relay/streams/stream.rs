@@ -37,6 +37,9 @@ pub(super) struct Stream {
     /// The socket the publisher last used (NACKs go out from it).
     publisher_port: Port,
     last_activity: Instant,
+    /// When it last went live (a younger stream's last second is partly
+    /// before it).
+    live_since: Instant,
     /// The scheduled idle check, while live.
     idle_at: Option<Instant>,
     seq: SeqTracker,
@@ -65,6 +68,7 @@ impl Stream {
             publisher: SocketAddr::from(([0, 0, 0, 0], 0)),
             publisher_port: Port::Push,
             last_activity: now,
+            live_since: now,
             idle_at: None,
             seq: SeqTracker::new(),
             newest_forwarded: None,
@@ -132,6 +136,7 @@ impl Stream {
         self.last_activity = ctx.now();
         if went_live {
             self.drained = (FanOut::default(), None);
+            self.live_since = ctx.now();
             let at = ctx.now() + ctx.config().stream_idle_timeout();
             self.idle_at = Some(at);
             ctx.schedule(at, TimerKey::StreamIdle(key));
@@ -320,13 +325,18 @@ impl Stream {
     }
 
     /// Resends what `client` NACKed from the history, within its budget: a
-    /// share of the stream's rate (§2.1); after a stop, to the last run's
+    /// share of the stream's rate (§2.1: its last second, or as much of it
+    /// as the stream was live, at least 100 ms); after a stop, to the last run's
     /// subscribers for `stopped_nack_ms` (the tail, §2.5).
     pub(super) fn answer_nack(&mut self, ctx: &mut Ctx, client: ClientId, nack: &Nack) -> bool {
         let now = ctx.now();
         let floor = ctx.config().retransmit_budget_min_bytes_per_sec;
         let percent = ctx.config().retransmit_budget_percent;
-        let rate = (self.rate.bits_per_second(now, 1) / 8 * percent / 100).max(floor);
+        // Bytes of the last second, over the part of it the stream was live.
+        let live =
+            now.saturating_duration_since(self.live_since).clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let second = self.rate.bits_per_second(now, 1) / 8 * 1_000_000 / live.as_micros() as u64;
+        let rate = (second * percent / 100).max(floor);
         if self.fanout.contains(client) {
             return self.fanout.answer_nack(ctx, client, rate, nack, &self.history);
         }
