@@ -337,22 +337,26 @@ impl PullClient {
     }
 
     /// `SSRC_ACK` datagrams (1.4.5): `id;id`, split between ids so each
-    /// datagram stands alone, the challenge echoed in the timestamp.
+    /// datagram stands alone, the challenge echoed in the timestamp; each
+    /// sent [`PullConfig::ack_copies`] times.
     fn send_acks(&mut self, id: ClientId, challenge: u32, ids: &[String]) {
         let header = Header { timestamp: challenge, ssrc: id.get(), ..Header::new(pt::SSRC_ACK) };
-        let mut payload = String::new();
+        let mut payloads = vec![String::new()];
         for live_id in ids {
+            let payload = payloads.last_mut().expect("one at least");
             if !payload.is_empty() && payload.len() + 1 + live_id.len() > PULL_REQ_CHUNK {
-                self.send(header.encode(payload.as_bytes()));
-                payload.clear();
+                payloads.push(live_id.clone());
+                continue;
             }
             if !payload.is_empty() {
                 payload.push(';');
             }
             payload.push_str(live_id);
         }
-        if !payload.is_empty() {
-            self.send(header.encode(payload.as_bytes()));
+        for _ in 0..self.config.ack_copies.max(1) {
+            for payload in payloads.iter().filter(|p| !p.is_empty()) {
+                self.send(header.encode(payload.as_bytes()));
+            }
         }
     }
 }
