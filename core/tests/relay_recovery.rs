@@ -954,3 +954,36 @@ fn a_young_streams_budget_counts_only_the_time_it_was_live() {
     let resent = of(&out, pt::TS_DATA).len();
     assert!((23..=25).contains(&resent), "{resent} of 25 kB resent");
 }
+
+/// §2.5 head: a pull client NACKs a few numbers below its first packet;
+/// the relay resends only what it queued to that subscriber, never a
+/// packet from before its join (counted `retransmit_before_join`).
+#[test]
+fn nothing_from_before_a_subscribers_join_is_resent_to_it() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    for seq in 1..6u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    h.advance(Duration::from_millis(10)); // its join replays nothing older
+    let late = h.subscriber(Port::Pull, addr(SUB + 5), &["a"]);
+    for seq in 6..9u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    let out = h.send(Port::Pull, addr(SUB + 5), Nack::from_sequences(late, ssrc, &[4, 5, 6]).encode());
+    assert_eq!(seqs(&of(&out, pt::TS_DATA).into_iter().cloned().collect::<Vec<_>>()), [6]);
+    assert_eq!(h.counters().retransmit_before_join, 2);
+}
+
+/// The join check holds for a subscriber's first 1024 packets only:
+/// later, sequence numbers wrap past its first (found by the simulator:
+/// every 32768 packets NACKs were refused as from before the join).
+#[test]
+fn the_join_check_ends_after_the_first_1024_packets() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    for seq in 0..1025u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[65_000]).encode());
+    let c = h.counters();
+    assert_eq!((c.retransmit_before_join, c.retransmit_not_in_history), (0, 1));
+}

@@ -48,7 +48,10 @@ fn check(seed: u64, bursty: bool, missed_per_100k: f64, loss: f64) {
     // Subscribers join up to 4 s after the start (the join replay covers
     // their window from the first PULL_RSP).
     assert!(published > packets() / 2, "seed {seed}: {s:?}");
-    let allowed = (missed_per_100k * published as f64 / 100_000.0).ceil() as u64;
+    // Short runs (the normal suite's) get two packets of slack: one burst
+    // more or less decides them.
+    let slack = if published < 50_000 { 2 } else { 0 };
+    let allowed = (missed_per_100k * published as f64 / 100_000.0).ceil() as u64 + slack;
     assert!(published - got <= allowed, "seed {seed}: {} of {published} missed, {allowed} allowed", published - got);
     assert!(s.overhead_ratio() <= 1.5 * loss, "seed {seed}: overhead {}", s.overhead_ratio());
     let p99 = s.latency.expect("latencies").p99;

@@ -15,6 +15,9 @@
 //! * At the start (and after a restart) nothing is emitted until the first
 //!   packet's window has passed, so packets that overtook the first one are
 //!   not mistaken for late: the head is the lowest number seen by then.
+//!   The `head_nacks` numbers below the first packet are NACKed meanwhile
+//!   (the first packets may be the lost ones); those still missing when
+//!   the head settles are forgotten, not counted lost.
 //! * A packet whose number was already emitted is a **duplicate** (so is a
 //!   second copy of a held one); one whose slot was declared lost, or that
 //!   is more than 1024 numbers behind the head, is **late**. Both are
@@ -65,6 +68,12 @@ pub struct ReorderConfig {
     /// once): a burst of loss on the sparse way to the relay spans several
     /// datagrams whatever their spacing. 5.
     pub nack_copies: u32,
+    /// Numbers below the first packet that are NACKed as missing (the
+    /// first packets of a stream or a join may be the ones lost, §2.5
+    /// head); the relay resends none from before the subscriber's join,
+    /// and those still missing when the first window passes are forgotten,
+    /// not counted lost. 16.
+    pub head_nacks: u16,
     /// Most NACKs per missing packet; 0 turns NACKs off. 16: the window,
     /// not this count, ends the retries (a NACK is sent while its answer
     /// can still arrive before the packet's slot passes).
@@ -73,7 +82,14 @@ pub struct ReorderConfig {
 
 impl Default for ReorderConfig {
     fn default() -> Self {
-        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, nack_copies: 5, max_nacks: 16 }
+        ReorderConfig {
+            window_ms: 200,
+            nack_delay_ms: 10,
+            nack_interval_ms: 50,
+            nack_copies: 5,
+            head_nacks: 16,
+            max_nacks: 16,
+        }
     }
 }
 
@@ -120,6 +136,8 @@ pub enum Arrival {
 #[derive(Debug)]
 pub struct ReorderBuffer {
     window: Duration,
+    /// Numbers below the first packet NACKed.
+    head_nacks: u16,
     /// Extended sequence number of the head: the next one to emit.
     next: Option<u64>,
     /// Whether the head is settled (the first window has passed).
@@ -142,6 +160,7 @@ impl ReorderBuffer {
     pub fn new(config: &ReorderConfig) -> Self {
         ReorderBuffer {
             window: Duration::from_millis(config.window_ms),
+            head_nacks: config.head_nacks,
             next: None,
             started: false,
             held: BTreeMap::new(),
@@ -181,8 +200,10 @@ impl ReorderBuffer {
     pub fn insert(&mut self, now: Instant, seq: Seq, data: Bytes) -> Arrival {
         self.expire(now);
         let Some(next) = self.next else {
-            self.next = Some(BASE + u64::from(seq.get()));
-            return self.accept(now, BASE + u64::from(seq.get()), data);
+            let ext = BASE + u64::from(seq.get());
+            self.next = Some(ext);
+            self.add_missing(now, ext - u64::from(self.head_nacks)..ext);
+            return self.accept(now, ext, data);
         };
         let ext = self.extend(next, seq);
         let delta = ext as i64 - next as i64;
@@ -331,6 +352,10 @@ impl ReorderBuffer {
             }
         }
         if let Some(cut) = cut {
+            if !self.started {
+                // The head is settled: what was NACKed below it is not waited for.
+                self.missing.forget_below(self.next.unwrap_or_default());
+            }
             self.started = true;
             self.release_through(cut);
             self.release_run();
@@ -410,7 +435,7 @@ mod tests {
 
     #[test]
     fn the_first_window_settles_the_head() {
-        let mut b = ReorderBuffer::new(&ReorderConfig::default());
+        let mut b = ReorderBuffer::new(&ReorderConfig { head_nacks: 0, ..ReorderConfig::default() });
         b.insert(ms(0), Seq::new(11), Bytes::new());
         b.insert(ms(5), Seq::new(10), Bytes::new());
         assert!(drain(&mut b).is_empty(), "nothing before the first window passed");
@@ -419,5 +444,19 @@ mod tests {
         assert_eq!(drain(&mut b), [10, 11]);
         b.insert(ms(201), Seq::new(12), Bytes::new());
         assert_eq!(drain(&mut b), [12], "in order after the start: at once");
+    }
+
+    #[test]
+    fn the_numbers_below_the_first_packet_are_nacked_until_the_head_settles() {
+        let mut b = ReorderBuffer::new(&ReorderConfig { head_nacks: 3, ..ReorderConfig::default() });
+        b.insert(ms(0), Seq::new(100), Bytes::new());
+        let nacked: Vec<u16> = b.poll_nacks(ms(10)).into_iter().map(Seq::get).collect();
+        assert_eq!(nacked, [97, 98, 99]);
+        assert_eq!(b.insert(ms(40), Seq::new(99), Bytes::new()), Arrival::Recovered);
+        b.handle_timeout(ms(200));
+        assert_eq!(drain(&mut b), [99, 100]);
+        let s = b.stats();
+        assert_eq!((s.lost, s.recovered), (0, 1), "97 and 98 were never sent: not lost");
+        assert_eq!(b.poll_timeout(), None, "nor waited for");
     }
 }

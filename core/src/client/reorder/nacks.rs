@@ -96,6 +96,11 @@ impl Nacks {
         self.missing.remove(&ext);
     }
 
+    /// Numbers below `ext` are no longer waited for (nor counted).
+    pub(super) fn forget_below(&mut self, ext: u64) {
+        self.missing = self.missing.split_off(&ext);
+    }
+
     /// The highest missing number.
     pub(super) fn last(&self) -> Option<u64> {
         self.missing.last_key_value().map(|(&k, _)| k)
@@ -134,7 +139,14 @@ mod tests {
     }
 
     fn config(max_nacks: u32) -> ReorderConfig {
-        ReorderConfig { window_ms: 1000, nack_delay_ms: 10, nack_interval_ms: 50, nack_copies: 1, max_nacks }
+        ReorderConfig {
+            window_ms: 1000,
+            nack_delay_ms: 10,
+            nack_interval_ms: 50,
+            nack_copies: 1,
+            head_nacks: 0,
+            max_nacks,
+        }
     }
 
     #[test]

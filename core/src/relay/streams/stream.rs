@@ -204,7 +204,7 @@ impl Stream {
         self.bytes_in += len;
         self.rate.record(now, data.len());
         ctx.counters().ts_data_accepted += 1;
-        self.fanout.forward(ctx, &data);
+        self.fanout.forward(ctx, seq, &data);
         let stopped = if gap { self.send_push_nacks(ctx, key) } else { self.finish_tail_if_done(ctx, key) };
         match stopped {
             Some(stopped) => TsData::Stopped(stopped),
