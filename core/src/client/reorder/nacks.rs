@@ -204,6 +204,23 @@ mod tests {
     }
 
     #[test]
+    fn reorder_is_learnt_from_unnacked_packets_and_from_answers_too_soon() {
+        let mut n = Nacks::new(&config(100));
+        n.add(ms(0), 1);
+        assert!(!n.arrived(ms(12), 1), "never NACKed, no round trip known: reordered by 12 ms");
+        n.add(ms(100), 2);
+        assert_eq!(n.deadline(), Some(ms(115)));
+        n.forget(2);
+        n.set_rtt(Duration::from_millis(40));
+        n.add(ms(200), 3);
+        assert_eq!(n.poll(ms(215)), [3]);
+        // Half a round trip after its NACK is still too soon for the answer.
+        assert!(n.arrived(ms(235), 3));
+        n.add(ms(300), 4);
+        assert_eq!(n.deadline(), Some(ms(300) + Duration::from_micros(43_750)), "1.25 × 35 ms");
+    }
+
+    #[test]
     fn no_nacks_when_turned_off() {
         let mut n = Nacks::new(&ReorderConfig { max_nacks: 0, ..ReorderConfig::default() });
         n.add(ms(0), 1);
