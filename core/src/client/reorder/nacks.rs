@@ -221,6 +221,21 @@ mod tests {
     }
 
     #[test]
+    fn the_reorder_delay_is_capped_at_a_quarter_window_and_decays() {
+        let mut n = Nacks::new(&config(100));
+        n.add(ms(0), 1);
+        n.arrived(ms(400), 1);
+        n.add(ms(1_000), 2);
+        assert_eq!(n.deadline(), Some(ms(1_000) + Duration::from_micros(312_500)), "1.25 × 250 ms, not 400");
+        n.forget(2);
+        n.add(ms(2_000), 3);
+        n.arrived(ms(2_000), 3);
+        n.add(ms(3_000), 4);
+        // 250 less a 64th (246.09375 ms) by the in-order sample, × 1.25.
+        assert_eq!(n.deadline(), Some(ms(3_000) + Duration::from_nanos(307_617_187)));
+    }
+
+    #[test]
     fn no_nacks_when_turned_off() {
         let mut n = Nacks::new(&ReorderConfig { max_nacks: 0, ..ReorderConfig::default() });
         n.add(ms(0), 1);
