@@ -50,17 +50,18 @@ mod push {
         c.auth(ms(0), "cam1", "code").unwrap();
         let first = sent(&mut c);
         let auth = of_type(&first, 101);
-        assert_eq!(auth.len(), 1);
-        // Marked, with the stream's first sequence number (§2.2): checked
-        // against the first data below.
-        let first_seq = auth[0].seq;
+        assert_eq!(auth.len(), 2, "the legacy AUTH_REQ, then its marked copy");
         // Its own clock (5 s behind) until the relay's answers teach it better.
         let ts = relay_ts(ms(0)).wrapping_sub(5_000);
-        assert_eq!((auth[0].marker, auth[0].ssrc, auth[0].ts), (true, 0, ts));
-        assert_eq!(auth[0].payload, b"cam1#code");
+        assert_eq!((auth[0].marker, auth[0].seq, auth[0].ssrc, auth[0].ts), (false, 0, 0, ts));
+        // The copy has the stream's first sequence number (§2.2): checked
+        // against the first data below.
+        let first_seq = auth[1].seq;
+        assert_eq!((auth[1].marker, auth[1].ssrc, auth[1].ts), (true, 0, ts));
+        assert_eq!((&auth[0].payload[..], &auth[1].payload[..]), (&b"cam1#code"[..], &b"cam1#code"[..]));
         let retries: Vec<u64> = run(&mut c, ms(0), ms(15_600))
             .into_iter()
-            .filter(|(_, d)| read(d).pt == 101)
+            .filter(|(_, d)| read(d).pt == 101 && !read(d).marker)
             .map(|(at, _)| at.as_micros() / 1000)
             .collect();
         assert_eq!(retries, [500, 1500, 3500, 7500, 15500], "waits 0.5, 1, 2, 4, 8 s (capped)");
@@ -70,8 +71,11 @@ mod push {
         let data: Vec<u16> = sent(&mut c).iter().map(|d| read(d)).filter(|s| s.pt == 33).map(|s| s.seq).collect();
         assert_eq!(data, [first_seq], "the auth announced where the data starts");
         let after = run(&mut c, ms(16_000), ms(23_600));
-        let reauths: Vec<u64> =
-            after.iter().filter(|(_, d)| read(d).pt == 101).map(|(at, _)| at.as_micros() / 1000).collect();
+        let reauths: Vec<u64> = after
+            .iter()
+            .filter(|(_, d)| read(d).pt == 101 && !read(d).marker)
+            .map(|(at, _)| at.as_micros() / 1000)
+            .collect();
         assert_eq!(reauths, [21_000], "answered: no more retries, a re-auth 5 s later");
     }
 
@@ -150,7 +154,7 @@ mod push {
         let mut c = live();
         let auths: Vec<u64> = run(&mut c, ms(10), ms(10_020))
             .into_iter()
-            .filter(|(_, d)| read(d).pt == 101)
+            .filter(|(_, d)| read(d).pt == 101 && !read(d).marker)
             .map(|(at, _)| at.as_micros() / 1000)
             .collect();
         assert_eq!(auths, [5_010, 10_010]);
@@ -167,11 +171,12 @@ mod push {
         assert!(sent(&mut c).is_empty(), "another stream's SSRC: ignored");
         c.receive(ms(30), relay_packet(104, 0, relay_ts(ms(30)), SSRC, b""));
         let reauth = of_type(&sent(&mut c), 101);
-        assert_eq!(reauth.len(), 1, "STREAM_UNKNOWN answered with a new auth at once");
+        assert_eq!(reauth.len(), 2, "STREAM_UNKNOWN answered with a new auth (and its copy) at once");
         assert_eq!(reauth[0].payload, b"cam1#code");
         c.push(ms(31), "cam1", &[0x47; 188]).unwrap();
         assert_eq!(of_type(&sent(&mut c), 33)[0].ssrc, SSRC, "meanwhile data keeps the old SSRC");
-        assert_eq!(run(&mut c, ms(31), ms(531)).iter().filter(|(_, d)| read(d).pt == 101).count(), 1, "retried");
+        let retried = run(&mut c, ms(31), ms(531));
+        assert_eq!(retried.iter().filter(|(_, d)| read(d).pt == 101 && !read(d).marker).count(), 1, "retried");
         c.receive(ms(600), relay_packet(102, 0, relay_ts(ms(600)), 77, b"cam1"));
         assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: true }]);
         c.push(ms(601), "cam1", &[0x47; 188]).unwrap();
@@ -480,8 +485,7 @@ mod pull {
             ]
         );
         let ack = sent(&mut c);
-        let one = Sent { marker: false, pt: 99, seq: 0, ts: 0xC0FF_EE00, ssrc: ID, payload: b"a;c".to_vec() };
-        assert_eq!(ack, [one.clone(), one.clone(), one], "three copies (ack_copies)");
+        assert_eq!(ack, [Sent { marker: false, pt: 99, seq: 0, ts: 0xC0FF_EE00, ssrc: ID, payload: b"a;c".to_vec() }]);
         // A resent response is acked again (with its own challenge) but not reported again.
         c.receive(ms(1_020), relay_packet(112, 0, relay_ts(ms(1_020)), 0x1111, b"a#-256"));
         assert!(events(&mut c).is_empty());
@@ -502,8 +506,13 @@ mod pull {
     }
 
     #[test]
-    fn a_long_ack_is_split_between_ids() {
-        let mut c = registered();
+    fn a_long_ack_is_split_between_ids_and_sent_ack_copies_times() {
+        let reorder = ReorderConfig { head_nacks: 0, ..ReorderConfig::default() };
+        let config = PullConfig { ack_copies: 3, reorder, ..PullConfig::default() };
+        let mut c = PullClient::new(config, RELAY_PULL, [5; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS), ms(0));
+        sent(&mut c);
+        c.receive(ms(5), relay_packet(115, 0, relay_ts(ms(5)), ID, b""));
+        events(&mut c);
         let ids: Vec<String> = (0..20).map(|i| format!("{i:0>40}")).collect();
         c.pull(ms(10), &ids).unwrap();
         sent(&mut c);

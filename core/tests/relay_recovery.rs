@@ -987,3 +987,29 @@ fn the_join_check_ends_after_the_first_1024_packets() {
     let c = h.counters();
     assert_eq!((c.retransmit_before_join, c.retransmit_not_in_history), (0, 1));
 }
+
+/// A new push client sends its `AUTH_REQ` plain, then the marked copy
+/// (§2.2); either may arrive first: the plain one neither hides the
+/// announced start nor restarts the tracking of an announced publisher.
+#[test]
+fn a_plain_auth_beside_its_marked_copy_changes_nothing() {
+    for marked_first in [false, true] {
+        let mut h = Harness::with_config(one_copy());
+        h.add_credential("a", "code");
+        let plain = packet(pt::AUTH_REQ, false, 0, 0, 0, b"a#code");
+        let marked = packet(pt::AUTH_REQ, true, 500, 0, 0, b"a#code");
+        let order = if marked_first { [marked.clone(), plain.clone()] } else { [plain.clone(), marked.clone()] };
+        let mut ssrc = 0;
+        for auth in order {
+            let out = h.send(Port::Push, addr(PUB), auth);
+            ssrc = of(&out, pt::AUTH_OK)[0].header().ssrc;
+        }
+        h.ts_data(addr(PUB), ssrc, 502, b"x");
+        assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [500, 501], "marked first: {marked_first}");
+        h.advance(Duration::from_millis(300));
+        h.send(Port::Push, addr(PUB), plain);
+        h.send(Port::Push, addr(PUB), marked);
+        h.ts_data(addr(PUB), ssrc, 505, b"x");
+        assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [503, 504], "a re-auth keeps the tracking");
+    }
+}

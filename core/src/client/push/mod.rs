@@ -18,7 +18,7 @@ use super::link::Link;
 use super::phase::{CloseStep, Closing, Phase};
 use super::probe::Prober;
 use super::rtt::RelayClock;
-use super::{ClientError, check_live_id, ms};
+use super::{ClientError, check_live_id, control, ms};
 use crate::endpoint::{Endpoint, Port, Transmit};
 use crate::ids::{Seq, Ssrc};
 use crate::packet::pt::{self, PayloadType};
@@ -128,16 +128,20 @@ impl PushClient {
         Backoff::start(now, ms(self.config.auth_retry_initial_ms), ms(self.config.auth_retry_max_ms))
     }
 
-    /// `AUTH_REQ` (§1.3.1), marked `M = 1` with the stream's next
-    /// sequence number in the sequence field (§2.2): the relay then knows
-    /// where the data starts, and that this publisher answers NACKs and
-    /// carries on with its numbers across a re-auth.
+    /// `AUTH_REQ` (§1.3.1), as legacy publishers send it, then a copy
+    /// marked `M = 1` with the stream's next sequence number in the sequence
+    /// field (§2.2): the relay then knows where the data starts, and that
+    /// this publisher answers NACKs and carries on with its numbers across
+    /// a re-auth. A relay reading byte 1 whole, as the legacy one does,
+    /// takes the copy for an unknown message.
     fn send_auth(&mut self, now: Instant, idx: usize) {
         let stream = &self.streams[idx];
         let payload = text::encode_auth(&stream.live_id, &stream.live_code);
         self.counters.auth_requests += 1;
         let timestamp = self.relay_clock.timestamp(now);
         let sequence = stream.next_seq().get();
+        let plain = control(pt::AUTH_REQ, timestamp, 0, &payload);
+        self.send(plain);
         self.send(Header { marker: true, sequence, timestamp, ..Header::new(pt::AUTH_REQ) }.encode(&payload));
     }
 

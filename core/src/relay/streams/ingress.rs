@@ -99,6 +99,7 @@ impl Ingress {
     /// the tracking; `start`, for a new publisher, is where its data begins.
     pub(super) fn announced(&mut self, start: Option<Seq>) {
         self.announced = true;
+        self.resumed = false;
         if start.is_some() {
             self.start = start;
         }
@@ -114,10 +115,14 @@ impl Ingress {
         self.missing.clear();
     }
 
-    /// A re-auth: forget the gaps and do not take the next jump for one.
+    /// A re-auth: forget the gaps and do not take the next jump for one;
+    /// unless the publisher announced itself (its plain auth comes with a
+    /// marked copy, §2.2).
     pub(super) fn reauthenticated(&mut self) {
-        self.missing.clear();
-        self.resumed = true;
+        if !self.announced {
+            self.missing.clear();
+            self.resumed = true;
+        }
     }
 
     /// Whether the packet after a jump is the first since a re-auth (and

@@ -128,7 +128,8 @@ impl Stream {
             self.newest_forwarded = None;
         }
         match next {
-            Some(next) => self.ingress.announced(fresh.then_some(next)),
+            // Where its data starts, unless some already arrived.
+            Some(next) => self.ingress.announced((fresh || self.seq.highest().is_none()).then_some(next)),
             None => self.ingress.reauthenticated(),
         }
         self.publisher = from;
