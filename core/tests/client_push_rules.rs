@@ -17,7 +17,7 @@ use std::time::Duration;
 /// checked in client_fake_relay.rs), so each rule reads the legacy
 /// messages.
 fn sent(c: &mut PushClient) -> Vec<Bytes> {
-    fake_relay::push::sent(c).into_iter().filter(|d| !(d[1] == 0x80 | AUTH_REQ)).collect()
+    fake_relay::push::sent(c).into_iter().filter(|d| d[1] != 0x80 | AUTH_REQ).collect()
 }
 
 const SSRC: u32 = 0xDEAD_BEEF;
