@@ -980,9 +980,10 @@ fn nothing_from_before_a_subscribers_join_is_resent_to_it() {
 #[test]
 fn the_join_check_ends_after_the_first_1024_packets() {
     let (mut h, ssrc, x, _) = setup(Config::default());
-    for seq in 0..1025u16 {
+    for seq in 0..1024u16 {
         h.ts_data(addr(PUB), ssrc, seq, b"x");
     }
+    // 1024 packets queued: the check is over.
     h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[65_000]).encode());
     let c = h.counters();
     assert_eq!((c.retransmit_before_join, c.retransmit_not_in_history), (0, 1));

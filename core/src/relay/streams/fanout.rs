@@ -43,9 +43,10 @@ struct Subscriber {
 const HEAD_PACKETS: u64 = 1024;
 
 impl Subscriber {
-    /// Packet `seq` is queued to it.
+    /// Packet `seq` is queued to it (the lowest is kept; it only counts
+    /// for the first [`HEAD_PACKETS`]).
     fn queued(&mut self, seq: Seq) {
-        if self.packets < HEAD_PACKETS && self.first.is_none_or(|first| first.is_after(seq)) {
+        if self.first.is_none_or(|first| first.is_after(seq)) {
             self.first = Some(seq);
         }
     }
