@@ -383,4 +383,20 @@ mod tests {
         assert_eq!(tries, [100, 140, 180, 220, 260], "the next try at 300 could not be answered by 300");
         assert!(i.missing.is_empty(), "given up");
     }
+
+    #[test]
+    fn a_try_whose_answer_lands_exactly_at_the_window_edge_is_made() {
+        let ms = Duration::from_millis;
+        let mut i = Ingress::default();
+        let (retry, window) = (ms(40), Schedule::Window(ms(200), ms(40)));
+        i.gap(Seq::new(0), Seq::new(2), Instant::ZERO, Duration::ZERO, 10);
+        let tries: Vec<u64> = (0..=300)
+            .map(|k| (k, i.due(Instant::from_millis(k), retry, window)))
+            .filter(|(_, (due, _))| !due.is_empty())
+            .map(|(k, _)| k)
+            .collect();
+        // The try at 160 is answered by 200 exactly: still in time; one at
+        // 200 would not be.
+        assert_eq!(tries, [0, 40, 80, 120, 160]);
+    }
 }

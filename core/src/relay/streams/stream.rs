@@ -50,7 +50,8 @@ pub(super) struct Stream {
     ingress: Ingress,
     fanout: FanOut,
     /// The subscribers of the last run after a stop, answered when they
-    /// NACK its tail (§2.5) until the instant beside them.
+    /// NACK its tail (§2.5) until the instant beside them (kept, unanswered,
+    /// until the next stop or run: one list per stream at most).
     drained: (FanOut, Option<Instant>),
     rate: RateWindow,
     packets_in: u64,
@@ -341,13 +342,9 @@ impl Stream {
         if self.fanout.contains(client) {
             return self.fanout.answer_nack(ctx, client, rate, nack, &self.history);
         }
-        match self.drained {
-            (ref mut drained, Some(until)) if now < until && drained.contains(client) => {
+        match &mut self.drained {
+            (drained, Some(until)) if now < *until && drained.contains(client) => {
                 drained.answer_nack(ctx, client, rate, nack, &self.history)
-            }
-            (_, Some(until)) if now >= until => {
-                self.drained = (FanOut::default(), None);
-                false
             }
             _ => false,
         }
