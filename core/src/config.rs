@@ -100,17 +100,40 @@ pub struct Config {
     /// Floor of that budget in bytes per second, so low-rate streams can
     /// recover too.
     pub retransmit_budget_min_bytes_per_sec: u64,
+    /// A packet NACKed again by the same subscriber within this long of
+    /// its retransmission is not resent (counted): pull clients send each
+    /// NACK more than once against loss on the way (2.1). Shorter than any
+    /// client's retry (1.25 round trips).
+    pub retransmit_repeat_guard_ms: u64,
+    /// Copies of each NACK sent to a publisher that announced itself
+    /// (2.2): a burst of loss on the sparse way back to the publisher
+    /// spans several datagrams whatever their spacing, so a NACK goes out
+    /// more than once (the publisher answers it once).
+    pub push_nack_copies: u32,
+    /// After a stream stops, its last subscribers' NACKs are still
+    /// answered for this long, so they can recover the tail that
+    /// `STREAM_STOPPED`'s sequence number shows them (2.5). 1 s: the three
+    /// `STREAM_STOPPED` 100 ms apart, then the pull client's 200 ms window.
+    pub stopped_nack_ms: u64,
     /// Missing push-leg packets tracked per stream for NACKs (2.2).
     pub push_nack_max_missing: usize,
     /// How long a gap waits before its first NACK: a packet reordered by
     /// less than this costs no NACK (and does not pass for a legacy
     /// publisher's answer).
     pub push_nack_delay_ms: u64,
-    /// NACKs sent for one missing packet before it is given up.
+    /// NACKs sent for one missing packet before it is given up, unless
+    /// the publisher announced itself (a legacy publisher never does).
     pub push_nack_max_tries: u32,
     /// Shortest NACK retry interval; the retry is twice the measured round
-    /// trip (100 ms before the first measurement).
+    /// trip (100 ms before the first measurement), 1.25 times for a
+    /// publisher that announced itself.
     pub push_nack_retry_min_ms: u64,
+    /// How long after its gap a missing packet of a publisher that
+    /// announced itself (an auth marked `M = 1`, 2.2) is still NACKed:
+    /// while the answer to the next NACK can arrive within this. 200 ms:
+    /// the pull client's window (the subscribers NACK what the relay has
+    /// recovered meanwhile).
+    pub push_nack_window_ms: u64,
     /// Longest wait for a missing tail before a stop marked `M = 1` takes
     /// effect (2.5).
     pub push_tail_wait_ms: u64,
@@ -144,10 +167,14 @@ impl Default for Config {
             history_max_age_ms: 3_000,
             retransmit_budget_percent: 25,
             retransmit_budget_min_bytes_per_sec: 32_768,
+            retransmit_repeat_guard_ms: 20,
+            push_nack_copies: 5,
+            stopped_nack_ms: 1_000,
             push_nack_max_missing: 512,
             push_nack_delay_ms: 10,
             push_nack_max_tries: 3,
             push_nack_retry_min_ms: 20,
+            push_nack_window_ms: 200,
             push_tail_wait_ms: 1_000,
         }
     }

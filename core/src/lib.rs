@@ -164,6 +164,7 @@ mod ids;
 pub mod mpegts;
 pub mod packet;
 mod relay;
+mod resend;
 mod rng;
 mod time;
 

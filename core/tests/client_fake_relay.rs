@@ -9,7 +9,7 @@ use fake_relay::*;
 use proptest::prelude::*;
 use rtprelay_core::packet::rtcp::{Nack, RtcpPacket, parse_compound};
 use rtprelay_core::{Instant, WallClock};
-use rtprelay_core::{PullClient, PullConfig, PullEvent};
+use rtprelay_core::{PullClient, PullConfig, PullEvent, ReorderConfig};
 use rtprelay_core::{PushClient, PushConfig, PushErrorCode, PushEvent};
 use std::time::Duration;
 
@@ -50,20 +50,32 @@ mod push {
         c.auth(ms(0), "cam1", "code").unwrap();
         let first = sent(&mut c);
         let auth = of_type(&first, 101);
-        assert_eq!(auth.len(), 1);
-        assert_eq!((auth[0].marker, auth[0].seq, auth[0].ssrc), (false, 0, 0));
-        assert_eq!(auth[0].payload, b"cam1#code");
+        assert_eq!(auth.len(), 2, "the legacy AUTH_REQ, then its marked copy");
+        // Its own clock (5 s behind) until the relay's answers teach it better.
+        let ts = relay_ts(ms(0)).wrapping_sub(5_000);
+        assert_eq!((auth[0].marker, auth[0].seq, auth[0].ssrc, auth[0].ts), (false, 0, 0, ts));
+        // The copy has the stream's first sequence number (§2.2): checked
+        // against the first data below.
+        let first_seq = auth[1].seq;
+        assert_eq!((auth[1].marker, auth[1].ssrc, auth[1].ts), (true, 0, ts));
+        assert_eq!((&auth[0].payload[..], &auth[1].payload[..]), (&b"cam1#code"[..], &b"cam1#code"[..]));
         let retries: Vec<u64> = run(&mut c, ms(0), ms(15_600))
             .into_iter()
-            .filter(|(_, d)| read(d).pt == 101)
+            .filter(|(_, d)| read(d).pt == 101 && !read(d).marker)
             .map(|(at, _)| at.as_micros() / 1000)
             .collect();
         assert_eq!(retries, [500, 1500, 3500, 7500, 15500], "waits 0.5, 1, 2, 4, 8 s (capped)");
         c.receive(ms(16_000), relay_packet(102, 0, relay_ts(ms(16_000)), SSRC, b"cam1"));
         assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: true }]);
+        c.push(ms(16_000), "cam1", &[0x47; 188]).unwrap();
+        let data: Vec<u16> = sent(&mut c).iter().map(|d| read(d)).filter(|s| s.pt == 33).map(|s| s.seq).collect();
+        assert_eq!(data, [first_seq], "the auth announced where the data starts");
         let after = run(&mut c, ms(16_000), ms(23_600));
-        let reauths: Vec<u64> =
-            after.iter().filter(|(_, d)| read(d).pt == 101).map(|(at, _)| at.as_micros() / 1000).collect();
+        let reauths: Vec<u64> = after
+            .iter()
+            .filter(|(_, d)| read(d).pt == 101 && !read(d).marker)
+            .map(|(at, _)| at.as_micros() / 1000)
+            .collect();
         assert_eq!(reauths, [21_000], "answered: no more retries, a re-auth 5 s later");
     }
 
@@ -142,7 +154,7 @@ mod push {
         let mut c = live();
         let auths: Vec<u64> = run(&mut c, ms(10), ms(10_020))
             .into_iter()
-            .filter(|(_, d)| read(d).pt == 101)
+            .filter(|(_, d)| read(d).pt == 101 && !read(d).marker)
             .map(|(at, _)| at.as_micros() / 1000)
             .collect();
         assert_eq!(auths, [5_010, 10_010]);
@@ -159,11 +171,12 @@ mod push {
         assert!(sent(&mut c).is_empty(), "another stream's SSRC: ignored");
         c.receive(ms(30), relay_packet(104, 0, relay_ts(ms(30)), SSRC, b""));
         let reauth = of_type(&sent(&mut c), 101);
-        assert_eq!(reauth.len(), 1, "STREAM_UNKNOWN answered with a new auth at once");
+        assert_eq!(reauth.len(), 2, "STREAM_UNKNOWN answered with a new auth (and its copy) at once");
         assert_eq!(reauth[0].payload, b"cam1#code");
         c.push(ms(31), "cam1", &[0x47; 188]).unwrap();
         assert_eq!(of_type(&sent(&mut c), 33)[0].ssrc, SSRC, "meanwhile data keeps the old SSRC");
-        assert_eq!(run(&mut c, ms(31), ms(531)).iter().filter(|(_, d)| read(d).pt == 101).count(), 1, "retried");
+        let retried = run(&mut c, ms(31), ms(531));
+        assert_eq!(retried.iter().filter(|(_, d)| read(d).pt == 101 && !read(d).marker).count(), 1, "retried");
         c.receive(ms(600), relay_packet(102, 0, relay_ts(ms(600)), 77, b"cam1"));
         assert_eq!(events(&mut c), [PushEvent::AuthRsp { live_id: "cam1".into(), ok: true }]);
         c.push(ms(601), "cam1", &[0x47; 188]).unwrap();
@@ -284,9 +297,13 @@ mod pull {
 
     const ID: u32 = 0x0102_0304;
 
+    /// A client with the default config but no NACKs below its first
+    /// packet (those are checked in the reorder buffer's tests), so each
+    /// NACK here is a gap's.
     fn client() -> PullClient {
+        let reorder = ReorderConfig { head_nacks: 0, ..ReorderConfig::default() };
         PullClient::new(
-            PullConfig::default(),
+            PullConfig { reorder, ..PullConfig::default() },
             RELAY_PULL,
             [5; 32],
             WallClock::new(Instant::ZERO, RELAY_EPOCH_MS),
@@ -294,12 +311,48 @@ mod pull {
         )
     }
 
-    fn sent(c: &mut PullClient) -> Vec<Sent> {
-        std::iter::from_fn(|| c.next_datagram()).map(|d| read(&d)).collect()
+    /// Every datagram sent, delay probes included.
+    fn sent_all(c: &mut PullClient) -> Vec<Bytes> {
+        std::iter::from_fn(|| c.next_datagram()).collect()
     }
 
+    /// The datagrams sent but the delay probes (`DELAY_REQ`, checked in
+    /// their own test).
     fn sent_raw(c: &mut PullClient) -> Vec<Bytes> {
-        std::iter::from_fn(|| c.next_datagram()).collect()
+        sent_all(c).into_iter().filter(|d| read(d).pt != 11).collect()
+    }
+
+    fn sent(c: &mut PullClient) -> Vec<Sent> {
+        sent_raw(c).iter().map(|d| read(d)).collect()
+    }
+
+    #[test]
+    fn a_delay_probe_goes_with_the_registration_and_each_heartbeat() {
+        let mut c = client();
+        sent_all(&mut c);
+        c.receive(ms(5), relay_packet(115, 0, relay_ts(ms(5)), ID, b""));
+        events(&mut c);
+        let probe = sent_all(&mut c);
+        assert_eq!(probe.len(), 1);
+        let p = read(&probe[0]);
+        assert_eq!((p.pt, p.marker, p.seq, p.ts, p.ssrc, p.payload.len()), (11, false, 0, relay_ts(ms(5)), 0, 0));
+        assert_eq!(c.rtt(), None);
+        let mut echo = probe[0].to_vec();
+        echo[1] = 12;
+        c.receive(ms(35), Bytes::from(echo.clone()));
+        assert_eq!(c.rtt(), Some(Duration::from_millis(30)));
+        c.receive(ms(60), Bytes::from(echo));
+        assert_eq!(c.rtt(), Some(Duration::from_millis(30)), "an echo answers one probe once");
+        assert_eq!(c.counters().ignored, 1);
+        let beat = std::iter::from_fn(|| {
+            let at = c.poll_timeout()?;
+            c.handle_timeout(at);
+            Some(sent_all(&mut c))
+        })
+        .find(|d| !d.is_empty())
+        .expect("a heartbeat");
+        let beat: Vec<(u8, u16)> = beat.iter().map(|d| (read(d).pt, read(d).seq)).collect();
+        assert_eq!(beat, [(116, 0), (11, 1)], "the heartbeat, then the next probe");
     }
 
     fn events(c: &mut PullClient) -> Vec<PullEvent> {
@@ -453,8 +506,13 @@ mod pull {
     }
 
     #[test]
-    fn a_long_ack_is_split_between_ids() {
-        let mut c = registered();
+    fn a_long_ack_is_split_between_ids_and_sent_ack_copies_times() {
+        let reorder = ReorderConfig { head_nacks: 0, ..ReorderConfig::default() };
+        let config = PullConfig { ack_copies: 3, reorder, ..PullConfig::default() };
+        let mut c = PullClient::new(config, RELAY_PULL, [5; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS), ms(0));
+        sent(&mut c);
+        c.receive(ms(5), relay_packet(115, 0, relay_ts(ms(5)), ID, b""));
+        events(&mut c);
         let ids: Vec<String> = (0..20).map(|i| format!("{i:0>40}")).collect();
         c.pull(ms(10), &ids).unwrap();
         sent(&mut c);
@@ -462,9 +520,10 @@ mod pull {
         c.receive(ms(20), relay_packet(112, 0, relay_ts(ms(20)), 42, entries.join(";").as_bytes()));
         events(&mut c);
         let acks = sent(&mut c);
-        assert_eq!(acks.len(), 2);
+        assert_eq!(acks.len(), 6, "two datagrams, three copies of each");
+        assert_eq!(acks[..2], acks[2..4]);
         let mut acked = Vec::new();
-        for a in &acks {
+        for a in &acks[..2] {
             assert_eq!((a.pt, a.seq, a.marker, a.ts, a.ssrc), (99, 0, false, 42, ID));
             assert!(a.payload.len() <= 738);
             acked.extend(String::from_utf8(a.payload.clone()).unwrap().split(';').map(str::to_owned));
@@ -519,7 +578,8 @@ mod pull {
         assert_eq!(c.poll_timeout(), Some(ms(50)));
         c.handle_timeout(ms(50));
         let raw = sent_raw(&mut c);
-        assert_eq!(raw.len(), 1);
+        assert_eq!(raw.len(), 5, "five copies (nack_copies)");
+        assert!(raw.iter().all(|copy| *copy == raw[0]));
         assert_eq!(&raw[0][..4], &[0x81, 205, 0, 3], "RTCP Generic NACK: FMT 1, PT 205, 3 words");
         let (packets, err) = parse_compound(&raw[0]);
         assert_eq!(err, None);
@@ -542,9 +602,14 @@ mod pull {
         c.receive(ms(300), ts_data(12, 7));
         let (out, evs) = run(&mut c, ms(300), ms(499));
         assert!(evs.is_empty(), "12 is held for the window");
-        let nack_times: Vec<u64> =
+        let mut nack_times: Vec<u64> =
             out.iter().filter(|(_, s)| s.pt == 205).map(|(at, _)| at.as_micros() / 1000).collect();
-        assert_eq!(nack_times, [310, 360, 410], "three NACKs, 10 ms after the gap, then every 50 ms");
+        nack_times.dedup();
+        assert_eq!(
+            nack_times,
+            [310, 360, 410, 460],
+            "10 ms after the gap, then every 50 ms (no round trip known) while an answer can arrive by 500 ms"
+        );
         let (_, evs) = run(&mut c, ms(499), ms(1_000));
         assert_eq!(
             evs,

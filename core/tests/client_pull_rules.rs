@@ -9,7 +9,7 @@ use fake_relay::*;
 use rtprelay_core::packet::pt::*;
 use rtprelay_core::packet::rtcp::{ReceiverReport, ReportBlock, RtcpPacket, parse_compound};
 use rtprelay_core::{Instant, Port, WallClock};
-use rtprelay_core::{PullClient, PullConfig, PullEvent};
+use rtprelay_core::{PullClient, PullConfig, PullEvent, ReorderConfig};
 
 /// The client id the fake relay issues.
 const ID: u32 = 0x0102_0304;
@@ -18,12 +18,19 @@ fn millis(at: Instant) -> u64 {
     at.as_micros() / 1000
 }
 
+/// A client sending each ack once (the copies are checked in
+/// client_fake_relay.rs) and no NACKs below its first packet (checked in
+/// the reorder buffer's tests), so each rule reads its own datagrams.
 fn client_with(config: PullConfig) -> PullClient {
+    let reorder = ReorderConfig { head_nacks: 0, ..config.reorder.clone() };
+    let config = PullConfig { ack_copies: 1, reorder, ..config };
     PullClient::new(config, RELAY_PULL, [5; 32], WallClock::new(Instant::ZERO, RELAY_EPOCH_MS), ms(0))
 }
 
+/// What the client sent, but its delay probes (`DELAY_REQ`, checked in
+/// client_fake_relay.rs).
 fn sent(c: &mut PullClient) -> Vec<Sent> {
-    std::iter::from_fn(|| c.next_datagram()).map(|d| read(&d)).collect()
+    std::iter::from_fn(|| c.next_datagram()).map(|d| read(&d)).filter(|s| s.pt != 11).collect()
 }
 
 fn events(c: &mut PullClient) -> Vec<PullEvent> {

@@ -6,12 +6,19 @@
 mod fake_relay;
 
 use bytes::Bytes;
-use fake_relay::push::{client, events, sent};
+use fake_relay::push::{client, events};
 use fake_relay::*;
 use rtprelay_core::packet::rtcp::{Nack, ReceiverReport};
 use rtprelay_core::{Instant, Port};
 use rtprelay_core::{PushClient, PushEvent};
 use std::time::Duration;
+
+/// What the client sent, but the marked copies of its `AUTH_REQ` (§2.2,
+/// checked in client_fake_relay.rs), so each rule reads the legacy
+/// messages.
+fn sent(c: &mut PushClient) -> Vec<Bytes> {
+    fake_relay::push::sent(c).into_iter().filter(|d| d[1] != 0x80 | AUTH_REQ).collect()
+}
 
 const SSRC: u32 = 0xDEAD_BEEF;
 
@@ -162,6 +169,14 @@ fn data_counters_count_first_transmissions_and_nacks_count_hits_and_misses() {
     let k = c.counters();
     assert_eq!((k.retransmitted, k.nack_misses), (1, 2));
     assert_eq!((k.packets_sent, k.bytes_sent), (2, 1_880), "a retransmission is not a first transmission");
+    // A copy of that NACK within `resend_guard_ms` (20 ms) resends nothing;
+    // one at 20 ms is another try.
+    c.receive(ms(49), nack.encode());
+    assert!(of_type(&sent(&mut c), TS_DATA).is_empty(), "a copy of the same NACK");
+    assert_eq!((c.counters().retransmitted, c.counters().nack_repeats), (1, 1));
+    c.receive(ms(50), nack.encode());
+    assert_eq!(of_type(&sent(&mut c), TS_DATA).iter().map(|s| s.seq).collect::<Vec<_>>(), [seqs[0]]);
+    assert_eq!((c.counters().retransmitted, c.counters().nack_misses), (2, 6), "misses count per NACK");
 }
 
 #[test]

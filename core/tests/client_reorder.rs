@@ -18,8 +18,10 @@ fn data(seq: u16) -> Bytes {
     Bytes::from(seq.to_be_bytes().to_vec())
 }
 
+/// The default buffer without NACKs below its first packet (tested in
+/// the buffer's own unit tests), so each NACK here is a gap's.
 fn buffer() -> ReorderBuffer {
-    ReorderBuffer::new(&ReorderConfig::default())
+    ReorderBuffer::new(&ReorderConfig { head_nacks: 0, ..ReorderConfig::default() })
 }
 
 /// Drains the buffer, checking each payload belongs to its number.
@@ -143,7 +145,14 @@ fn duplicates_and_late_packets_are_dropped_and_counted() {
 
 #[test]
 fn nacks_follow_delay_interval_and_limit_and_count_recovered() {
-    let config = ReorderConfig { window_ms: 500, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks: 3 };
+    let config = ReorderConfig {
+        window_ms: 500,
+        nack_delay_ms: 10,
+        nack_interval_ms: 50,
+        nack_copies: 1,
+        head_nacks: 0,
+        max_nacks: 3,
+    };
     let mut b = ReorderBuffer::new(&config);
     b.insert(ms(0), Seq::new(0), data(0));
     b.handle_timeout(ms(500));

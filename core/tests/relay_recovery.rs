@@ -74,6 +74,7 @@ fn a_nack_for_a_packet_past_the_history_is_counted() {
 fn the_retransmission_budget_refuses_and_counts() {
     let (mut h, ssrc, x, y) =
         setup(Config { retransmit_budget_percent: 25, retransmit_budget_min_bytes_per_sec: 1000, ..Config::default() });
+    h.advance(Duration::from_secs(1)); // live a whole second: its rate is its last second's
     for s in 0..20u16 {
         h.ts_data(addr(PUB), ssrc, s, &[0; 488]); // 500-byte datagrams, 10 kB/s: budget 2.5 kB
     }
@@ -360,6 +361,7 @@ fn the_history_serves_packets_up_to_3_s_old() {
 #[test]
 fn the_retransmission_budget_is_25_percent_of_the_last_second() {
     let (mut h, ssrc, x, _) = setup(Config::default());
+    h.advance(Duration::from_secs(1)); // live a whole second: its rate is its last second's
     for s in 0..200u16 {
         h.ts_data(addr(PUB), ssrc, s, &[0; 988]); // 1000-byte datagrams: 200 kB/s, budget 50 kB
     }
@@ -375,6 +377,7 @@ fn the_retransmission_budget_is_25_percent_of_the_last_second() {
 #[test]
 fn the_retransmission_budget_is_never_under_32768_bytes_a_second_and_holds_one_second() {
     let (mut h, ssrc, x, _) = setup(Config::default());
+    h.advance(Duration::from_secs(1)); // live a whole second: its rate is its last second's
     let send = |h: &mut Harness, from: u16| {
         for s in from..from + 10 {
             h.ts_data(addr(PUB), ssrc, s, &[0; 4084]); // 40960 B/s: 25 % is 10240, under the floor
@@ -439,6 +442,103 @@ fn a_push_nack_is_retried_after_twice_the_round_trip() {
     let (mut h, ssrc, _, _) = setup(Config::default());
     sample_rtt(&mut h, ssrc, 11, Duration::from_millis(30));
     assert_eq!(retry_after(&mut h, ssrc, 13), Duration::from_millis(60));
+}
+
+/// Decisions "Push-leg NACKs": a publisher that announced itself is
+/// NACKed again after 1.25 round trips, while the answer to the next NACK
+/// can arrive within `push_nack_window_ms` of the gap, then the number is
+/// given up when that next NACK would be due.
+#[test]
+fn an_announced_publisher_is_nacked_within_the_window() {
+    let (mut h, ssrc, _, _) = setup(Config { push_nack_window_ms: 150, ..one_copy() });
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 11, 0, 0, b"a#code"));
+    sample_rtt(&mut h, ssrc, 11, Duration::from_millis(20));
+    assert_eq!(retry_after(&mut h, ssrc, 13), Duration::from_millis(25));
+    h.ts_data(addr(PUB), ssrc, 13, b"x");
+    h.ts_data(addr(PUB), ssrc, 16, b"x");
+    let start = h.now;
+    let mut at = Vec::new();
+    for _ in 0..300 {
+        if !nacked(&h.advance(Duration::from_millis(1))).is_empty() {
+            at.push((h.now - start).as_millis());
+        }
+    }
+    // 15 every 25 ms from 10 ms while the try plus 20 ms fits in 150 ms.
+    assert_eq!(at, [10, 35, 60, 85, 110]);
+    assert_eq!(h.counters().push_nack_abandoned, 1, "given up at 135 ms");
+}
+
+/// The relay with one copy of each push-leg NACK, to read its schedule.
+fn one_copy() -> Config {
+    Config { push_nack_copies: 1, ..Config::default() }
+}
+
+/// Config `push_nack_copies` = 5: a publisher that announced itself gets
+/// each NACK five times, back to back; a legacy one once.
+#[test]
+fn an_announced_publisher_gets_each_nack_five_times() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    h.ts_data(addr(PUB), ssrc, 1, b"x");
+    h.ts_data(addr(PUB), ssrc, 3, b"x");
+    let rtcp = |out: Vec<Sent>| -> Vec<Bytes> {
+        out.into_iter().filter(|s| rtprelay_core::packet::is_rtcp(&s.data)).map(|s| s.data).collect()
+    };
+    let legacy = rtcp(h.advance(Duration::from_millis(10))).len();
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 4, 0, 0, b"a#code"));
+    h.ts_data(addr(PUB), ssrc, 6, b"x");
+    let copies = rtcp(h.advance(Duration::from_millis(10)));
+    assert_eq!((legacy, copies.len()), (1, 5));
+    assert!(copies.iter().all(|c| *c == copies[0]));
+}
+
+/// Decisions "Push-leg NACKs": an auth marked `M = 1` announces where the
+/// publisher's data starts, so first packets lost before any arrived are
+/// NACKed; the publisher gets the window's schedule before answering.
+#[test]
+fn a_marked_auth_announces_the_first_sequence_number() {
+    let mut h = Harness::with_config(one_copy());
+    h.add_credential("a", "code");
+    let out = h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 500, 0, 0, b"a#code"));
+    let ssrc = of(&out, pt::AUTH_OK)[0].header().ssrc;
+    h.ts_data(addr(PUB), ssrc, 503, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [500, 501, 502]);
+    let start = h.now;
+    let mut at = Vec::new();
+    for _ in 0..300 {
+        if !nacked(&h.advance(Duration::from_millis(1))).is_empty() {
+            at.push((h.now - start).as_millis());
+        }
+    }
+    // No round trip yet: 50 ms assumed, tries every 62.5 ms while one
+    // more 50 ms fits in the 200 ms window.
+    assert_eq!(at, [63, 125], "not three tries 100 ms apart");
+}
+
+/// Decisions "Push-leg NACKs": after a marked re-auth from its address the
+/// publisher carries on with its numbers: a gap across it is a gap (a
+/// legacy re-auth restarts the tracking).
+#[test]
+fn a_marked_reauth_keeps_tracking_the_gaps() {
+    let (mut h, ssrc, _, _) = setup(one_copy());
+    h.ts_data(addr(PUB), ssrc, 10, b"x");
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 11, 0, 0, b"a#code"));
+    h.ts_data(addr(PUB), ssrc, 13, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [11, 12]);
+}
+
+/// A publisher that announced itself is never taken for a legacy one,
+/// however many NACKs it leaves unanswered.
+#[test]
+fn an_announced_publisher_is_never_taken_for_a_legacy_one() {
+    let (mut h, ssrc, _, _) = setup(one_copy());
+    h.send(Port::Push, addr(PUB), packet(pt::AUTH_REQ, true, 0, 0, 0, b"a#code"));
+    for k in 0..30u16 {
+        h.ts_data(addr(PUB), ssrc, 3 * k, b"x");
+        h.advance(Duration::from_millis(300));
+    }
+    assert_eq!(h.counters().push_legacy_publishers, 0);
+    h.ts_data(addr(PUB), ssrc, 91, b"x");
+    assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [88, 89, 90], "still NACKed");
 }
 
 /// README "Push-leg NACKs" and Config `push_nack_retry_min_ms` = 20: twice
@@ -798,4 +898,119 @@ fn packets_replayed_at_the_join_count_as_sent_to_the_subscriber() {
     let z_info = info.subscriber_list.iter().find(|s| s.address == addr(SUB + 2)).unwrap();
     assert_eq!((z_info.packets_sent, z_info.bytes_sent), (3, 112 + 42 + 22));
     assert_eq!(h.counters().join_replayed, 2);
+}
+
+/// Config `retransmit_repeat_guard_ms` = 20: copies of one NACK (pull
+/// clients send five) get one retransmission; a NACK 20 ms later is a new
+/// try and gets another.
+#[test]
+fn a_repeated_nack_is_answered_once_within_the_guard() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    for seq in 10..13u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    let nack = Nack::from_sequences(x, ssrc, &[11]).encode();
+    let resent = |out: Vec<Sent>| seqs(&of(&out, pt::TS_DATA).into_iter().cloned().collect::<Vec<_>>());
+    assert_eq!(resent(h.send(Port::Pull, addr(SUB), nack.clone())), [11]);
+    assert!(resent(h.send(Port::Pull, addr(SUB), nack.clone())).is_empty());
+    h.advance(Duration::from_micros(19_999));
+    assert!(resent(h.send(Port::Pull, addr(SUB), nack.clone())).is_empty());
+    assert_eq!(h.counters().retransmit_repeat, 2);
+    h.advance(Duration::from_micros(1));
+    assert_eq!(resent(h.send(Port::Pull, addr(SUB), nack)), [11]);
+    assert_eq!(h.counters().retransmitted, 2);
+}
+
+/// Config `stopped_nack_ms` = 1000: after a stop, the last subscribers'
+/// NACKs for the tail are still answered for a second, then no more.
+#[test]
+fn the_tail_can_be_nacked_for_a_second_after_the_stop() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    for seq in 10..13u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    let out = h.send(Port::Push, addr(PUB), packet(pt::STOP_PUSH_REQ, false, 0, 0, 0, b"a"));
+    assert_eq!(of(&out, pt::STREAM_STOPPED).len(), 2, "both subscribers told");
+    let resent = |out: Vec<Sent>| seqs(&of(&out, pt::TS_DATA).into_iter().cloned().collect::<Vec<_>>());
+    h.advance(Duration::from_millis(500));
+    assert_eq!(resent(h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[12]).encode())), [12]);
+    h.advance(Duration::from_millis(500));
+    assert!(resent(h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[11]).encode())).is_empty());
+    assert_eq!(h.counters().retransmitted, 1);
+}
+
+/// §2.1 budget of a stream live for less than a second: its last second
+/// is measured over the time it was live (here 250 ms of 1000-byte
+/// packets every 10 ms: 100 kB/s, 25 kB/s of budget, not 6.25).
+#[test]
+fn a_young_streams_budget_counts_only_the_time_it_was_live() {
+    let (mut h, ssrc, x, _) = setup(Config { retransmit_budget_min_bytes_per_sec: 1, ..Config::default() });
+    for seq in 0..25u16 {
+        h.ts_data(addr(PUB), ssrc, seq, &[0; 1000 - 12]);
+        h.advance(Duration::from_millis(10));
+    }
+    let asked: Vec<u16> = (0..25).collect();
+    let out = h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &asked).encode());
+    let resent = of(&out, pt::TS_DATA).len();
+    assert!((23..=25).contains(&resent), "{resent} of 25 kB resent");
+}
+
+/// §2.5 head: a pull client NACKs a few numbers below its first packet;
+/// the relay resends only what it queued to that subscriber, never a
+/// packet from before its join (counted `retransmit_before_join`).
+#[test]
+fn nothing_from_before_a_subscribers_join_is_resent_to_it() {
+    let (mut h, ssrc, _, _) = setup(Config::default());
+    for seq in 1..6u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    h.advance(Duration::from_millis(10)); // its join replays nothing older
+    let late = h.subscriber(Port::Pull, addr(SUB + 5), &["a"]);
+    for seq in 6..9u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    let out = h.send(Port::Pull, addr(SUB + 5), Nack::from_sequences(late, ssrc, &[4, 5, 6]).encode());
+    assert_eq!(seqs(&of(&out, pt::TS_DATA).into_iter().cloned().collect::<Vec<_>>()), [6]);
+    assert_eq!(h.counters().retransmit_before_join, 2);
+}
+
+/// The join check holds for a subscriber's first 1024 packets only:
+/// later, sequence numbers wrap past its first (found by the simulator:
+/// every 32768 packets NACKs were refused as from before the join).
+#[test]
+fn the_join_check_ends_after_the_first_1024_packets() {
+    let (mut h, ssrc, x, _) = setup(Config::default());
+    for seq in 0..1024u16 {
+        h.ts_data(addr(PUB), ssrc, seq, b"x");
+    }
+    // 1024 packets queued: the check is over.
+    h.send(Port::Pull, addr(SUB), Nack::from_sequences(x, ssrc, &[65_000]).encode());
+    let c = h.counters();
+    assert_eq!((c.retransmit_before_join, c.retransmit_not_in_history), (0, 1));
+}
+
+/// A new push client sends its `AUTH_REQ` plain, then the marked copy
+/// (§2.2); either may arrive first: the plain one neither hides the
+/// announced start nor restarts the tracking of an announced publisher.
+#[test]
+fn a_plain_auth_beside_its_marked_copy_changes_nothing() {
+    for marked_first in [false, true] {
+        let mut h = Harness::with_config(one_copy());
+        h.add_credential("a", "code");
+        let plain = packet(pt::AUTH_REQ, false, 0, 0, 0, b"a#code");
+        let marked = packet(pt::AUTH_REQ, true, 500, 0, 0, b"a#code");
+        let order = if marked_first { [marked.clone(), plain.clone()] } else { [plain.clone(), marked.clone()] };
+        let mut ssrc = 0;
+        for auth in order {
+            let out = h.send(Port::Push, addr(PUB), auth);
+            ssrc = of(&out, pt::AUTH_OK)[0].header().ssrc;
+        }
+        h.ts_data(addr(PUB), ssrc, 502, b"x");
+        assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [500, 501], "marked first: {marked_first}");
+        h.advance(Duration::from_millis(300));
+        h.send(Port::Push, addr(PUB), plain);
+        h.send(Port::Push, addr(PUB), marked);
+        h.ts_data(addr(PUB), ssrc, 505, b"x");
+        assert_eq!(nacked(&h.advance(Duration::from_millis(10))), [503, 504], "a re-auth keeps the tracking");
+    }
 }

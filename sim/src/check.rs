@@ -17,6 +17,7 @@
 mod bounds;
 mod client;
 mod delivery;
+mod summary;
 mod trust;
 mod wire;
 
@@ -114,9 +115,42 @@ fn breach(invariant: Invariant, detail: impl Into<String>) -> Result<(), Breach>
 
 /// A `TS_DATA` the publisher put on the wire.
 struct Sent {
-    bytes: Bytes,
+    /// Its header and its payload's fingerprint (a run of 10⁶ packets
+    /// keeps no payload).
+    header: [u8; 12],
+    payload: Fingerprint,
     at: Instant,
     from: SocketAddr,
+}
+
+/// A datagram's length and FNV-1a hash: what the checker keeps of each
+/// packet to tell a forwarded copy from an altered one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint(usize, u64);
+
+impl Sent {
+    /// Whether `datagram` is, byte for byte, this packet.
+    fn is(&self, datagram: &[u8]) -> bool {
+        datagram.get(..12) == Some(&self.header[..]) && self.payload == Fingerprint::of(&datagram[12..])
+    }
+}
+
+impl Fingerprint {
+    fn of(data: &[u8]) -> Self {
+        let hash = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        Fingerprint(data.len(), hash)
+    }
+}
+
+/// `TS_DATA` bytes on each leg, first copies apart from the copies sent
+/// again (for the overhead ratio).
+#[derive(Clone, Copy, Debug, Default)]
+struct Bytes2Legs {
+    /// The publisher's first send of each packet, and its resends.
+    push: [u64; 2],
+    /// The relay's first copy of each packet to each subscriber
+    /// (forwarded), and its resends and join replays.
+    pull: [u64; 2],
 }
 
 /// Watches one run.
@@ -149,6 +183,21 @@ pub struct Checker {
     step_from: Option<(SocketAddr, Option<u32>)>,
     /// The RTCP datagram this step handed the relay, if any.
     step_rtcp: Option<RtcpStep>,
+    /// Whether this step handed the relay `TS_DATA` (its forwards are
+    /// first copies; `TS_DATA` sent in other steps answers a NACK or
+    /// replays history on a join).
+    step_ts_data: bool,
+    /// The ids of the scenario's streams.
+    stream_ids: BTreeSet<String>,
+    /// The relay's first `PULL_RSP` naming a stream, to each subscriber.
+    first_pull_rsp: BTreeMap<PeerId, Instant>,
+    /// When each address was last sent `STREAM_STOPPED` for each stream:
+    /// for `stopped_nack_ms` it may still get retransmissions of it.
+    stopped_to: BTreeMap<(SocketAddr, String), Instant>,
+    /// The publisher's first `STOP_PUSH_REQ`.
+    stop_push_at: Option<Instant>,
+    /// `TS_DATA` bytes on both legs.
+    leg_bytes: Bytes2Legs,
     /// First acknowledgement of each (subscriber, stream), as the relay got it.
     first_ack: BTreeMap<(PeerId, String), Instant>,
     sent: BTreeMap<u64, Sent>,
@@ -194,6 +243,12 @@ impl Checker {
             trust: Trust::new(Duration::from_millis(scenario.relay.challenge_validity_ms)),
             step_from: None,
             step_rtcp: None,
+            step_ts_data: false,
+            stream_ids: scenario.credentials.iter().map(|c| c.live_id.clone()).collect(),
+            first_pull_rsp: BTreeMap::new(),
+            stopped_to: BTreeMap::new(),
+            stop_push_at: None,
+            leg_bytes: Bytes2Legs::default(),
             first_ack: BTreeMap::new(),
             sent: BTreeMap::new(),
             forwarded: BTreeSet::new(),
@@ -226,12 +281,20 @@ impl Checker {
     /// A peer put a datagram on the wire (before the network had its way).
     /// A push client's retransmission keeps the packet's first send time.
     pub fn on_peer_send(&mut self, now: Instant, peer: PeerId, data: &Bytes) {
-        if self.peers.get(peer).is_some_and(PeerSpec::is_publisher)
-            && data.get(1) == Some(&pt::TS_DATA)
+        if !self.peers.get(peer).is_some_and(PeerSpec::is_publisher) {
+            return;
+        }
+        if data.get(1).map(|b| b & 0x7f) == Some(pt::STOP_PUSH_REQ) {
+            self.stop_push_at.get_or_insert(now);
+        }
+        if data.get(1) == Some(&pt::TS_DATA)
             && let Some(index) = payload_index(data)
         {
             let from = self.peers[peer].addr();
-            self.sent.entry(index).or_insert(Sent { bytes: data.clone(), at: now, from });
+            let again = self.sent.contains_key(&index);
+            self.leg_bytes.push[usize::from(again)] += data.len() as u64;
+            let header = data[..12].try_into().expect("an indexed TS_DATA has a header");
+            self.sent.entry(index).or_insert(Sent { header, payload: Fingerprint::of(&data[12..]), at: now, from });
         }
     }
 
@@ -239,6 +302,7 @@ impl Checker {
     pub fn begin_step(&mut self) {
         self.step_from = None;
         self.step_rtcp = None;
+        self.step_ts_data = false;
     }
 
     /// The relay process restarted: its counters start again, and it knows

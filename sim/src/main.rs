@@ -6,6 +6,7 @@
 
 use clap::Parser;
 use rtprelay_sim::net::GilbertElliott;
+use rtprelay_sim::scenario::MAX_SUBSCRIBERS;
 use rtprelay_sim::{Options, Report, Scenario, Sim, Violation};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -43,6 +44,20 @@ struct Cli {
     /// Delay jitter, in milliseconds.
     #[arg(long, default_value_t = 2)]
     jitter_ms: u64,
+    /// Subscribers, alternating between the relay's push and pull sockets.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=MAX_SUBSCRIBERS as u64))]
+    subscribers: u64,
+    /// The publisher's packet rate, per second.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    rate_pps: u32,
+    /// How many packets the publisher sends before it stops (instead of
+    /// --duration-secs).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    packets: Option<u64>,
+    /// Prints one JSON object with the loss figures instead of the report
+    /// (with --sweep: one per seed).
+    #[arg(long)]
+    json: bool,
     /// How long the publisher streams, in seconds.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     duration_secs: u64,
@@ -87,6 +102,9 @@ impl Cli {
             duration: Duration::from_secs(self.duration_secs),
             clients: self.clients,
             restart_at: self.restart_at_secs.map(Duration::from_secs_f64),
+            subscribers: self.subscribers as usize,
+            packet_interval: Duration::from_secs(1) / self.rate_pps,
+            packets: self.packets,
         }
     }
 
@@ -111,11 +129,16 @@ impl Cli {
             ("delay-ms", self.delay_ms, defaults.delay_ms),
             ("jitter-ms", self.jitter_ms, defaults.jitter_ms),
             ("duration-secs", self.duration_secs, defaults.duration_secs),
+            ("subscribers", self.subscribers, defaults.subscribers),
+            ("rate-pps", u64::from(self.rate_pps), u64::from(defaults.rate_pps)),
         ];
         for (flag, value, default) in ints {
             if value != default {
                 cmd.push_str(&format!(" --{flag} {value}"));
             }
+        }
+        if let Some(n) = self.packets {
+            cmd.push_str(&format!(" --packets {n}"));
         }
         if self.clients {
             cmd.push_str(" --clients");
@@ -124,6 +147,13 @@ impl Cli {
             cmd.push_str(&format!(" --restart-at-secs {at}"));
         }
         cmd
+    }
+}
+
+impl Cli {
+    /// The report as asked: the JSON figures or the text.
+    fn render(&self, report: &Report) -> String {
+        if self.json { report.summary.to_json(report.seed, &report.trace_hash) } else { report.to_string() }
     }
 }
 
@@ -162,7 +192,7 @@ fn main() -> ExitCode {
         return match run_guarded(cli.options(cli.seed), cli.log, limit) {
             Outcome::Finished(outcome) => match *outcome {
                 Ok(report) => {
-                    println!("{report}");
+                    println!("{}", cli.render(&report));
                     ExitCode::SUCCESS
                 }
                 Err(violation) => fail(&cli, cli.seed, &violation.to_string()),
@@ -175,6 +205,9 @@ fn main() -> ExitCode {
         match run_guarded(cli.options(seed), false, limit) {
             Outcome::Finished(outcome) => match *outcome {
                 Ok(report) => {
+                    if cli.json {
+                        println!("{}", cli.render(&report));
+                    }
                     sent += report.sent;
                     delivered += report.deliveries.iter().map(|d| d.delivered).sum::<u64>();
                     delivered += report.clients.iter().map(|c| c.delivered).sum::<u64>();

@@ -73,6 +73,73 @@ pub struct ClientDelivery {
     pub latency: Option<Percentiles>,
 }
 
+/// The run's loss figures, with the words of docs/protocol.md §2.4, as
+/// `rtprelay-sim --json` prints them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The subscriber with the smallest share: packets emitted in order
+    /// to its application (a legacy subscriber: arrived), and packets
+    /// published in its window (from the relay's first `PULL_RSP` naming
+    /// the stream to it until the publisher's `STOP_PUSH_REQ`).
+    pub worst: Option<(u64, u64)>,
+    /// Sums over the subscribers: still missing when their slot passed
+    /// (legacy subscribers: published in the window and never arrived)…
+    pub lost: u64,
+    /// …arrived after their slot was emitted…
+    pub late: u64,
+    /// …arrived after a NACK…
+    pub recovered: u64,
+    /// …and second copies (dropped).
+    pub duplicates: u64,
+    /// `TS_DATA` bytes sent again on both legs: the publisher's resends,
+    /// the relay's retransmissions and join replays.
+    pub retransmitted_bytes: u64,
+    /// `TS_DATA` bytes sent once on both legs: each packet published, and
+    /// each packet forwarded to each subscriber.
+    pub original_bytes: u64,
+    /// Publish to emit (legacy: to arrival), over every subscriber's
+    /// packets in its window.
+    pub latency: Option<Percentiles>,
+    /// Packets published.
+    pub packets: u64,
+}
+
+impl Summary {
+    /// The worst subscriber's share (`None` if no subscriber had a window
+    /// with packets in it).
+    pub fn delivered_ratio(&self) -> Option<f64> {
+        self.worst.map(|(got, published)| got as f64 / published as f64)
+    }
+
+    /// Bytes sent again over bytes sent once, both legs.
+    pub fn overhead_ratio(&self) -> f64 {
+        self.retransmitted_bytes as f64 / self.original_bytes.max(1) as f64
+    }
+
+    /// One JSON object (one line): these figures, the seed and the run's
+    /// trace hash.
+    pub fn to_json(&self, seed: u64, trace: &str) -> String {
+        let ratio = self.delivered_ratio().map_or("null".to_owned(), |r| format!("{r:.7}"));
+        let ms = |pick: fn(&Percentiles) -> Duration| {
+            self.latency.as_ref().map_or("null".to_owned(), |p| format!("{:.3}", pick(p).as_secs_f64() * 1000.0))
+        };
+        let (delivered, published) = self.worst.unwrap_or_default();
+        format!(
+            "{{\"seed\": {seed}, \"delivered_ratio\": {ratio}, \"delivered\": {delivered}, \"published\": {published}, \
+             \"lost\": {}, \"late\": {}, \"recovered\": {}, \"duplicates\": {}, \"overhead_ratio\": {:.6}, \
+             \"latency_p50_ms\": {}, \"latency_p99_ms\": {}, \"packets\": {}, \"trace\": \"{trace}\"}}",
+            self.lost,
+            self.late,
+            self.recovered,
+            self.duplicates,
+            self.overhead_ratio(),
+            ms(|p| p.p50),
+            ms(|p| p.p99),
+            self.packets,
+        )
+    }
+}
+
 /// One run's outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
@@ -105,6 +172,8 @@ pub struct Report {
     pub restarts: u64,
     /// The origin, to show ack times relative to it.
     pub origin: Instant,
+    /// The loss figures.
+    pub summary: Summary,
 }
 
 impl Report {

@@ -9,7 +9,7 @@
 mod generate;
 mod peers;
 
-pub use generate::Options;
+pub use generate::{MAX_SUBSCRIBERS, Options};
 pub use peers::{
     ClientPublisherSpec, ClientSubscriberSpec, IntruderSpec, NackIntruderSpec, PeerSpec, PublisherSpec, SubscriberSpec,
 };

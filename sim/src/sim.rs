@@ -339,6 +339,7 @@ where
             clients: self.checker.client_deliveries(|peer| self.peers[peer].reorder_stats()),
             restarts: self.restarts,
             origin: self.scenario.origin,
+            summary: self.checker.summary(|peer| self.peers[peer].reorder_stats()),
         }
     }
 }

@@ -8,6 +8,7 @@ mod history;
 mod link;
 mod outbox;
 mod phase;
+mod probe;
 pub(crate) mod pull;
 pub(crate) mod push;
 mod reception;

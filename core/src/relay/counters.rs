@@ -132,6 +132,13 @@ counters! {
     retransmit_not_in_history,
     /// NACKed packets refused by the subscriber's retransmission budget.
     retransmit_over_budget,
+    /// NACKed packets older than the first one queued to that subscriber,
+    /// within its first 1024 (a pull client NACKs a few below its first,
+    /// 2.5 head).
+    retransmit_before_join,
+    /// NACKed packets not resent: resent to that subscriber within
+    /// retransmit_repeat_guard_ms (a copy of the same NACK).
+    retransmit_repeat,
     /// Receiver reports accepted.
     receiver_reports,
     /// Packets sent from history to a subscriber on its ack (2.5 join).

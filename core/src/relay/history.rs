@@ -48,15 +48,15 @@ impl History {
         }
     }
 
-    /// Kept packets that arrived at or after `since`, in sequence order up
-    /// to `highest`.
-    pub(super) fn since(&self, highest: Seq, since: Instant, now: Instant) -> impl Iterator<Item = &Bytes> + '_ {
+    /// Kept packets that arrived at or after `since`, with their numbers,
+    /// in sequence order up to `highest`.
+    pub(super) fn since(&self, highest: Seq, since: Instant, now: Instant) -> impl Iterator<Item = (Seq, &Bytes)> + '_ {
         let n = self.slots.len() as u16;
         (0..n).rev().filter_map(move |back| {
             let seq = highest.sub(back);
             match &self.slots[self.index(seq)] {
                 Some(e) if e.seq == seq && e.at >= since && now.saturating_duration_since(e.at) <= self.max_age => {
-                    Some(&e.data)
+                    Some((seq, &e.data))
                 }
                 _ => None,
             }
@@ -81,8 +81,8 @@ mod tests {
         assert!(h.get(Seq::new(1), at(60)).is_none(), "overwritten by 5");
         assert_eq!(h.get(Seq::new(5), at(60)).unwrap()[..], [5]);
         assert!(h.get(Seq::new(2), at(121)).is_none(), "too old");
-        let since: Vec<u8> = h.since(Seq::new(5), at(30), at(60)).map(|b| b[0]).collect();
-        assert_eq!(since, [3, 4, 5]);
+        let since: Vec<(u16, u8)> = h.since(Seq::new(5), at(30), at(60)).map(|(s, b)| (s.get(), b[0])).collect();
+        assert_eq!(since, [(3, 3), (4, 4), (5, 5)]);
     }
 
     #[test]
@@ -91,6 +91,6 @@ mod tests {
         for (i, seq) in [65534u16, 65535, 0, 1].into_iter().enumerate() {
             h.insert(Seq::new(seq), at(i as u64), Bytes::from(vec![i as u8]));
         }
-        assert_eq!(h.since(Seq::new(1), at(0), at(5)).map(|b| b[0]).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert_eq!(h.since(Seq::new(1), at(0), at(5)).map(|(_, b)| b[0]).collect::<Vec<_>>(), [0, 1, 2, 3]);
     }
 }

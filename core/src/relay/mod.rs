@@ -350,7 +350,7 @@ impl Endpoint for Relay {
         let payload = &data[HEADER_LEN..];
         match header.kind() {
             Some(PayloadType::TsData) => self.on_ts_data(now, port, from, header, data),
-            Some(PayloadType::AuthReq) => self.on_auth_req(now, port, from, payload),
+            Some(PayloadType::AuthReq) => self.on_auth_req(now, port, from, header, payload),
             Some(PayloadType::DelayReq) => self.on_delay_req(port, from, &data),
             Some(PayloadType::StopPushReq) => self.on_stop_push_req(now, port, from, header, payload),
             Some(PayloadType::ClientIdReq) => self.on_client_id_req(now, port, from),

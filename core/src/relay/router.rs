@@ -107,7 +107,10 @@ impl Relay {
     /// refusals of ids with a credential per source IP; a blocked IP is
     /// still heard from a live stream's bound address with its right code,
     /// so no one sharing or spoofing the publisher's IP locks it out.
-    pub(super) fn on_auth_req(&mut self, now: Instant, port: Port, from: SocketAddr, payload: &[u8]) {
+    /// `AUTH_REQ` (§1.3.1); marked `M = 1`, from a publisher that answers
+    /// NACKs, with its next sequence number in the sequence field (§2.2).
+    pub(super) fn on_auth_req(&mut self, now: Instant, port: Port, from: SocketAddr, header: Header, payload: &[u8]) {
+        let next = header.marker.then(|| header.seq());
         let Some((live_id, code)) = text::parse_auth(payload) else {
             self.counters.auth_malformed += 1;
             return;
@@ -122,7 +125,7 @@ impl Relay {
             return;
         }
         let mut ctx = ctx!(self, now);
-        match self.streams.authenticate(&mut ctx, port, from, live_id, code) {
+        match self.streams.authenticate(&mut ctx, (port, from), live_id, code, next) {
             // A refusal for an id without a credential guesses no code.
             Err(Refused { unknown_id: true }) => {}
             Err(Refused { unknown_id: false }) => {

@@ -3,7 +3,7 @@
 //! outside relay restarts and NAT rebindings; fresh data again within a
 //! deadline after a relay restart.
 
-use super::{Breach, Checker, Invariant, RESTART_RECOVERY, RESTART_RECOVERY_LOSSY, breach};
+use super::{Breach, Checker, Fingerprint, Invariant, RESTART_RECOVERY, RESTART_RECOVERY_LOSSY, breach};
 use crate::report::{ClientDelivery, Percentiles};
 use crate::scenario::{PeerId, PeerSpec};
 use rtprelay_core::ReorderStats;
@@ -39,7 +39,7 @@ impl Rebinding {
 pub(super) struct ClientLog {
     /// Data events: (pushed at, emitted at, seq, publisher's index), in
     /// order.
-    data: Vec<(Instant, Instant, Seq, u64)>,
+    pub(super) data: Vec<(Instant, Instant, Seq, u64)>,
     stream_stops: u64,
     other_events: u64,
     /// When the first data pushed after each restart was emitted.
@@ -115,7 +115,7 @@ impl Checker {
                 format!("subscriber {peer}: {live_id} seq {seq} was never pushed"),
             );
         };
-        if sent.bytes.get(12..) != Some(&data[..]) {
+        if sent.payload != Fingerprint::of(data) {
             return breach(
                 Invariant::ClientAltered,
                 format!("subscriber {peer}: {live_id} seq {seq} (#{index}) differs from what was pushed"),

@@ -39,7 +39,7 @@ enum Retransmission {
 
 impl Checker {
     /// A legacy or pull-client subscriber.
-    fn is_subscriber(&self, peer: PeerId) -> bool {
+    pub(super) fn is_subscriber(&self, peer: PeerId) -> bool {
         matches!(self.peers.get(peer), Some(PeerSpec::Subscriber(_) | PeerSpec::ClientSubscriber(_)))
     }
 
@@ -101,6 +101,7 @@ impl Checker {
         }
         self.last_port.insert(from, port);
         self.trust.on_receive(now, from, data);
+        self.step_ts_data = !is_rtcp(data) && data.get(1) == Some(&pt::TS_DATA);
         if is_rtcp(data) {
             self.step_from = Some((from, None));
             self.on_rtcp(from, data);
@@ -174,7 +175,11 @@ impl Checker {
                             format!("payload type {} to {dest}, verified for no client id", segment[1]),
                         );
                     }
+                    pt::STREAM_STOPPED => {
+                        self.stopped_to.insert((dest, String::from_utf8_lossy(payload).into_owned()), now);
+                    }
                     pt::TS_DATA => self.check_forward(now, peer, dest, ssrc, segment)?,
+                    pt::PULL_RSP => self.on_pull_rsp(now, peer, payload),
                     _ => {}
                 }
             }
@@ -274,13 +279,18 @@ impl Checker {
             .filter(|b| b.address == dest && b.acked.iter().any(|s| s == live_id))
             .map(|b| b.id.get())
             .collect();
-        if holders.is_empty() {
+        // After a stop, its last subscribers may still NACK its tail (§2.5).
+        let drain = Duration::from_millis(self.config.stopped_nack_ms);
+        let drained = holders.is_empty()
+            && self.step_rtcp.is_some()
+            && self.stopped_to.get(&(dest, live_id.to_owned())).is_some_and(|&at| now < at + drain);
+        if holders.is_empty() && !drained {
             return breach(
                 Invariant::NotAcked,
                 format!("TS_DATA of {live_id} to {dest}, where the relay holds no client that acked it"),
             );
         }
-        if !holders.iter().any(|&id| self.trust.verified_for(dest, id)) {
+        if !drained && !holders.iter().any(|&id| self.trust.verified_for(dest, id)) {
             return breach(
                 Invariant::AddressMove,
                 format!("TS_DATA of {live_id} to {dest}, which the wire never verified for client {holders:x?}"),
@@ -306,10 +316,12 @@ impl Checker {
                 format!("TS_DATA #{index} from {}, stream owned by {owner}", sent.from),
             );
         }
-        if sent.bytes != *data {
+        if !sent.is(data) {
             return breach(Invariant::Altered, format!("TS_DATA #{index} to {dest} differs from what was sent"));
         }
         let first_copy = self.forwarded.insert((peer, index));
+        let again = retransmission == Retransmission::Allowed || !self.step_ts_data;
+        self.leg_bytes.pull[usize::from(again)] += data.len() as u64;
         match retransmission {
             // A second copy is legitimate only as the answer to that
             // subscriber's own NACK (legacy subscribers never send one).

@@ -55,6 +55,9 @@ impl Peer for ClientPublisher {
     }
 
     fn stop(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.running {
+            return;
+        }
         self.running = false;
         self.client.close(now);
         self.settle(now, out);
@@ -73,6 +76,10 @@ impl Peer for ClientPublisher {
             let payload = ts_data_payload(self.index, self.spec.ts_packets.max(1) * PACKET_LEN);
             if self.client.push(now, &self.spec.live_id, &payload).is_ok() {
                 self.index += 1;
+            }
+            if self.spec.packets.is_some_and(|n| self.index >= n) {
+                // The last push, then the stop at once, as `rtprelay push` does.
+                return self.stop(now, out);
             }
             out.push(Action::Wake { at: now + self.spec.packet_interval, token: TICK });
         } else if self.timer.fired(now, self.client.poll_timeout()) {

@@ -17,10 +17,11 @@ pub struct ClientSubscriber {
     clock: WallClock,
     client: Option<PullClient>,
     timer: ClientTimer,
-    /// Every event, with when it was emitted.
+    /// The events since the checker last took them (and those it took
+    /// then, dropped at its next turn), with when they were emitted.
     events: Vec<(Instant, PullEvent)>,
-    /// Events not yet handed to the checker.
-    unseen: usize,
+    /// Events already handed to the checker.
+    seen: usize,
     /// Reorder counters of buffers that are gone (a stream stopped or
     /// changed SSRC, which starts a new buffer).
     past: ReorderStats,
@@ -37,7 +38,7 @@ impl ClientSubscriber {
             client: None,
             timer: ClientTimer::default(),
             events: Vec::new(),
-            unseen: 0,
+            seen: 0,
             past: ReorderStats::default(),
             current: BTreeMap::new(),
         }
@@ -123,8 +124,9 @@ impl Peer for ClientSubscriber {
     }
 
     fn new_events(&mut self) -> &[(Instant, PullEvent)] {
-        let from = std::mem::replace(&mut self.unseen, self.events.len());
-        &self.events[from..]
+        self.events.drain(..self.seen);
+        self.seen = self.events.len();
+        &self.events
     }
 
     fn reorder_stats(&self) -> Option<ReorderStats> {

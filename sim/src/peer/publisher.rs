@@ -71,6 +71,9 @@ impl Peer for Publisher {
     }
 
     fn stop(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.running {
+            return;
+        }
         self.running = false;
         out.push(Action::Wake { at: now + self.spec.stop_linger, token: STOP });
     }
@@ -103,7 +106,11 @@ impl Peer for Publisher {
                 };
                 out.push(Action::Send(header.encode(&ts_data_payload(self.index, self.spec.payload_len))));
                 self.index += 1;
-                out.push(Action::Wake { at: now + self.spec.packet_interval, token: DATA });
+                if self.spec.packets.is_some_and(|n| self.index >= n) {
+                    self.stop(now, out);
+                } else {
+                    out.push(Action::Wake { at: now + self.spec.packet_interval, token: DATA });
+                }
             }
             REAUTH if self.running => {
                 self.auth(out);

@@ -37,6 +37,13 @@ pub struct Options {
     pub clients: bool,
     /// Restart the relay this long after the origin.
     pub restart_at: Option<Duration>,
+    /// Subscribers, alternating between the push and the pull socket. 2.
+    pub subscribers: usize,
+    /// Gap between two of the publisher's packets. 20 ms.
+    pub packet_interval: Duration,
+    /// How many packets the publisher sends before it stops (then right
+    /// away); `None` streams for `duration`.
+    pub packets: Option<u64>,
 }
 
 impl Default for Options {
@@ -53,11 +60,23 @@ impl Default for Options {
             duration: Duration::from_secs(30),
             clients: false,
             restart_at: None,
+            subscribers: 2,
+            packet_interval: Duration::from_millis(20),
+            packets: None,
         }
     }
 }
 
 impl Options {
+    /// How long the publisher may stream: `duration`, or with `packets`
+    /// long enough for them after its latest start and auth.
+    pub fn streaming(&self) -> Duration {
+        match self.packets {
+            Some(n) => self.packet_interval * u32::try_from(n).unwrap_or(u32::MAX) + Duration::from_secs(4),
+            None => self.duration.max(Duration::from_secs(1)),
+        }
+    }
+
     /// The link model these options describe.
     pub fn link(&self) -> LinkConfig {
         LinkConfig {
@@ -91,6 +110,7 @@ fn to_client(peer: &PeerSpec, seed: [u8; 32]) -> PeerSpec {
             live_id: p.live_id.clone(),
             live_code: p.live_code.clone(),
             packet_interval: p.packet_interval,
+            packets: p.packets,
             ts_packets: (p.payload_len / PACKET_LEN).clamp(1, 7),
             seed,
         }),
@@ -104,6 +124,10 @@ fn to_client(peer: &PeerSpec, seed: [u8; 32]) -> PeerSpec {
     }
 }
 
+/// Most subscribers of a generated run (their addresses are
+/// `127.0.0.20` up to `127.0.0.29`).
+pub const MAX_SUBSCRIBERS: usize = 10;
+
 fn millis_up_to(rng: &mut SimRng, max: u64) -> Duration {
     Duration::from_millis(rng.below(max + 1))
 }
@@ -116,7 +140,7 @@ impl Scenario {
     pub fn generate(options: &Options) -> Scenario {
         let mut rng = SimRng::from_seed(Seeds::derive(options.seed).scenario);
         let link = options.link();
-        let duration = options.duration.max(Duration::from_secs(1));
+        let duration = options.streaming();
         let live_id = format!("user{}", rng.below(100_000));
         let live_code: String =
             (0..20).map(|_| char::from(CODE_ALPHABET[rng.below(CODE_ALPHABET.len() as u64) as usize])).collect();
@@ -124,7 +148,7 @@ impl Scenario {
         salt[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
         salt[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
 
-        let packet_interval = Duration::from_millis(20);
+        let packet_interval = options.packet_interval.max(Duration::from_micros(100));
         let packets = (duration.as_micros() / packet_interval.as_micros()) as u64;
         let publisher = PublisherSpec {
             addr: peer_addr(10, &mut rng),
@@ -132,6 +156,7 @@ impl Scenario {
             live_id: live_id.clone(),
             live_code: live_code.clone(),
             packet_interval,
+            packets: options.packets,
             payload_len: 1000 + rng.below(400) as usize,
             // Close enough to 65535 that about half the runs wrap.
             first_sequence: (65_535 - rng.below(2 * packets.max(1)).min(65_535)) as u16,
@@ -139,7 +164,8 @@ impl Scenario {
             stop_linger: link.max_latency() * 2 + Duration::from_millis(100),
         };
         let mut subscribers = Vec::new();
-        for (octet, port) in [(20, Port::Push), (21, Port::Pull)] {
+        for i in 0..options.subscribers.clamp(1, MAX_SUBSCRIBERS) {
+            let (octet, port) = (20 + i as u8, if i % 2 == 0 { Port::Push } else { Port::Pull });
             let mut live_ids: Vec<String> = (0..60 + rng.below(40)).map(|i| format!("offline-{i:04}")).collect();
             let at = rng.below(live_ids.len() as u64 + 1) as usize;
             live_ids.insert(at, live_id.clone());

@@ -19,6 +19,9 @@ pub struct PublisherSpec {
     pub live_code: String,
     /// Gap between two `TS_DATA` packets.
     pub packet_interval: Duration,
+    /// Packets it sends before it stops on its own; `None`: until its
+    /// stop op.
+    pub packets: Option<u64>,
     /// `TS_DATA` payload bytes (legacy publishers do not align to 188).
     pub payload_len: usize,
     /// Sequence number of the first `TS_DATA`.
@@ -86,6 +89,8 @@ pub struct ClientPublisherSpec {
     pub live_code: String,
     /// Gap between two pushes.
     pub packet_interval: Duration,
+    /// Pushes before it closes on its own; `None`: until its stop op.
+    pub packets: Option<u64>,
     /// TS packets per push (each push makes one `TS_DATA`).
     pub ts_packets: usize,
     /// The client's own seed (its initial sequence number).

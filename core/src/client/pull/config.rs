@@ -31,6 +31,11 @@ pub struct PullConfig {
     /// Send an RTCP Receiver Report (loss and jitter of each stream) with
     /// every heartbeat (2.3), so the relay's API shows them. On.
     pub receiver_reports: bool,
+    /// Copies of each `SSRC_ACK` datagram sent (the relay applies an ack
+    /// once): a lost ack costs a second until the relay resends its
+    /// `PULL_RSP` (the join replay covers it). 1: a relay reading the
+    /// acks in turn would take a copy for the next one.
+    pub ack_copies: u32,
     /// The reorder buffer and its NACKs (§2.4); its window also
     /// bounds the wait for a stopped stream's tail.
     pub reorder: ReorderConfig,
@@ -48,6 +53,7 @@ impl Default for PullConfig {
             close_timeout_ms: 2_000,
             max_queued_datagrams: 4_096,
             receiver_reports: true,
+            ack_copies: 1,
             reorder: ReorderConfig::default(),
         }
     }

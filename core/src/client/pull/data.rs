@@ -61,11 +61,18 @@ impl PullClient {
     /// its stop once the tail is in or waited for.
     pub(super) fn service(&mut self, now: Instant, i: usize) {
         self.drain_data(i);
+        if let Some(rtt) = self.probes.smoothed() {
+            self.streams[i].buffer.set_rtt(rtt);
+        }
         let nacks = self.streams[i].buffer.poll_nacks(now);
         if let (Some(ssrc), Some(id), false) = (self.streams[i].ssrc(), self.client_id(), nacks.is_empty()) {
             self.counters.nacks_sent += 1;
             let seqs: Vec<u16> = nacks.into_iter().map(Seq::get).collect();
-            self.send(rtcp::Nack::from_sequences(id.get(), ssrc.get(), &seqs).encode());
+            let nack = rtcp::Nack::from_sequences(id.get(), ssrc.get(), &seqs).encode();
+            for _ in 1..self.config.reorder.nack_copies.max(1) {
+                self.send(nack.clone());
+            }
+            self.send(nack);
         }
         if self.streams[i].tail_done(now) {
             let stream = &mut self.streams[i];

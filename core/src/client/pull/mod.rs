@@ -18,6 +18,7 @@ pub use event::{PullCounters, PullEvent};
 
 use super::link::Link;
 use super::phase::{CloseStep, Closing, Phase};
+use super::probe::Prober;
 use super::reorder::{ReorderBuffer, ReorderStats};
 use super::{ClientError, check_live_id, control, earliest, ms};
 use crate::endpoint::{Endpoint, Port, Transmit};
@@ -86,6 +87,8 @@ pub struct PullClient {
     streams: Vec<PullStream>,
     by_ssrc: Map<Ssrc, usize>,
     request: Request,
+    /// Delay probes, one with each heartbeat: the round trip paces NACKs.
+    probes: Prober,
     counters: PullCounters,
 }
 
@@ -96,6 +99,7 @@ impl PullClient {
     pub fn new(config: PullConfig, relay: SocketAddr, seed: [u8; 32], clock: WallClock, now: Instant) -> Self {
         let mut rng = Rng::from_seed(seed);
         let c = &config;
+        let probes = Prober::new(ms(c.heartbeat_interval_ms));
         let registration = Registration::start(
             now,
             ms(c.client_id_retry_initial_ms),
@@ -111,6 +115,7 @@ impl PullClient {
             streams: Vec::new(),
             by_ssrc: rng.map(),
             request: Request::none(),
+            probes,
             counters: PullCounters::default(),
         };
         client.send_control(now, pt::CLIENT_ID_REQ, 0);
@@ -124,6 +129,21 @@ impl PullClient {
 
     fn send_control(&mut self, now: Instant, payload_type: u8, ssrc: u32) {
         self.send(control(payload_type, self.clock.rtp_timestamp(now), ssrc, &[]));
+    }
+
+    /// A `DELAY_REQ` (§1.3.5, which the relay answers on either socket):
+    /// its echo gives the round trip that paces the NACKs (§2.3). Empty,
+    /// with the client's clock.
+    fn send_probe(&mut self, now: Instant) {
+        let timestamp = self.clock.rtp_timestamp(now);
+        let sequence = self.probes.sent(now, timestamp).get();
+        self.send(Header { sequence, timestamp, ..Header::new(pt::DELAY_REQ) }.encode(&[]));
+    }
+
+    /// The smoothed round trip to the relay, once a delay probe was
+    /// answered.
+    pub fn rtt(&self) -> Option<std::time::Duration> {
+        self.probes.smoothed()
     }
 
     /// The client id, once the relay issued one.
@@ -246,6 +266,7 @@ impl PullClient {
         }
         self.registration.register(now, ClientId::new(id));
         self.link.emit(PullEvent::PullStreamReady);
+        self.send_probe(now);
         if !self.streams.is_empty() || !self.request.done() {
             self.new_request(now);
         }
@@ -316,22 +337,26 @@ impl PullClient {
     }
 
     /// `SSRC_ACK` datagrams (1.4.5): `id;id`, split between ids so each
-    /// datagram stands alone, the challenge echoed in the timestamp.
+    /// datagram stands alone, the challenge echoed in the timestamp; each
+    /// sent [`PullConfig::ack_copies`] times.
     fn send_acks(&mut self, id: ClientId, challenge: u32, ids: &[String]) {
         let header = Header { timestamp: challenge, ssrc: id.get(), ..Header::new(pt::SSRC_ACK) };
-        let mut payload = String::new();
+        let mut payloads = vec![String::new()];
         for live_id in ids {
+            let payload = payloads.last_mut().expect("one at least");
             if !payload.is_empty() && payload.len() + 1 + live_id.len() > PULL_REQ_CHUNK {
-                self.send(header.encode(payload.as_bytes()));
-                payload.clear();
+                payloads.push(live_id.clone());
+                continue;
             }
             if !payload.is_empty() {
                 payload.push(';');
             }
             payload.push_str(live_id);
         }
-        if !payload.is_empty() {
-            self.send(header.encode(payload.as_bytes()));
+        for _ in 0..self.config.ack_copies.max(1) {
+            for payload in payloads.iter().filter(|p| !p.is_empty()) {
+                self.send(header.encode(payload.as_bytes()));
+            }
         }
     }
 }
@@ -359,6 +384,7 @@ impl Endpoint for PullClient {
             Due::Retry => self.send_control(now, pt::CLIENT_ID_REQ, 0),
             Due::Heartbeat(id) => {
                 self.send_control(now, pt::HEARTBEAT, id.get());
+                self.send_probe(now);
                 if self.config.receiver_reports {
                     self.send_receiver_report(id);
                 }
@@ -402,6 +428,7 @@ impl Endpoint for PullClient {
             Some(PayloadType::PullReqLost) if open => self.on_pull_req_lost(now),
             Some(PayloadType::StreamStopped) if open => self.on_stream_stopped(now, header.seq(), packet.payload),
             Some(PayloadType::ClientUnknown) if open => self.on_client_unknown(now, ClientId::new(header.ssrc)),
+            Some(PayloadType::DelayRsp) if open && self.probes.echoed(now, header.seq(), header.timestamp) => {}
             _ => self.counters.ignored += 1,
         }
     }

@@ -25,6 +25,9 @@ pub struct PushConfig {
     /// Sent datagrams kept per stream to answer NACKs (2.2). 1024 (about
     /// 1.3 MB, a second at 10 Mbit/s).
     pub history_packets: usize,
+    /// A packet NACKed again within this long of its resend is not resent
+    /// (the relay sends each NACK more than once, §2.2). 20 ms.
+    pub resend_guard_ms: u64,
     /// `STOP_PUSH_REQ` is sent again after this long without an answer.
     /// 250 ms.
     pub close_retry_ms: u64,
@@ -45,6 +48,7 @@ impl Default for PushConfig {
             reauth_interval_ms: 5_000,
             delay_probe_interval_ms: 1_000,
             history_packets: 1_024,
+            resend_guard_ms: 20,
             close_retry_ms: 250,
             close_timeout_ms: 2_000,
             max_queued_datagrams: 4_096,

@@ -83,8 +83,10 @@ impl PushClient {
     }
 
     /// RTCP Generic NACKs from the relay (2.2): resend what the history
-    /// still holds, unchanged.
-    pub(super) fn on_rtcp(&mut self, data: &[u8]) {
+    /// still holds, unchanged, unless it was resent within
+    /// [`PushConfig::resend_guard_ms`](crate::PushConfig::resend_guard_ms) (a copy of the same NACK).
+    pub(super) fn on_rtcp(&mut self, now: Instant, data: &[u8]) {
+        let guard = std::time::Duration::from_millis(self.config.resend_guard_ms);
         let (packets, error) = rtcp::parse_compound(data);
         if error.is_some() {
             self.counters.malformed += 1;
@@ -95,14 +97,18 @@ impl PushClient {
                 continue;
             };
             let media_ssrc = Ssrc::new(nack.media_ssrc);
-            let Some(stream) = self.streams.iter().find(|s| s.ssrc == Some(media_ssrc)) else {
+            let Some(stream) = self.streams.iter_mut().find(|s| s.ssrc == Some(media_ssrc)) else {
                 self.counters.ignored += 1;
                 continue;
             };
-            let resend: Vec<Bytes> =
-                nack.sequences().filter_map(|seq| stream.history.get(Seq::new(seq), media_ssrc).cloned()).collect();
-            let asked = nack.sequences().count() as u64;
-            self.counters.nack_misses += asked - resend.len() as u64;
+            let mut resend: Vec<Bytes> = Vec::new();
+            for seq in nack.sequences().map(Seq::new) {
+                match stream.history.get(seq, media_ssrc) {
+                    None => self.counters.nack_misses += 1,
+                    Some(_) if !stream.resent.allow(now, seq, guard) => self.counters.nack_repeats += 1,
+                    Some(datagram) => resend.push(datagram.clone()),
+                }
+            }
             self.counters.retransmitted += resend.len() as u64;
             for datagram in resend {
                 self.send(datagram);

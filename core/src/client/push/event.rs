@@ -76,6 +76,9 @@ pub struct PushCounters {
     pub retransmitted: u64,
     /// NACKed sequence numbers no longer (or never) in the history.
     pub nack_misses: u64,
+    /// Packets NACKed again within [`PushConfig::resend_guard_ms`](crate::PushConfig::resend_guard_ms) of
+    /// their resend, not resent (the relay sends each NACK more than once).
+    pub nack_repeats: u64,
     /// `AUTH_REQ` datagrams sent (first tries, retries and re-auths).
     pub auth_requests: u64,
     /// Datagrams from the relay that do not parse.

@@ -8,7 +8,6 @@
 mod config;
 mod data;
 mod event;
-mod probe;
 mod stream;
 
 pub use config::PushConfig;
@@ -17,6 +16,7 @@ pub use event::{PushCounters, PushErrorCode, PushEvent, PushStreamError};
 use super::backoff::Backoff;
 use super::link::Link;
 use super::phase::{CloseStep, Closing, Phase};
+use super::probe::Prober;
 use super::rtt::RelayClock;
 use super::{ClientError, check_live_id, control, ms};
 use crate::endpoint::{Endpoint, Port, Transmit};
@@ -27,7 +27,6 @@ use crate::packet::{is_rtcp, text};
 use crate::rng::Rng;
 use crate::time::{Instant, WallClock};
 use bytes::Bytes;
-use probe::Prober;
 use std::net::SocketAddr;
 use std::time::Duration;
 use stream::{Auth, PushStream};
@@ -129,11 +128,21 @@ impl PushClient {
         Backoff::start(now, ms(self.config.auth_retry_initial_ms), ms(self.config.auth_retry_max_ms))
     }
 
+    /// `AUTH_REQ` (§1.3.1), as legacy publishers send it, then a copy
+    /// marked `M = 1` with the stream's next sequence number in the sequence
+    /// field (§2.2): the relay then knows where the data starts, and that
+    /// this publisher answers NACKs and carries on with its numbers across
+    /// a re-auth. A relay reading byte 1 whole, as the legacy one does,
+    /// takes the copy for an unknown message.
     fn send_auth(&mut self, now: Instant, idx: usize) {
         let stream = &self.streams[idx];
         let payload = text::encode_auth(&stream.live_id, &stream.live_code);
         self.counters.auth_requests += 1;
-        self.send(control(pt::AUTH_REQ, self.relay_clock.timestamp(now), 0, &payload));
+        let timestamp = self.relay_clock.timestamp(now);
+        let sequence = stream.next_seq().get();
+        let plain = control(pt::AUTH_REQ, timestamp, 0, &payload);
+        self.send(plain);
+        self.send(Header { marker: true, sequence, timestamp, ..Header::new(pt::AUTH_REQ) }.encode(&payload));
     }
 
     fn send(&mut self, datagram: Bytes) {
@@ -278,7 +287,7 @@ impl Endpoint for PushClient {
             return;
         }
         if is_rtcp(&data) {
-            self.on_rtcp(&data);
+            self.on_rtcp(now, &data);
             return;
         }
         let Ok(packet) = Packet::parse(&data) else {

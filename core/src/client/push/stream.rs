@@ -5,6 +5,7 @@
 use crate::client::backoff::Backoff;
 use crate::client::history::History;
 use crate::ids::{Seq, Ssrc};
+use crate::resend::ResendGuard;
 use crate::time::Instant;
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub(super) struct PushStream {
     /// Trailing bytes of a push that did not make a whole TS packet.
     pub(super) remainder: Vec<u8>,
     pub(super) history: History,
+    /// What was resent lately (a repeated NACK is answered once).
+    pub(super) resent: ResendGuard,
 }
 
 impl PushStream {
@@ -47,6 +50,7 @@ impl PushStream {
             last_seq: None,
             remainder: Vec::new(),
             history: History::new(history),
+            resent: ResendGuard::default(),
         }
     }
 
@@ -56,6 +60,11 @@ impl PushStream {
         self.next_seq = seq.next();
         self.last_seq = Some(seq);
         seq
+    }
+
+    /// The sequence number the next datagram will have.
+    pub(super) fn next_seq(&self) -> Seq {
+        self.next_seq
     }
 
     /// The sequence number of the last datagram sent, if any.

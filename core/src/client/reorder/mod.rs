@@ -15,6 +15,9 @@
 //! * At the start (and after a restart) nothing is emitted until the first
 //!   packet's window has passed, so packets that overtook the first one are
 //!   not mistaken for late: the head is the lowest number seen by then.
+//!   The `head_nacks` numbers below the first packet are NACKed meanwhile
+//!   (the first packets may be the lost ones); those still missing when
+//!   the head settles are forgotten, not counted lost.
 //! * A packet whose number was already emitted is a **duplicate** (so is a
 //!   second copy of a held one); one whose slot was declared lost, or that
 //!   is more than 1024 numbers behind the head, is **late**. Both are
@@ -23,10 +26,13 @@
 //!   restart, as in RFC 3550 A.1, once the next packet confirms it (the
 //!   number right after it). Then the buffer is flushed and starts again;
 //!   an unconfirmed jump is dropped and counted late.
-//! * Each missing number is NACKed `nack_delay` after the gap appeared
-//!   (a small delay so that plain reordering asks for nothing), then every
-//!   `nack_interval`, at most `max_nacks` times, while it is still missing.
-//!   A NACKed packet that arrives in time counts as **recovered**.
+//! * Each missing number is NACKed once the gap is older than the reorder
+//!   delay (`nack_delay`, or 1.25 × how late reordered packets were seen to
+//!   arrive), so that plain reordering asks for nothing; then again every
+//!   1.25 × the round trip to the relay ([`ReorderBuffer::set_rtt`];
+//!   `nack_interval` until one is known) while it is still missing and an answer can still arrive
+//!   before its slot passes, at most `max_nacks` times. A NACKed packet
+//!   that arrives in time counts as **recovered**.
 
 mod nacks;
 mod recent;
@@ -55,16 +61,35 @@ pub struct ReorderConfig {
     /// Wait before the first NACK for a gap, so that packets merely
     /// reordered by the network are not asked for again. 10 ms.
     pub nack_delay_ms: u64,
-    /// Wait between two NACKs for the same missing packet. 50 ms: about
-    /// four tries inside the default window.
+    /// Wait between two NACKs for the same missing packet until the round
+    /// trip to the relay is known (then 1.25 × that round trip). 50 ms.
     pub nack_interval_ms: u64,
-    /// NACKs per missing packet; 0 turns NACKs off. 3.
+    /// Copies of each NACK datagram sent (the relay answers each packet
+    /// once): a burst of loss on the sparse way to the relay spans several
+    /// datagrams whatever their spacing. 5.
+    pub nack_copies: u32,
+    /// Numbers below the first packet that are NACKed as missing (the
+    /// first packets of a stream or a join may be the ones lost, §2.5
+    /// head); the relay resends none from before the subscriber's join,
+    /// and those still missing when the first window passes are forgotten,
+    /// not counted lost. 16.
+    pub head_nacks: u16,
+    /// Most NACKs per missing packet; 0 turns NACKs off. 16: the window,
+    /// not this count, ends the retries (a NACK is sent while its answer
+    /// can still arrive before the packet's slot passes).
     pub max_nacks: u32,
 }
 
 impl Default for ReorderConfig {
     fn default() -> Self {
-        ReorderConfig { window_ms: 200, nack_delay_ms: 10, nack_interval_ms: 50, max_nacks: 3 }
+        ReorderConfig {
+            window_ms: 200,
+            nack_delay_ms: 10,
+            nack_interval_ms: 50,
+            nack_copies: 5,
+            head_nacks: 16,
+            max_nacks: 16,
+        }
     }
 }
 
@@ -111,6 +136,8 @@ pub enum Arrival {
 #[derive(Debug)]
 pub struct ReorderBuffer {
     window: Duration,
+    /// Numbers below the first packet NACKed.
+    head_nacks: u16,
     /// Extended sequence number of the head: the next one to emit.
     next: Option<u64>,
     /// Whether the head is settled (the first window has passed).
@@ -133,6 +160,7 @@ impl ReorderBuffer {
     pub fn new(config: &ReorderConfig) -> Self {
         ReorderBuffer {
             window: Duration::from_millis(config.window_ms),
+            head_nacks: config.head_nacks,
             next: None,
             started: false,
             held: BTreeMap::new(),
@@ -150,6 +178,13 @@ impl ReorderBuffer {
         self.stats
     }
 
+    /// The round trip to the relay is `rtt` (from delay probes): NACK
+    /// retries are paced by it and stop when an answer could no longer
+    /// arrive in time.
+    pub fn set_rtt(&mut self, rtt: Duration) {
+        self.missing.set_rtt(rtt);
+    }
+
     /// The next packet to hand over, in sequence order.
     pub fn pop(&mut self) -> Option<(Seq, Bytes)> {
         self.ready.pop_front()
@@ -165,8 +200,10 @@ impl ReorderBuffer {
     pub fn insert(&mut self, now: Instant, seq: Seq, data: Bytes) -> Arrival {
         self.expire(now);
         let Some(next) = self.next else {
-            self.next = Some(BASE + u64::from(seq.get()));
-            return self.accept(now, BASE + u64::from(seq.get()), data);
+            let ext = BASE + u64::from(seq.get());
+            self.next = Some(ext);
+            self.add_missing(now, ext - u64::from(self.head_nacks)..ext);
+            return self.accept(now, ext, data);
         };
         let ext = self.extend(next, seq);
         let delta = ext as i64 - next as i64;
@@ -220,7 +257,7 @@ impl ReorderBuffer {
     }
 
     fn accept(&mut self, now: Instant, ext: u64, data: Bytes) -> Arrival {
-        let recovered = self.missing.arrived(ext);
+        let recovered = self.missing.arrived(now, ext);
         self.held.insert(ext, data);
         self.arrivals.push_back((now, ext));
         self.stats.received += 1;
@@ -315,6 +352,10 @@ impl ReorderBuffer {
             }
         }
         if let Some(cut) = cut {
+            if !self.started {
+                // The head is settled: what was NACKed below it is not waited for.
+                self.missing.forget_below(self.next.unwrap_or_default());
+            }
             self.started = true;
             self.release_through(cut);
             self.release_run();
@@ -394,7 +435,7 @@ mod tests {
 
     #[test]
     fn the_first_window_settles_the_head() {
-        let mut b = ReorderBuffer::new(&ReorderConfig::default());
+        let mut b = ReorderBuffer::new(&ReorderConfig { head_nacks: 0, ..ReorderConfig::default() });
         b.insert(ms(0), Seq::new(11), Bytes::new());
         b.insert(ms(5), Seq::new(10), Bytes::new());
         assert!(drain(&mut b).is_empty(), "nothing before the first window passed");
@@ -403,5 +444,19 @@ mod tests {
         assert_eq!(drain(&mut b), [10, 11]);
         b.insert(ms(201), Seq::new(12), Bytes::new());
         assert_eq!(drain(&mut b), [12], "in order after the start: at once");
+    }
+
+    #[test]
+    fn the_numbers_below_the_first_packet_are_nacked_until_the_head_settles() {
+        let mut b = ReorderBuffer::new(&ReorderConfig { head_nacks: 3, ..ReorderConfig::default() });
+        b.insert(ms(0), Seq::new(100), Bytes::new());
+        let nacked: Vec<u16> = b.poll_nacks(ms(10)).into_iter().map(Seq::get).collect();
+        assert_eq!(nacked, [97, 98, 99]);
+        assert_eq!(b.insert(ms(40), Seq::new(99), Bytes::new()), Arrival::Recovered);
+        b.handle_timeout(ms(200));
+        assert_eq!(drain(&mut b), [99, 100]);
+        let s = b.stats();
+        assert_eq!((s.lost, s.recovered), (0, 1), "97 and 98 were never sent: not lost");
+        assert_eq!(b.poll_timeout(), None, "nor waited for");
     }
 }

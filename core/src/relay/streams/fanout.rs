@@ -9,10 +9,12 @@ use super::super::history::History;
 use super::super::outbox::SlotId;
 use super::feedback::{Budget, Report};
 use crate::packet::rtcp::Nack;
+use crate::resend::ResendGuard;
 use crate::time::Instant;
 use crate::{ClientId, Seq};
 use bytes::Bytes;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// One acknowledged subscriber in a stream's fan-out list.
 struct Subscriber {
@@ -24,8 +26,35 @@ struct Subscriber {
     /// Packets resent to it after a NACK.
     retransmitted: u64,
     budget: Budget,
+    /// The lowest sequence number queued to it among its first
+    /// [`HEAD_PACKETS`]: it NACKs a few below the first it got (its first
+    /// packets may be lost, §2.5 head), and is resent none from before its
+    /// join.
+    first: Option<Seq>,
+    /// What was resent to it lately (a repeated NACK is answered once).
+    resent: ResendGuard,
     /// Its latest receiver report on this stream.
     report: Option<Report>,
+}
+
+/// Packets queued to a subscriber during which its NACKs are checked
+/// against the first one (its head NACKs come within its first window;
+/// later, sequence numbers may have wrapped past it).
+const HEAD_PACKETS: u64 = 1024;
+
+impl Subscriber {
+    /// Packet `seq` is queued to it (the lowest is kept; it only counts
+    /// for the first [`HEAD_PACKETS`]).
+    fn queued(&mut self, seq: Seq) {
+        if self.first.is_none_or(|first| first.is_after(seq)) {
+            self.first = Some(seq);
+        }
+    }
+
+    /// Whether `seq` is from before its join (while that can be told).
+    fn before_join(&self, seq: Seq) -> bool {
+        self.packets < HEAD_PACKETS && self.first.is_none_or(|first| first.is_after(seq))
+    }
 }
 
 /// A stream's fan-out list, in join order.
@@ -39,10 +68,6 @@ impl FanOut {
         self.subscribers.len()
     }
 
-    pub(super) fn clear(&mut self) {
-        self.subscribers.clear();
-    }
-
     pub(super) fn contains(&self, client: ClientId) -> bool {
         self.subscribers.iter().any(|s| s.client == client)
     }
@@ -51,12 +76,14 @@ impl FanOut {
         self.subscribers.iter_mut().find(|s| s.client == client)
     }
 
-    /// Queues `data` (a refcount, never a copy) to every subscriber.
+    /// Queues `data`, packet `seq` (a refcount, never a copy), to every
+    /// subscriber.
     #[inline]
-    pub(super) fn forward(&mut self, ctx: &mut Ctx, data: &Bytes) {
+    pub(super) fn forward(&mut self, ctx: &mut Ctx, seq: Seq, data: &Bytes) {
         let len = data.len() as u64;
         ctx.counters().ts_data_forwarded += self.subscribers.len() as u64;
         for sub in &mut self.subscribers {
+            sub.queued(seq);
             sub.packets += 1;
             sub.bytes += len;
             ctx.push(sub.slot, data.clone());
@@ -69,7 +96,7 @@ impl FanOut {
         ctx: &mut Ctx,
         client: ClientId,
         slot: SlotId,
-        missed: Option<impl Iterator<Item = &'h Bytes>>,
+        missed: Option<impl Iterator<Item = (Seq, &'h Bytes)>>,
     ) {
         let mut joined = Subscriber {
             client,
@@ -78,12 +105,15 @@ impl FanOut {
             bytes: 0,
             retransmitted: 0,
             budget: Budget::new(ctx.now()),
+            first: None,
+            resent: ResendGuard::default(),
             report: None,
         };
         if let Some(missed) = missed {
-            let missed: Vec<Bytes> = missed.cloned().collect();
+            let missed: Vec<(Seq, Bytes)> = missed.map(|(seq, packet)| (seq, packet.clone())).collect();
             ctx.counters().join_replayed += missed.len() as u64;
-            for packet in missed {
+            for (seq, packet) in missed {
+                joined.queued(seq);
                 joined.packets += 1;
                 joined.bytes += packet.len() as u64;
                 ctx.push(slot, packet);
@@ -114,13 +144,22 @@ impl FanOut {
         history: &History,
     ) -> bool {
         let now: Instant = ctx.now();
+        let guard = Duration::from_millis(ctx.config().retransmit_repeat_guard_ms);
         let Some(sub) = self.find_mut(client) else { return false };
         ctx.counters().nacks_received += 1;
-        for seq in nack.sequences() {
-            let Some(packet) = history.get(Seq::new(seq), now) else {
+        for seq in nack.sequences().map(Seq::new) {
+            if sub.before_join(seq) {
+                ctx.counters().retransmit_before_join += 1;
+                continue;
+            }
+            let Some(packet) = history.get(seq, now) else {
                 ctx.counters().retransmit_not_in_history += 1;
                 continue;
             };
+            if !sub.resent.allow(now, seq, guard) {
+                ctx.counters().retransmit_repeat += 1;
+                continue;
+            }
             if !sub.budget.take(now, rate, packet.len() as u64) {
                 ctx.counters().retransmit_over_budget += 1;
                 continue;

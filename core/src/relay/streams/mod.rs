@@ -122,10 +122,10 @@ impl Streams {
     pub(super) fn authenticate(
         &mut self,
         ctx: &mut Ctx,
-        port: Port,
-        from: SocketAddr,
+        (port, from): (Port, SocketAddr),
         live_id: &str,
         code: &str,
+        next: Option<Seq>,
     ) -> Result<Option<(LiveId, Ssrc)>, Refused> {
         let accepted = self.credentials.get_key_value(live_id).filter(|(_, c)| c.verify(code.as_bytes()));
         let Some((live_id, _)) = accepted else {
@@ -142,7 +142,7 @@ impl Streams {
         let key = self.get_or_create(ctx, &live_id);
         let renewed = self.get_mut(key).is_live();
         ctx.emit(RelayEvent::AuthAccepted { source: from, live_id: live_id.clone(), renewed });
-        Ok(self.get_mut(key).authenticate(ctx, key, port, from))
+        Ok(self.get_mut(key).authenticate(ctx, key, (port, from), next))
     }
 
     /// Whether `from` is the bound address of live stream `live_id` and

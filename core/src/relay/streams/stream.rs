@@ -37,6 +37,9 @@ pub(super) struct Stream {
     /// The socket the publisher last used (NACKs go out from it).
     publisher_port: Port,
     last_activity: Instant,
+    /// When it last went live (a younger stream's last second is partly
+    /// before it).
+    live_since: Instant,
     /// The scheduled idle check, while live.
     idle_at: Option<Instant>,
     seq: SeqTracker,
@@ -46,6 +49,10 @@ pub(super) struct Stream {
     history: History,
     ingress: Ingress,
     fanout: FanOut,
+    /// The subscribers of the last run after a stop, answered when they
+    /// NACK its tail (§2.5) until the instant beside them (kept, unanswered,
+    /// until the next stop or run: one list per stream at most).
+    drained: (FanOut, Option<Instant>),
     rate: RateWindow,
     packets_in: u64,
     bytes_in: u64,
@@ -62,12 +69,14 @@ impl Stream {
             publisher: SocketAddr::from(([0, 0, 0, 0], 0)),
             publisher_port: Port::Push,
             last_activity: now,
+            live_since: now,
             idle_at: None,
             seq: SeqTracker::new(),
             newest_forwarded: None,
             history: History::new(config.history_max_packets, config.history_max_age()),
             ingress: Ingress::default(),
             fanout: FanOut::default(),
+            drained: (FanOut::default(), None),
             rate: RateWindow::new(),
             packets_in: 0,
             bytes_in: 0,
@@ -99,29 +108,37 @@ impl Stream {
 
     /// An accepted auth from `from` (§1.3.1): goes live if it was not,
     /// rebinds the publisher and answers `AUTH_OK`. Returns the id and SSRC
-    /// if it went live.
+    /// if it went live. `next` is the next sequence number an auth marked
+    /// `M = 1` announces (§2.2).
     pub(super) fn authenticate(
         &mut self,
         ctx: &mut Ctx,
         key: StreamKey,
-        port: Port,
-        from: SocketAddr,
+        (port, from): (Port, SocketAddr),
+        next: Option<Seq>,
     ) -> Option<(LiveId, Ssrc)> {
         let went_live = !self.live;
         self.live = true;
         // A publisher re-authenticating from its address carries on with
         // its sequence numbers: duplicate suppression must span the re-auth
         // (1.3.4). A new address is a new publisher: tracking restarts.
-        if self.publisher != from || went_live {
+        let fresh = self.publisher != from || went_live;
+        if fresh {
             self.ingress.new_publisher();
             self.seq.reset();
             self.newest_forwarded = None;
         }
-        self.ingress.reauthenticated();
+        match next {
+            // Where its data starts, unless some already arrived.
+            Some(next) => self.ingress.announced((fresh || self.seq.highest().is_none()).then_some(next)),
+            None => self.ingress.reauthenticated(),
+        }
         self.publisher = from;
         self.publisher_port = port;
         self.last_activity = ctx.now();
         if went_live {
+            self.drained = (FanOut::default(), None);
+            self.live_since = ctx.now();
             let at = ctx.now() + ctx.config().stream_idle_timeout();
             self.idle_at = Some(at);
             ctx.schedule(at, TimerKey::StreamIdle(key));
@@ -171,7 +188,10 @@ impl Stream {
                     ctx.counters().push_recovered += 1;
                 }
                 let resumed = self.ingress.take_resumed();
-                if let Some(p) = previous.filter(|&p| !resumed && seq.delta(p) > 1) {
+                // The first packet after an announced start (§2.2) shows
+                // the gap before it like any other.
+                let before = previous.or_else(|| self.ingress.take_start().map(|start| start.sub(1)));
+                if let Some(p) = before.filter(|&p| !resumed && seq.delta(p) > 1) {
                     self.ingress.gap(p, seq, now, nack_delay, max_missing);
                     gap = true;
                 }
@@ -186,7 +206,7 @@ impl Stream {
         self.bytes_in += len;
         self.rate.record(now, data.len());
         ctx.counters().ts_data_accepted += 1;
-        self.fanout.forward(ctx, &data);
+        self.fanout.forward(ctx, seq, &data);
         let stopped = if gap { self.send_push_nacks(ctx, key) } else { self.finish_tail_if_done(ctx, key) };
         match stopped {
             Some(stopped) => TsData::Stopped(stopped),
@@ -251,7 +271,8 @@ impl Stream {
             return None;
         }
         self.live = false;
-        self.fanout.clear();
+        let drain = Duration::from_millis(ctx.config().stopped_nack_ms);
+        self.drained = (std::mem::take(&mut self.fanout), Some(ctx.now() + drain));
         let waiting_reply = self.ingress.stopped();
         if let Some(at) = self.idle_at.take() {
             ctx.cancel(at, TimerKey::StreamIdle(key));
@@ -297,23 +318,36 @@ impl Stream {
 
     pub(super) fn leave(&mut self, client: ClientId) {
         self.fanout.leave(client);
+        self.drained.0.leave(client);
     }
 
     pub(super) fn retarget(&mut self, client: ClientId, slot: SlotId) {
         self.fanout.retarget(client, slot);
+        self.drained.0.retarget(client, slot);
     }
 
     /// Resends what `client` NACKed from the history, within its budget: a
-    /// share of the stream's rate (§2.1).
+    /// share of the stream's rate (§2.1: its last second, or as much of it
+    /// as the stream was live, at least 100 ms); after a stop, to the last run's
+    /// subscribers for `stopped_nack_ms` (the tail, §2.5).
     pub(super) fn answer_nack(&mut self, ctx: &mut Ctx, client: ClientId, nack: &Nack) -> bool {
         let now = ctx.now();
         let floor = ctx.config().retransmit_budget_min_bytes_per_sec;
         let percent = ctx.config().retransmit_budget_percent;
-        if !self.fanout.contains(client) {
-            return false;
+        // Bytes of the last second, over the part of it the stream was live.
+        let live =
+            now.saturating_duration_since(self.live_since).clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let second = self.rate.bits_per_second(now, 1) / 8 * 1_000_000 / live.as_micros() as u64;
+        let rate = (second * percent / 100).max(floor);
+        if self.fanout.contains(client) {
+            return self.fanout.answer_nack(ctx, client, rate, nack, &self.history);
         }
-        let rate = (self.rate.bits_per_second(now, 1) / 8 * percent / 100).max(floor);
-        self.fanout.answer_nack(ctx, client, rate, nack, &self.history)
+        match &mut self.drained {
+            (drained, Some(until)) if now < *until && drained.contains(client) => {
+                drained.answer_nack(ctx, client, rate, nack, &self.history)
+            }
+            _ => false,
+        }
     }
 
     pub(super) fn record_report(&mut self, client: ClientId, block: &ReportBlock) {

@@ -1,7 +1,8 @@
-//! The publisher's delay probes (docs/protocol.md §1.2, `DELAY_REQ`): one
-//! every interval while it has a stream, each with the next probe
-//! sequence number; an echo matching an outstanding probe gives a round
-//! trip sample.
+//! Delay probes (docs/protocol.md §1.3.5, `DELAY_REQ`), each with the
+//! next probe sequence number; an echo matching an outstanding probe gives
+//! a round trip sample. The publisher sends one every interval while it
+//! has a stream; the subscriber one with each heartbeat, to pace its NACKs
+//! (§2.3).
 
 use crate::client::rtt::RttEstimator;
 use crate::ids::Seq;
@@ -22,7 +23,7 @@ struct Probe {
 
 /// The probe timer, the probes awaiting their echo, and the smoothed RTT.
 #[derive(Debug)]
-pub(super) struct Prober {
+pub(crate) struct Prober {
     interval: Duration,
     /// When the next probe is due; `None` until the first one.
     at: Option<Instant>,
@@ -32,33 +33,33 @@ pub(super) struct Prober {
 }
 
 impl Prober {
-    pub(super) fn new(interval: Duration) -> Self {
+    pub(crate) fn new(interval: Duration) -> Self {
         Prober { interval, at: None, next_seq: Seq::new(0), outstanding: VecDeque::new(), rtt: RttEstimator::default() }
     }
 
     /// When the next probe is due, once probing started.
-    pub(super) fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.at
     }
 
     /// Whether a probe is due at `now`.
-    pub(super) fn is_due(&self, now: Instant) -> bool {
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
         self.at.is_some_and(|at| at <= now)
     }
 
     /// A probe is (or would have been) sent at `now`: the next one is due an
     /// interval later.
-    pub(super) fn schedule(&mut self, now: Instant) {
+    pub(crate) fn schedule(&mut self, now: Instant) {
         self.at = Some(now + self.interval);
     }
 
     /// No more probes (the client closed).
-    pub(super) fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.at = None;
     }
 
     /// Records a probe stamped `timestamp` sent at `now`: its sequence number.
-    pub(super) fn sent(&mut self, now: Instant, timestamp: u32) -> Seq {
+    pub(crate) fn sent(&mut self, now: Instant, timestamp: u32) -> Seq {
         let seq = self.next_seq;
         self.next_seq = seq.next();
         if self.outstanding.len() >= OUTSTANDING {
@@ -71,7 +72,7 @@ impl Prober {
     /// An echo (`DELAY_RSP`) with `seq` and `timestamp` arrived at `now`:
     /// whether it answered an outstanding probe (then it and older probes
     /// are done, and the round trip is sampled).
-    pub(super) fn echoed(&mut self, now: Instant, seq: Seq, timestamp: u32) -> bool {
+    pub(crate) fn echoed(&mut self, now: Instant, seq: Seq, timestamp: u32) -> bool {
         let found = self.outstanding.iter().position(|p| p.seq == seq && p.timestamp == timestamp);
         let Some(i) = found else { return false };
         let probe = self.outstanding[i];
@@ -81,7 +82,7 @@ impl Prober {
     }
 
     /// The smoothed round trip, once a probe was answered.
-    pub(super) fn smoothed(&self) -> Option<Duration> {
+    pub(crate) fn smoothed(&self) -> Option<Duration> {
         self.rtt.smoothed()
     }
 }
