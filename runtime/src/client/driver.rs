@@ -32,14 +32,11 @@ where
     /// Binds `local` and starts the task driving the machine `make` builds
     /// from the clock, the current instant, a seed from the OS and the
     /// address of the relay's `port` socket, `relay` (the machine drops
-    /// datagrams from anywhere else). With `probe`, the task also sends
-    /// the relay a `DELAY_REQ` with that payload every second, so that a
-    /// client that expects nothing still hears the relay.
+    /// datagrams from anywhere else).
     pub(crate) async fn spawn(
         local: SocketAddr,
         relay: SocketAddr,
         port: Port,
-        probe: Option<&str>,
         make: impl FnOnce(Clock, Instant, [u8; 32], SocketAddr) -> M,
     ) -> io::Result<Self> {
         let socket = UdpEndpoint::bind(local, port, RECV_BUFFER, 0)?;
@@ -47,10 +44,7 @@ where
         let seed = crate::secrets::seed().map_err(io::Error::other)?;
         let clock = Clock::start();
         let now = clock.now();
-        let mut machine = Watched::new(make(clock, now, seed, relay), relay, port, now);
-        if let Some(payload) = probe {
-            machine = machine.probing(now, PROBE_INTERVAL, clock.wall_clock(), payload);
-        }
+        let machine = Watched::new(make(clock, now, seed, relay), relay, port, now);
         let (calls, call_rx) = mpsc::channel(64);
         let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
         let driver = Driver::new(machine, clock, [socket], call_rx, event_tx);
@@ -130,9 +124,6 @@ pub struct RelaySilence {
     /// Whether the relay ever answered this client.
     pub heard_once: bool,
 }
-
-/// How often a probing client sends `DELAY_REQ`.
-const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Receive buffer asked for: a burst of a few hundred kilobytes (a file
 /// pushed without `--realtime`, a join replay) must not overflow it while

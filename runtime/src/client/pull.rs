@@ -49,12 +49,13 @@ impl std::fmt::Debug for PullStreamClient {
 impl PullStreamClient {
     /// A client on a UDP socket bound to `local` (port 0 picks one),
     /// talking to the relay at `relay`. It asks for its client id at once
-    /// ([`PullEvent::PullStreamReady`]), and probes the relay with a
-    /// `DELAY_REQ` every second, so that [`PullStreamClient::relay_silence`]
-    /// means something even while no stream it pulls is live.
+    /// ([`PullEvent::PullStreamReady`]); once it has one it probes the
+    /// relay with a `DELAY_REQ` every second (the core client's own), so
+    /// [`PullStreamClient::relay_silence`] means something even while no
+    /// stream it pulls is live.
     pub async fn bind(local: SocketAddr, relay: SocketAddr, config: PullConfig) -> io::Result<Self> {
         let make = move |clock: Clock, now, seed, relay| PullClient::new(config, relay, seed, clock.wall_clock(), now);
-        let handle = Handle::spawn(local, relay, Port::Pull, Some(""), make).await?;
+        let handle = Handle::spawn(local, relay, Port::Pull, make).await?;
         Ok(PullStreamClient { handle })
     }
 

@@ -51,7 +51,7 @@ impl PushStreamClient {
     pub async fn bind(local: SocketAddr, relay: SocketAddr, config: PushConfig) -> io::Result<Self> {
         let make = move |clock: Clock, _, seed, relay| PushClient::new(config, relay, seed, clock.wall_clock());
         // The core client probes the relay every second on its own.
-        let handle = Handle::spawn(local, relay, Port::Push, None, make).await?;
+        let handle = Handle::spawn(local, relay, Port::Push, make).await?;
         Ok(PushStreamClient { handle })
     }
 
