@@ -293,6 +293,7 @@ fn a_pull_req_of_more_than_64_chunks_is_answered_pull_req_lost() {
     assert_eq!(lost.len(), 1, "{out:?}");
     assert_eq!((lost[0].to, lost[0].payload()), (addr(SUB), pt::PULL_REQ_LOST_PAYLOAD));
     assert!(of(&out, pt::PULL_RSP).is_empty());
+    assert_eq!(h.counters().pull_req_too_long, 1, "counted once, like the answer");
 }
 
 /// Defect 1: a move goes only to an address that echoed its challenge.
