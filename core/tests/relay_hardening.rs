@@ -148,18 +148,28 @@ fn challenge_at(h: &mut Harness, to: SocketAddr, id: u32) -> u32 {
     panic!("64 heartbeats from {to} earned no PULL_RSP");
 }
 
+/// One subscriber heard at its old address at 700 ms whose id then echoed
+/// a challenge from a new address 300 ms later: the stream's SSRC, the old
+/// and new addresses, and when the old one last spoke.
+fn move_echoed_300_ms_after_the_old_address_spoke(
+    h: &mut Harness,
+) -> (u32, SocketAddr, SocketAddr, rtprelay_core::Instant) {
+    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(h);
+    let last_old = h.now;
+    let new = at([10, 1, 0, 1], NEW);
+    h.advance(Duration::from_millis(300));
+    let challenge = challenge_at(h, new, id);
+    h.ack(Port::Pull, new, id, challenge, "a");
+    (ssrc, old, new, last_old)
+}
+
 /// Defect 1, the honest case: a NAT rebinding silences the old address;
 /// the echoed move completes once it has been quiet for `move_quiet_ms`
 /// (2 s after its last message), not before.
 #[test]
 fn a_rebinding_moves_once_the_old_address_is_quiet_for_move_quiet_ms() {
     let mut h = Harness::new();
-    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
-    let last_old = h.now;
-    let new = at([10, 1, 0, 1], NEW);
-    h.advance(Duration::from_millis(300));
-    let challenge = challenge_at(&mut h, new, id);
-    h.ack(Port::Pull, new, id, challenge, "a");
+    let (ssrc, old, new, last_old) = move_echoed_300_ms_after_the_old_address_spoke(&mut h);
     assert_eq!(data_to(&mut h, ssrc), [old], "old heard 300 ms ago: not yet");
     h.advance(last_old + Duration::from_millis(1_999) - h.now);
     assert_eq!(data_to(&mut h, ssrc), [old], "1.999 s quiet: not yet");
@@ -335,12 +345,7 @@ fn a_client_at_its_bound_address_is_never_limited() {
 #[test]
 fn stream_data_from_the_old_address_does_not_hold_back_a_move() {
     let mut h = Harness::new();
-    let (ssrc, id, old) = one_subscriber_heard_at_700_ms(&mut h);
-    let last_old = h.now;
-    let new = at([10, 1, 0, 1], NEW);
-    h.advance(Duration::from_millis(300));
-    let challenge = challenge_at(&mut h, new, id);
-    h.ack(Port::Pull, new, id, challenge, "a");
+    let (ssrc, old, new, last_old) = move_echoed_300_ms_after_the_old_address_spoke(&mut h);
     for step in 0..20u16 {
         h.advance(Duration::from_millis(100));
         h.send(Port::Push, old, packet(pt::TS_DATA, step % 2 == 0, step, 0, 99, b"x"));

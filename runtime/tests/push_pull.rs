@@ -195,6 +195,25 @@ fn is_summary(line: &str, name: &str) -> bool {
         && [" packets, ", " kbit/s, ", " lost, ", " late, ", " recovered"].iter().all(|w| line.contains(w))
 }
 
+/// Starts `cmd` (a push of standard input) and writes the first 200 TS
+/// packets of `data` until the relay counts them: the push, its stderr
+/// lines, its stdin, and the rest of `data`.
+fn live_push_from_stdin<'a>(
+    server: &Server,
+    mut cmd: Command,
+    data: &'a [u8],
+) -> (Guard, std::sync::mpsc::Receiver<String>, std::process::ChildStdin, &'a [u8]) {
+    let mut pusher = Guard(cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
+    let lines = stderr_lines(&mut pusher);
+    let mut stdin = pusher.0.stdin.take().unwrap();
+    let (head, rest) = data.split_at(PACKET_LEN * 200);
+    stdin.write_all(head).unwrap();
+    eventually("the push is live", || {
+        http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["packetsIn"].as_u64() > Some(0)
+    });
+    (pusher, lines, stdin, rest)
+}
+
 #[test]
 fn a_push_whose_relay_is_killed_mid_stream_warns_and_exits_1() {
     let dir = temp_dir();
@@ -202,15 +221,8 @@ fn a_push_whose_relay_is_killed_mid_stream_warns_and_exits_1() {
     let code = create_stream(&server, "cam1");
     let mut cmd = push_without_code(&server, "cam1", &["-"]);
     cmd.env("RTPRELAY_LIVE_CODE", &code);
-    let mut pusher = Guard(cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
-    let lines = stderr_lines(&mut pusher);
-    let mut stdin = pusher.0.stdin.take().unwrap();
     let data = fixture();
-    let (head, rest) = data.split_at(PACKET_LEN * 200);
-    stdin.write_all(head).unwrap();
-    eventually("the push is live", || {
-        http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["packetsIn"].as_u64() > Some(0)
-    });
+    let (mut pusher, lines, mut stdin, rest) = live_push_from_stdin(&server, cmd, &data);
     drop(server); // SIGKILL: the relay is gone, nothing says goodbye
     // The input goes on for 5 s more, past the 3 s it takes to call the
     // relay lost.
@@ -321,16 +333,9 @@ fn a_push_carries_on_when_its_relay_comes_back() {
     let server = Server::start(dir.path(), &[], &[]);
     let push_addr = server.ready.push.to_string();
     let code = create_stream(&server, "cam1");
-    let mut cmd = push(&server, "cam1", &code, &["-"]);
-    let mut pusher = Guard(cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
-    let lines = stderr_lines(&mut pusher);
-    let mut stdin = pusher.0.stdin.take().unwrap();
     let data = fixture();
-    let (head, rest) = data.split_at(PACKET_LEN * 200);
-    stdin.write_all(head).unwrap();
-    eventually("the push is live", || {
-        http("GET", &server.url("/api/streams/cam1"), None, &[]).json()["packetsIn"].as_u64() > Some(0)
-    });
+    let (mut pusher, lines, mut stdin, rest) =
+        live_push_from_stdin(&server, push(&server, "cam1", &code, &["-"]), &data);
     drop(server);
     let mut back = None;
     for (i, chunk) in rest.chunks(rest.len() / 28 + 1).enumerate() {
