@@ -12,21 +12,19 @@ use std::time::Duration;
 const SLOTS: usize = 256;
 
 /// The last resend of each recent sequence number.
+#[derive(Default)]
 pub(crate) struct ResendGuard {
-    slots: Box<[Option<(Seq, Instant)>]>,
-}
-
-impl Default for ResendGuard {
-    fn default() -> Self {
-        ResendGuard { slots: vec![None; SLOTS].into_boxed_slice() }
-    }
+    /// Allocated at the first resend: most subscribers never ask for one,
+    /// and an idle subscriber should cost bytes, not a 6 KiB table.
+    slots: Option<Box<[Option<(Seq, Instant)>]>>,
 }
 
 impl ResendGuard {
     /// Whether `seq` may be resent at `now`: not resent within `guard`
     /// (then it counts as resent now).
     pub(crate) fn allow(&mut self, now: Instant, seq: Seq, guard: Duration) -> bool {
-        let slot = &mut self.slots[usize::from(seq.get()) % SLOTS];
+        let slots = self.slots.get_or_insert_with(|| vec![None; SLOTS].into_boxed_slice());
+        let slot = &mut slots[usize::from(seq.get()) % SLOTS];
         if slot.is_some_and(|(s, at)| s == seq && now.saturating_duration_since(at) < guard) {
             return false;
         }
@@ -42,6 +40,7 @@ mod tests {
     #[test]
     fn a_number_is_resent_once_per_guard_interval() {
         let mut g = ResendGuard::default();
+        assert!(g.slots.is_none(), "no table before the first resend");
         let (guard, ms) = (Duration::from_millis(20), Instant::from_millis);
         assert!(g.allow(ms(100), Seq::new(7), guard));
         assert!(!g.allow(ms(119), Seq::new(7), guard), "a copy of the same NACK");
