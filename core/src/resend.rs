@@ -11,12 +11,15 @@ use std::time::Duration;
 /// within one guard interval.
 const SLOTS: usize = 256;
 
+/// A slot: the number last resent in it, and when.
+type Slot = Option<(Seq, Instant)>;
+
 /// The last resend of each recent sequence number.
 #[derive(Default)]
 pub(crate) struct ResendGuard {
     /// Allocated at the first resend: most subscribers never ask for one,
     /// and an idle subscriber should cost bytes, not a 6 KiB table.
-    slots: Option<Box<[Option<(Seq, Instant)>]>>,
+    slots: Option<Box<[Slot]>>,
 }
 
 impl ResendGuard {

@@ -239,7 +239,7 @@ pub(super) fn encode(c: &Credential) -> [u8; 48] {
 
 /// A record as a credential: its key must be a stream id and its value 48
 /// bytes.
-fn decode(live_id: &str, value: &[u8]) -> Result<Credential, StoreError> {
+pub(super) fn decode(live_id: &str, value: &[u8]) -> Result<Credential, StoreError> {
     let corrupt = || StoreError::from_message(format!("corrupt credential record for {live_id:?}"));
     if value.len() != 48 {
         return Err(corrupt());

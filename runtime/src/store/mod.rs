@@ -282,7 +282,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::files::decode;
     use super::*;
+    use std::path::PathBuf;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("rtprelay-store-{name}-{}", std::process::id()));
