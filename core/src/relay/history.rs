@@ -1,12 +1,18 @@
 //! A stream's recent packets, kept for retransmission (docs/protocol.md §2.1) and
 //! for a joining subscriber (2.5), bounded by count and age. Slots are
 //! indexed by sequence number, so a lookup is one array access and keeping
-//! a packet is a refcount, never a copy.
+//! a packet is a refcount, never a copy. Packets too old to serve are
+//! dropped from the oldest end as new ones arrive, so a slow stream holds
+//! about `max_age` of packets, not `capacity` of them.
 
 use crate::Seq;
 use crate::time::Instant;
 use bytes::Bytes;
 use std::time::Duration;
+
+/// Slots the oldest end advances at most per insert: more than one, so
+/// it catches up with the newest after a burst.
+const EVICT_STEPS: usize = 4;
 
 struct Entry {
     seq: Seq,
@@ -18,26 +24,59 @@ struct Entry {
 /// of two), each kept for at most `max_age`.
 pub(super) struct History {
     slots: Box<[Option<Entry>]>,
+    /// The slot count less one (a power of two less one).
+    mask: u16,
     max_age: Duration,
+    /// The newest number kept, and the oldest that may still hold a
+    /// packet (where eviction goes on).
+    span: Option<(Seq, Seq)>,
 }
 
 impl History {
     pub(super) fn new(capacity: usize, max_age: Duration) -> Self {
-        let capacity = capacity.clamp(1, 1 << 15).next_power_of_two();
-        History { slots: (0..capacity).map(|_| None).collect(), max_age }
+        let capacity: u16 = capacity.clamp(1, 1 << 15).next_power_of_two().try_into().unwrap_or(1 << 15);
+        History { slots: (0..capacity).map(|_| None).collect(), mask: capacity - 1, max_age, span: None }
     }
 
     fn index(&self, seq: Seq) -> usize {
-        usize::from(seq.get()) & (self.slots.len() - 1)
+        usize::from(seq.get() & self.mask)
     }
 
     pub(super) fn insert(&mut self, seq: Seq, at: Instant, data: Bytes) {
         let i = self.index(seq);
         self.slots[i] = Some(Entry { seq, at, data });
+        self.evict(seq, at);
+    }
+
+    /// Drops packets older than `max_age` from the oldest end, a few slots
+    /// per insert; stops at the first packet still young enough (the ones
+    /// after it arrived later).
+    fn evict(&mut self, inserted: Seq, now: Instant) {
+        let (newest, oldest) = match self.span {
+            None => (inserted, inserted),
+            Some((newest, oldest)) if inserted.is_after(newest) => (inserted, oldest),
+            Some(span) => span,
+        };
+        // Slots further back than the capacity were overwritten anyway.
+        let mut oldest = newest.sub(newest.since(oldest).min(self.mask));
+        for _ in 0..EVICT_STEPS {
+            if oldest == newest {
+                break;
+            }
+            let i = self.index(oldest);
+            match &self.slots[i] {
+                Some(e) if e.seq == oldest && now.saturating_duration_since(e.at) <= self.max_age => break,
+                Some(e) if e.seq == oldest => self.slots[i] = None,
+                _ => {}
+            }
+            oldest = oldest.next();
+        }
+        self.span = Some((newest, oldest));
     }
 
     pub(super) fn clear(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = None);
+        self.span = None;
     }
 
     /// The packet `seq`, if kept and not older than `max_age`.
@@ -83,6 +122,61 @@ mod tests {
         assert!(h.get(Seq::new(2), at(121)).is_none(), "too old");
         let since: Vec<(u16, u8)> = h.since(Seq::new(5), at(30), at(60)).map(|(s, b)| (s.get(), b[0])).collect();
         assert_eq!(since, [(3, 3), (4, 4), (5, 5)]);
+    }
+
+    fn held(h: &History) -> usize {
+        h.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    #[test]
+    fn a_slow_stream_holds_about_max_age_of_packets_not_capacity() {
+        let mut h = History::new(1024, Duration::from_millis(100));
+        for seq in 0..1000u16 {
+            h.insert(Seq::new(seq), at(u64::from(seq) * 10), Bytes::from(vec![0; 8]));
+            assert!(held(&h) <= 12, "after {seq}: {} packets held, 11 are young enough", held(&h));
+        }
+        assert_eq!(held(&h), 11, "989 (exactly 100 ms old) to 999");
+        assert!(h.get(Seq::new(999), at(9_990)).is_some());
+        assert!(h.get(Seq::new(989), at(9_990)).is_some(), "exactly max_age old is served");
+    }
+
+    #[test]
+    fn eviction_stops_at_a_young_packet_and_catches_up_after_a_pause() {
+        let mut h = History::new(64, Duration::from_millis(100));
+        for seq in 0..10u16 {
+            h.insert(Seq::new(seq), at(0), Bytes::from(vec![0; 8]));
+        }
+        assert_eq!(held(&h), 10, "all young");
+        // After a pause, each insert drops up to four aged packets.
+        h.insert(Seq::new(10), at(1_000), Bytes::from(vec![0; 8]));
+        assert_eq!(held(&h), 7);
+        h.insert(Seq::new(11), at(1_000), Bytes::from(vec![0; 8]));
+        h.insert(Seq::new(12), at(1_000), Bytes::from(vec![0; 8]));
+        assert_eq!(held(&h), 3, "10, 11 and 12");
+        // A late, older packet is kept and served while young.
+        h.insert(Seq::new(5), at(1_000), Bytes::from(vec![5]));
+        assert_eq!(h.get(Seq::new(5), at(1_050)).unwrap()[..], [5]);
+        // It does not move the oldest end back: 10 to 12 go at the next insert.
+        h.insert(Seq::new(13), at(1_200), Bytes::from(vec![0; 8]));
+        assert_eq!(held(&h), 2, "5 (behind the oldest end, left to be overwritten) and 13");
+        h.clear();
+        assert_eq!(held(&h), 0);
+        h.insert(Seq::new(40_000), at(2_000), Bytes::from(vec![0; 8]));
+        h.insert(Seq::new(40_001), at(2_200), Bytes::from(vec![0; 8]));
+        assert_eq!(held(&h), 1, "a restart starts the span afresh: 40000 aged out at once");
+    }
+
+    #[test]
+    fn eviction_runs_across_wraparound_and_after_a_jump() {
+        let mut h = History::new(8, Duration::from_millis(10));
+        for (i, seq) in (65_530u16..=65_535).chain(0..20).enumerate() {
+            h.insert(Seq::new(seq), at(i as u64 * 10), Bytes::from(vec![0; 8]));
+            assert!(held(&h) <= 3, "{} held after {seq}", held(&h));
+        }
+        // A jump far ahead: the old span is overwritten or evicted, never walked.
+        h.insert(Seq::new(30_000), at(1_000), Bytes::from(vec![0; 8]));
+        h.insert(Seq::new(30_001), at(1_000), Bytes::from(vec![0; 8]));
+        assert!(held(&h) <= 4);
     }
 
     #[test]
