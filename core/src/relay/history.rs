@@ -3,7 +3,10 @@
 //! indexed by sequence number, so a lookup is one array access and keeping
 //! a packet is a refcount, never a copy. Packets too old to serve are
 //! dropped from the oldest end as new ones arrive, so a slow stream holds
-//! about `max_age` of packets, not `capacity` of them.
+//! about `max_age` of packets, not `capacity` of them; and the slot array
+//! starts small and doubles only when a packet would overwrite one still
+//! young enough to serve, so it is sized by the stream's rate times
+//! `max_age`, up to `capacity`.
 
 use crate::Seq;
 use crate::time::Instant;
@@ -13,6 +16,8 @@ use std::time::Duration;
 /// Slots the oldest end advances at most per insert: more than one, so
 /// it catches up with the newest after a burst.
 const EVICT_STEPS: usize = 4;
+/// Slots a history starts with (at most its capacity).
+const INITIAL_SLOTS: u16 = 64;
 
 struct Entry {
     seq: Seq,
@@ -26,6 +31,8 @@ pub(super) struct History {
     slots: Box<[Option<Entry>]>,
     /// The slot count less one (a power of two less one).
     mask: u16,
+    /// The most slots it may grow to.
+    capacity: u16,
     max_age: Duration,
     /// The newest number kept, and the oldest that may still hold a
     /// packet (where eviction goes on).
@@ -35,7 +42,8 @@ pub(super) struct History {
 impl History {
     pub(super) fn new(capacity: usize, max_age: Duration) -> Self {
         let capacity: u16 = capacity.clamp(1, 1 << 15).next_power_of_two().try_into().unwrap_or(1 << 15);
-        History { slots: (0..capacity).map(|_| None).collect(), mask: capacity - 1, max_age, span: None }
+        let slots = INITIAL_SLOTS.min(capacity);
+        History { slots: (0..slots).map(|_| None).collect(), mask: slots - 1, capacity, max_age, span: None }
     }
 
     fn index(&self, seq: Seq) -> usize {
@@ -43,9 +51,31 @@ impl History {
     }
 
     pub(super) fn insert(&mut self, seq: Seq, at: Instant, data: Bytes) {
+        while self.slots.len() < usize::from(self.capacity) && self.young_other(seq, at) {
+            self.grow();
+        }
         let i = self.index(seq);
         self.slots[i] = Some(Entry { seq, at, data });
         self.evict(seq, at);
+    }
+
+    /// Whether `seq`'s slot holds another packet still young enough to
+    /// serve at `now`.
+    fn young_other(&self, seq: Seq, now: Instant) -> bool {
+        matches!(&self.slots[self.index(seq)],
+            Some(e) if e.seq != seq && now.saturating_duration_since(e.at) <= self.max_age)
+    }
+
+    /// Doubles the slot array, moving every packet to its new slot.
+    fn grow(&mut self) {
+        let len = self.slots.len() * 2;
+        let mut slots: Box<[Option<Entry>]> = (0..len).map(|_| None).collect();
+        let mask = u16::try_from(len - 1).unwrap_or(u16::MAX);
+        for entry in self.slots.iter_mut().filter_map(Option::take) {
+            let i = usize::from(entry.seq.get() & mask);
+            slots[i] = Some(entry);
+        }
+        (self.slots, self.mask) = (slots, mask);
     }
 
     /// Drops packets older than `max_age` from the oldest end, a few slots
@@ -177,6 +207,31 @@ mod tests {
         h.insert(Seq::new(30_000), at(1_000), Bytes::from(vec![0; 8]));
         h.insert(Seq::new(30_001), at(1_000), Bytes::from(vec![0; 8]));
         assert!(held(&h) <= 4);
+    }
+
+    #[test]
+    fn the_slot_array_grows_only_for_young_packets_and_never_past_capacity() {
+        let mut h = History::new(1024, Duration::from_millis(100));
+        assert_eq!(h.slots.len(), 64, "it starts small");
+        for seq in 0..200u16 {
+            h.insert(Seq::new(seq), at(0), Bytes::from(seq.to_be_bytes().to_vec()));
+        }
+        assert_eq!(h.slots.len(), 256, "200 young packets need 256 slots");
+        assert!((0..200u16).all(|s| h.get(Seq::new(s), at(50)).is_some_and(|b| b[..] == s.to_be_bytes())));
+        assert_eq!(h.since(Seq::new(199), at(0), at(50)).count(), 200);
+        // Aged packets are overwritten, not grown around.
+        let mut slow = History::new(1024, Duration::from_millis(100));
+        for seq in 0..1000u16 {
+            slow.insert(Seq::new(seq), at(u64::from(seq) * 20), Bytes::from(vec![0; 8]));
+        }
+        assert_eq!(slow.slots.len(), 64, "6 young packets at a time fit");
+        // And never more than the capacity: the oldest young ones go.
+        let mut full = History::new(128, Duration::from_secs(10));
+        for seq in 0..300u16 {
+            full.insert(Seq::new(seq), at(0), Bytes::from(vec![0; 8]));
+        }
+        assert_eq!(full.slots.len(), 128);
+        assert!(full.get(Seq::new(171), at(0)).is_none() && full.get(Seq::new(172), at(0)).is_some());
     }
 
     #[test]
