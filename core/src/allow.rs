@@ -88,11 +88,13 @@ pub struct AllowList(Vec<Cidr>);
 
 impl AllowList {
     /// Whether the list admits every source.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Its entries.
+    #[must_use]
     pub fn entries(&self) -> &[Cidr] {
         &self.0
     }
@@ -101,6 +103,7 @@ impl AllowList {
     /// An IPv4-mapped IPv6 source (a dual-stack socket's view of an IPv4
     /// peer) is matched as the IPv4 address it is.
     #[inline]
+    #[must_use]
     pub fn admits(&self, ip: IpAddr) -> bool {
         self.0.is_empty() || {
             let ip = canonical(ip);

@@ -26,6 +26,7 @@ pub(crate) fn is_valid_live_id(id: &str) -> bool {
 }
 
 /// Whether `code` is 1-64 bytes of `[A-Za-z0-9._-]`.
+#[must_use]
 pub fn is_valid_live_code(code: &str) -> bool {
     is_token(code, MAX_LIVE_CODE_LEN)
 }
@@ -58,11 +59,13 @@ fn hash_code(salt: &[u8; 16], code: &[u8]) -> [u8; 32] {
 
 impl Credential {
     /// Hashes `code` with `salt` (which the caller draws from a CSPRNG).
+    #[must_use]
     pub fn new(live_id: LiveId, code: &str, salt: [u8; 16]) -> Self {
         Credential { live_id, salt, hash: hash_code(&salt, code.as_bytes()) }
     }
 
     /// Whether `code` is this credential's code, compared in constant time.
+    #[must_use]
     pub fn verify(&self, code: &[u8]) -> bool {
         let candidate = hash_code(&self.salt, code);
         candidate.iter().zip(self.hash.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0

@@ -200,6 +200,10 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Refuses values that would make the relay misbehave (zero timeouts or
     /// limits that admit nothing).
+    ///
+    /// # Errors
+    ///
+    /// The first field found wrong, with the reason.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("stream_idle_timeout_ms", self.stream_idle_timeout_ms),

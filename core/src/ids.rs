@@ -65,11 +65,17 @@ impl std::error::Error for InvalidLiveId {}
 
 impl LiveId {
     /// `text` as a stream id, if it is one.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidLiveId`] for empty text, more than 40 bytes, or a byte
+    /// outside the allowed set.
     pub fn parse(text: &str) -> Result<Self, InvalidLiveId> {
         if crate::auth::is_valid_live_id(text) { Ok(LiveId(text.to_owned())) } else { Err(InvalidLiveId) }
     }
 
     /// The id's text.
+    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -127,11 +133,13 @@ pub struct Seq(u16);
 
 impl Seq {
     /// The sequence number with this wire value.
+    #[must_use]
     pub const fn new(value: u16) -> Self {
         Seq(value)
     }
 
     /// Its wire value.
+    #[must_use]
     pub const fn get(self) -> u16 {
         self.0
     }
@@ -156,6 +164,7 @@ impl Seq {
 
     /// How far ahead of `earlier` this is, counting forward with wrap
     /// (0 to 65535).
+    #[must_use]
     pub const fn since(self, earlier: Seq) -> u16 {
         self.0.wrapping_sub(earlier.0)
     }
@@ -163,11 +172,13 @@ impl Seq {
     /// The signed distance from `other` to this: positive when this is
     /// after it, in -32768..=32767.
     #[allow(clippy::cast_possible_wrap)] // the wrap is the serial-number arithmetic
+    #[must_use]
     pub const fn delta(self, other: Seq) -> i16 {
         self.0.wrapping_sub(other.0) as i16
     }
 
     /// Whether this comes after `other` (ahead by 1 to 32767).
+    #[must_use]
     pub const fn is_after(self, other: Seq) -> bool {
         self.delta(other) > 0
     }

@@ -27,6 +27,7 @@ pub struct PcrField {
 }
 
 /// Reads the PCR of one transport packet, if it has one. Never panics.
+#[must_use]
 pub fn read_pcr(packet: &[u8]) -> Option<PcrField> {
     if packet.len() < 12 || packet[0] != SYNC_BYTE {
         return None;
@@ -84,6 +85,7 @@ impl MediaClock {
     }
 
     /// Media time at the latest PCR.
+    #[must_use]
     pub fn elapsed(&self) -> Duration {
         Duration::from_nanos(self.ticks * 1000 / 27)
     }

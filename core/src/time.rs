@@ -18,21 +18,25 @@ impl Instant {
     pub const ZERO: Instant = Instant(0);
 
     /// An instant `micros` microseconds after the origin.
+    #[must_use]
     pub const fn from_micros(micros: u64) -> Self {
         Instant(micros)
     }
 
     /// An instant `millis` milliseconds after the origin.
+    #[must_use]
     pub const fn from_millis(millis: u64) -> Self {
         Instant(millis.saturating_mul(1000))
     }
 
     /// Microseconds since the origin.
+    #[must_use]
     pub const fn as_micros(self) -> u64 {
         self.0
     }
 
     /// Time elapsed from `earlier` to `self`, zero if `earlier` is later.
+    #[must_use]
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_micros(self.0.saturating_sub(earlier.0))
     }
@@ -80,17 +84,20 @@ pub struct WallClock {
 
 impl WallClock {
     /// A wall clock that reads `unix_millis` at `now`.
+    #[must_use]
     pub fn new(now: Instant, unix_millis: u64) -> Self {
         WallClock { offset_micros: i128::from(unix_millis) * 1000 - i128::from(now.as_micros()) }
     }
 
     /// Unix-epoch milliseconds at `now`.
+    #[must_use]
     pub fn unix_millis(&self, now: Instant) -> u64 {
         let micros = i128::from(now.as_micros()) + self.offset_micros;
         u64::try_from(micros.max(0) / 1000).unwrap_or(u64::MAX)
     }
 
     /// The RTP timestamp the relay stamps on its packets at `now`.
+    #[must_use]
     pub fn rtp_timestamp(&self, now: Instant) -> u32 {
         self.unix_millis(now) as u32
     }

@@ -34,6 +34,7 @@ impl std::error::Error for ParseError {}
 
 /// Whether a datagram is RTCP rather than RTP: its second byte is in
 /// 192..=223 (RFC 5761 §4). No legacy packet falls in that range.
+#[must_use]
 pub fn is_rtcp(datagram: &[u8]) -> bool {
     matches!(datagram.get(1), Some(192..=223))
 }

@@ -115,6 +115,7 @@ impl PayloadType {
 
     /// The payload type with wire number `number` (bits 0-6 of byte 1), if
     /// the protocol defines one.
+    #[must_use]
     pub const fn of(number: u8) -> Option<PayloadType> {
         Some(match number {
             DELAY_REQ => PayloadType::DelayReq,
@@ -142,6 +143,7 @@ impl PayloadType {
     }
 
     /// Its wire number.
+    #[must_use]
     pub const fn number(self) -> u8 {
         self as u8
     }
@@ -159,6 +161,7 @@ pub const PULL_REQ_LOST_PAYLOAD: &[u8] = b"packetloss";
 pub const SENTINEL_IDS: [u32; 3] = [0, 0xFFFF_FFFF, 0xFFFF_FFFE];
 
 /// Whether `id` may be handed out as an SSRC or client id.
+#[must_use]
 pub fn is_assignable_id(id: u32) -> bool {
     !SENTINEL_IDS.contains(&id)
 }

@@ -26,6 +26,7 @@ pub struct Nack {
 impl Nack {
     /// Builds the pairs covering `lost` (any order, wrapping sequence
     /// numbers; each run starts a pair at its first number).
+    #[must_use]
     pub fn from_sequences(sender_ssrc: u32, media_ssrc: u32, lost: &[u16]) -> Self {
         let mut pairs: Vec<(u16, u16)> = Vec::new();
         for &seq in lost {
@@ -49,6 +50,7 @@ impl Nack {
     }
 
     /// The packet's bytes.
+    #[must_use]
     pub fn encode(&self) -> Bytes {
         let words = 2 + self.pairs.len();
         let mut buf = BytesMut::with_capacity(4 + 4 * words);
@@ -95,6 +97,7 @@ pub struct ReceiverReport {
 
 impl ReceiverReport {
     /// The packet's bytes (at most 31 blocks are written).
+    #[must_use]
     pub fn encode(&self) -> Bytes {
         let blocks = &self.blocks[..self.blocks.len().min(31)];
         let words = 1 + 6 * blocks.len();
@@ -173,6 +176,7 @@ fn parse_one(data: &[u8]) -> Result<(RtcpPacket, usize), ParseError> {
 /// Parses every packet of a compound or reduced-size RTCP datagram. Stops
 /// at the first malformed packet, returning what came before it and the
 /// error.
+#[must_use]
 pub fn parse_compound(mut data: &[u8]) -> (Vec<RtcpPacket>, Option<ParseError>) {
     let mut packets = Vec::new();
     while !data.is_empty() {

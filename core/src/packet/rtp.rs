@@ -29,21 +29,25 @@ pub struct Header {
 
 impl Header {
     /// A header with the given payload type and every other field zero.
+    #[must_use]
     pub fn new(payload_type: u8) -> Self {
         Header { marker: false, payload_type: payload_type & 0x7f, sequence: 0, timestamp: 0, ssrc: 0 }
     }
 
     /// The sequence number as a wrapping [`Seq`].
+    #[must_use]
     pub const fn seq(&self) -> Seq {
         Seq::new(self.sequence)
     }
 
     /// The payload type, if the protocol defines it.
+    #[must_use]
     pub const fn kind(&self) -> Option<PayloadType> {
         PayloadType::of(self.payload_type)
     }
 
     /// Byte 1 as legacy clients read it: marker and payload type together.
+    #[must_use]
     pub fn byte1(&self) -> u8 {
         (u8::from(self.marker) << 7) | (self.payload_type & 0x7f)
     }
@@ -58,6 +62,7 @@ impl Header {
     }
 
     /// One datagram: this header followed by `payload`.
+    #[must_use]
     pub fn encode(&self, payload: &[u8]) -> Bytes {
         let mut buf = BytesMut::with_capacity(HEADER_LEN + payload.len());
         self.write_to(&mut buf);
@@ -79,6 +84,10 @@ pub struct Packet<'a> {
 
 impl<'a> Packet<'a> {
     /// Parses any bytes; never panics.
+    ///
+    /// # Errors
+    ///
+    /// A [`ParseError`] for bytes that are not an RTP packet.
     pub fn parse(data: &'a [u8]) -> Result<Self, ParseError> {
         if data.len() < HEADER_LEN {
             return Err(ParseError::TooShort);
@@ -115,6 +124,7 @@ impl<'a> Packet<'a> {
 
     /// Whether byte 0 is exactly [`PLAIN_BYTE0`] (no padding, extension or
     /// CSRC), the only form legacy peers send and read.
+    #[must_use]
     pub fn is_plain(&self) -> bool {
         self.byte0 == PLAIN_BYTE0
     }

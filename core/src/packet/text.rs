@@ -10,6 +10,10 @@ pub struct NotUtf8;
 
 /// Splits a list payload (`a#b;c`) into its distinct non-empty entries, in
 /// first-seen order.
+///
+/// # Errors
+///
+/// [`NotUtf8`] for a payload that is not UTF-8.
 pub fn split_ids(payload: &[u8]) -> Result<Vec<&str>, NotUtf8> {
     let text = std::str::from_utf8(payload).map_err(|_| NotUtf8)?;
     let mut ids: Vec<&str> = Vec::new();
@@ -24,6 +28,7 @@ pub fn split_ids(payload: &[u8]) -> Result<Vec<&str>, NotUtf8> {
 /// Like [`split_ids`] but tolerant of invalid UTF-8: each entry that is not
 /// valid UTF-8 on its own is skipped. Used for `SSRC_ACK` datagrams, which
 /// may be split inside an id or a character.
+#[must_use]
 pub fn split_ids_lossy(payload: &[u8]) -> Vec<&str> {
     let mut ids: Vec<&str> = Vec::new();
     for part in payload.split(|b| *b == b'#' || *b == b';') {
@@ -39,6 +44,7 @@ pub fn split_ids_lossy(payload: &[u8]) -> Vec<&str> {
 
 /// Parses an `AUTH_REQ` payload `liveId#liveCode`; `None` if there is no
 /// `#`, either half is empty, or it is not UTF-8.
+#[must_use]
 pub fn parse_auth(payload: &[u8]) -> Option<(&str, &str)> {
     let text = std::str::from_utf8(payload).ok()?;
     let (id, code) = text.split_once('#')?;
@@ -46,6 +52,7 @@ pub fn parse_auth(payload: &[u8]) -> Option<(&str, &str)> {
 }
 
 /// The `AUTH_REQ` payload for a credential.
+#[must_use]
 pub fn encode_auth(live_id: &str, live_code: &str) -> Vec<u8> {
     format!("{live_id}#{live_code}").into_bytes()
 }
@@ -76,6 +83,7 @@ pub struct PullChunk<'a> {
 /// Splits a `#`-joined id list into `PULL_REQ` chunks of at most 738 bytes
 /// (possibly inside an id or character). When the length is a multiple of
 /// 738, including zero, the last chunk is empty (1.4.2).
+#[must_use]
 pub fn chunk_pull_request(list: &[u8]) -> Vec<PullChunk<'_>> {
     let mut chunks: Vec<PullChunk<'_>> = list
         .chunks(PULL_REQ_CHUNK)
@@ -92,6 +100,7 @@ pub fn chunk_pull_request(list: &[u8]) -> Vec<PullChunk<'_>> {
 }
 
 /// Writes an SSRC as legacy clients parse it: a signed 32-bit decimal.
+#[must_use]
 pub fn signed_ssrc(ssrc: u32) -> i32 {
     ssrc as i32
 }
@@ -125,6 +134,7 @@ pub fn encode_pull_rsp<S: AsRef<str>>(entries: &[(S, Option<u32>)]) -> Vec<Vec<u
 /// Parses a `PULL_RSP` payload into `(id, ssrc)` entries. An SSRC is read
 /// as signed or unsigned 32-bit decimal; `null` or anything unparsable is
 /// `None`. Entries with an empty id (the `#null` answer) are skipped.
+#[must_use]
 pub fn parse_pull_rsp(payload: &[u8]) -> Vec<(String, Option<u32>)> {
     let text = String::from_utf8_lossy(payload);
     text.split(';')

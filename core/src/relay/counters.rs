@@ -1,6 +1,10 @@
 //! Counters of everything the relay dropped, refused or did, by reason.
 //! Untrusted input never returns an error: it lands in one of these.
 
+// Each counter's doc comment is its `/metrics` help, plain text: config keys
+// stay unquoted there.
+#![allow(clippy::doc_markdown)]
+
 macro_rules! counters {
     ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
         /// Monotonic event and drop counters, read by the driver for

@@ -205,6 +205,7 @@ impl Relay {
     /// A relay with no credentials. `seed` drives every random choice
     /// (SSRCs, client ids, challenges, hash keys); `clock` maps `now` to
     /// the Unix-epoch milliseconds stamped on relay packets.
+    #[must_use]
     pub fn new(config: Arc<Config>, seed: [u8; 32], clock: WallClock) -> Self {
         // The order of these draws fixes every hash key and id a seed gives.
         let mut rng = Rng::from_seed(seed);
@@ -244,6 +245,11 @@ impl Relay {
     }
 
     /// Runs an operator command.
+    ///
+    /// # Errors
+    ///
+    /// A [`CommandError`]: the id exists already (creating), is unknown, or
+    /// names a stream that is not live (where the command needs one).
     pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<Reply, CommandError> {
         self.enter(now);
         match command {
@@ -267,11 +273,13 @@ impl Relay {
     }
 
     /// Drop and event counters.
+    #[must_use]
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
 
     /// Sizes of the bounded state.
+    #[must_use]
     pub fn state_sizes(&self) -> StateSizes {
         StateSizes {
             clients: self.clients.len(),
@@ -288,6 +296,7 @@ impl Relay {
     /// Every pull client with its id, bound address and acknowledged
     /// streams, sorted by id: a read-only view for invariant checks (see
     /// [`ClientBinding`]; operators use [`Command::ListClients`]).
+    #[must_use]
     pub fn client_bindings(&self) -> Vec<ClientBinding> {
         self.clients.bindings(&self.streams)
     }

@@ -52,15 +52,12 @@ impl Outbox {
             return *id;
         }
         let slot = Slot { dest, queue: VecDeque::new(), pins: 0, ready: false };
-        let id = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(slot);
-                SlotId(i)
-            }
-            None => {
-                self.slots.push(Some(slot));
-                SlotId((self.slots.len() - 1) as u32)
-            }
+        let id = if let Some(i) = self.free.pop() {
+            self.slots[i as usize] = Some(slot);
+            SlotId(i)
+        } else {
+            self.slots.push(Some(slot));
+            SlotId((self.slots.len() - 1) as u32)
         };
         self.index.insert(dest, id);
         id

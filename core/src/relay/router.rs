@@ -129,7 +129,7 @@ impl Relay {
             // A refusal for an id without a credential guesses no code.
             Err(Refused { unknown_id: true }) => {}
             Err(Refused { unknown_id: false }) => {
-                self.auth_failures.failed(now, from, self.config.max_rate_limited_sources)
+                self.auth_failures.failed(now, from, self.config.max_rate_limited_sources);
             }
             Ok(Some((live_id, ssrc))) => self.clients.notify_going_live(&mut ctx, live_id.as_str(), ssrc),
             Ok(None) => {}

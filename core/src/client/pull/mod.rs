@@ -96,6 +96,7 @@ impl PullClient {
     /// A subscriber of the relay's pull socket at `relay` that asks for a
     /// client id at once (the `CLIENT_ID_REQ` is the first datagram to
     /// poll). `seed` keys the SSRC map; `clock` stamps the client's packets.
+    #[must_use]
     pub fn new(config: PullConfig, relay: SocketAddr, seed: [u8; 32], clock: WallClock, now: Instant) -> Self {
         let mut rng = Rng::from_seed(seed);
         let c = &config;
@@ -142,11 +143,13 @@ impl PullClient {
 
     /// The smoothed round trip to the relay, once a delay probe was
     /// answered.
+    #[must_use]
     pub fn rtt(&self) -> Option<std::time::Duration> {
         self.probes.smoothed()
     }
 
     /// The client id, once the relay issued one.
+    #[must_use]
     pub fn client_id(&self) -> Option<ClientId> {
         self.registration.id()
     }
@@ -157,11 +160,13 @@ impl PullClient {
     }
 
     /// The reorder counters of a listed stream.
+    #[must_use]
     pub fn stats(&self, live_id: &str) -> Option<ReorderStats> {
         self.streams.iter().find(|s| s.live_id == live_id).map(|s| s.buffer.stats())
     }
 
     /// What the client dropped or sent.
+    #[must_use]
     pub fn counters(&self) -> &PullCounters {
         &self.counters
     }
@@ -171,6 +176,12 @@ impl PullClient {
     /// data; streams still listed keep their state. Duplicates count once.
     /// Sent at once if the client is registered, else once it is; resent
     /// until every id is answered.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Closed`] after [`PullClient::close`],
+    /// [`ClientError::InvalidLiveId`] for an id that is empty or holds `#`
+    /// or `;`.
     pub fn pull<S: AsRef<str>>(&mut self, now: Instant, live_ids: &[S]) -> Result<(), ClientError> {
         self.link.enter(now);
         if !self.phase.is_open() {

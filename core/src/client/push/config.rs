@@ -58,6 +58,7 @@ impl Default for PushConfig {
 
 impl PushConfig {
     /// Payload bytes of a full `TS_DATA` packet (at least one TS packet).
+    #[must_use]
     pub fn payload_len(&self) -> usize {
         self.ts_packets_per_datagram.max(1).saturating_mul(PACKET_LEN)
     }

@@ -24,6 +24,10 @@ impl PushClient {
     /// [`PushClient::auth`](crate::PushClient::auth) (or after `close`), 10002 if the relay refused
     /// it, 10001 while its first auth is unanswered. While a re-auth is
     /// pending the data goes out under the stream's last SSRC.
+    ///
+    /// # Errors
+    ///
+    /// The codes above, as a [`PushStreamError`].
     pub fn push(&mut self, now: Instant, live_id: &str, data: &[u8]) -> Result<(), PushStreamError> {
         self.link.enter(now);
         let idx = self.sendable(live_id).inspect_err(|e| self.report(e))?;

@@ -15,6 +15,7 @@ pub enum PushErrorCode {
 
 impl PushErrorCode {
     /// The number legacy clients report.
+    #[must_use]
     pub fn number(self) -> u32 {
         match self {
             PushErrorCode::AuthNotAnswered => 10001,

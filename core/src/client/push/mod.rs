@@ -76,6 +76,7 @@ impl PushClient {
     /// A publisher with no streams, talking to the relay's push socket at
     /// `relay`. `seed` draws the initial sequence numbers; `clock` is the
     /// local wall clock, corrected towards the relay's as it answers.
+    #[must_use]
     pub fn new(config: PushConfig, relay: SocketAddr, seed: [u8; 32], clock: WallClock) -> Self {
         PushClient {
             rng: Rng::from_seed(seed),
@@ -94,6 +95,12 @@ impl PushClient {
     /// Authenticates `live_id` (several streams may be published by one
     /// client). Calling it again for the same id restarts its auth with
     /// the new code; the stream keeps its sequence numbers.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidLiveId`] for an id that is empty or holds `#`
+    /// or `;`, [`ClientError::InvalidLiveCode`] for an empty code,
+    /// [`ClientError::Closed`] after [`PushClient::close`].
     pub fn auth(&mut self, now: Instant, live_id: &str, live_code: &str) -> Result<(), ClientError> {
         self.link.enter(now);
         check_live_id(live_id)?;
@@ -104,18 +111,15 @@ impl PushClient {
             return Err(ClientError::Closed);
         }
         let backoff = self.auth_backoff(now);
-        let idx = match self.streams.iter().position(|s| s.live_id == live_id) {
-            Some(idx) => {
-                self.streams[idx].live_code = live_code.to_owned();
-                self.streams[idx].auth = Auth::Pending(backoff);
-                idx
-            }
-            None => {
-                let first_seq = Seq::new(self.rng.next_u32() as u16);
-                let history = self.config.history_packets;
-                self.streams.push(PushStream::new(live_id, live_code, backoff, first_seq, history));
-                self.streams.len() - 1
-            }
+        let idx = if let Some(idx) = self.streams.iter().position(|s| s.live_id == live_id) {
+            self.streams[idx].live_code = live_code.to_owned();
+            self.streams[idx].auth = Auth::Pending(backoff);
+            idx
+        } else {
+            let first_seq = Seq::new(self.rng.next_u32() as u16);
+            let history = self.config.history_packets;
+            self.streams.push(PushStream::new(live_id, live_code, backoff, first_seq, history));
+            self.streams.len() - 1
         };
         self.send_auth(now, idx);
         if self.probes.deadline().is_none() {

@@ -157,6 +157,7 @@ pub struct ReorderBuffer {
 
 impl ReorderBuffer {
     /// An empty buffer.
+    #[must_use]
     pub fn new(config: &ReorderConfig) -> Self {
         ReorderBuffer {
             window: Duration::from_millis(config.window_ms),
@@ -316,16 +317,13 @@ impl ReorderBuffer {
     fn release_through(&mut self, last: u64) {
         let Some(mut next) = self.next else { return };
         while next <= last {
-            match self.held.first_entry().filter(|e| *e.key() == next) {
-                Some(entry) => {
-                    let data = entry.remove();
-                    self.emit(next, data);
-                }
-                None => {
-                    self.stats.lost += 1;
-                    self.missing.forget(next);
-                    self.recent.mark(next, false);
-                }
+            if let Some(entry) = self.held.first_entry().filter(|e| *e.key() == next) {
+                let data = entry.remove();
+                self.emit(next, data);
+            } else {
+                self.stats.lost += 1;
+                self.missing.forget(next);
+                self.recent.mark(next, false);
             }
             next += 1;
         }

@@ -131,21 +131,18 @@ impl Clients {
     /// `CLIENT_ID_REQ` (§1.4.1): the id already issued to this address, or
     /// a new one.
     pub(super) fn on_client_id_req(&mut self, ctx: &mut Ctx, streams: &mut Streams, port: Port, from: SocketAddr) {
-        let id = match self.by_addr.get(&from) {
-            Some(&id) => {
-                self.set_port(ctx, streams, id, port);
-                id
+        let id = if let Some(&id) = self.by_addr.get(&from) {
+            self.set_port(ctx, streams, id, port);
+            id
+        } else {
+            if !self.room(ctx, streams, from) {
+                return;
             }
-            None => {
-                if !self.room(ctx, streams, from) {
-                    return;
-                }
-                let by_id = &self.by_id;
-                let id = ClientId::new(ctx.rng().assignable_id(|id| by_id.contains_key(&ClientId::new(id))));
-                ctx.counters().client_ids_issued += 1;
-                self.create(ctx, port, from, id, false);
-                id
-            }
+            let by_id = &self.by_id;
+            let id = ClientId::new(ctx.rng().assignable_id(|id| by_id.contains_key(&ClientId::new(id))));
+            ctx.counters().client_ids_issued += 1;
+            self.create(ctx, port, from, id, false);
+            id
         };
         let rsp = ctx.control(PayloadType::ClientIdRsp, id.get(), &[]);
         ctx.send((port, from), rsp);
@@ -161,15 +158,12 @@ impl Clients {
             return false;
         }
         if self.len() >= ctx.config().max_clients {
-            match self.oldest_unverified() {
-                Some(id) => {
-                    ctx.counters().client_evicted_unverified += 1;
-                    self.remove(ctx, streams, id, LeaveReason::Evicted);
-                }
-                None => {
-                    ctx.counters().client_limit_global += 1;
-                    return false;
-                }
+            if let Some(id) = self.oldest_unverified() {
+                ctx.counters().client_evicted_unverified += 1;
+                self.remove(ctx, streams, id, LeaveReason::Evicted);
+            } else {
+                ctx.counters().client_limit_global += 1;
+                return false;
             }
         }
         true

@@ -152,14 +152,14 @@ impl Clients {
             self.apply_pull_request(ctx, streams, id, &list);
             return Ok(());
         }
-        if !had_pending {
+        if had_pending {
+            ctx.cancel(set.at, TimerKey::Reassembly(id));
+        } else {
             if self.pending >= max_pending {
                 ctx.counters().pull_req_rejected += 1;
                 return Ok(());
             }
             self.pending += 1;
-        } else {
-            ctx.cancel(set.at, TimerKey::Reassembly(id));
         }
         set.at = now + timeout;
         ctx.schedule(set.at, TimerKey::Reassembly(id));
@@ -199,12 +199,11 @@ impl Clients {
         let mut old = std::mem::take(&mut self.client_mut(id).subscriptions);
         let mut subscriptions = Vec::with_capacity(ids.len());
         for live_id in ids {
-            let mut sub = match old.iter().position(|s| s.live_id == live_id) {
-                Some(i) => old.swap_remove(i),
-                None => {
-                    self.interest.entry(live_id.to_owned()).or_default().insert(id);
-                    Subscription::new(live_id)
-                }
+            let mut sub = if let Some(i) = old.iter().position(|s| s.live_id == live_id) {
+                old.swap_remove(i)
+            } else {
+                self.interest.entry(live_id.to_owned()).or_default().insert(id);
+                Subscription::new(live_id)
             };
             if streams.live_ssrc(live_id).is_some() {
                 sub.answered(now, first_wait);
