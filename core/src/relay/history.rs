@@ -197,6 +197,19 @@ mod tests {
     }
 
     #[test]
+    fn eviction_never_drops_a_packet_of_another_number() {
+        // 8 slots: after the gap 2..=9 the slots of 8 and 9 still hold 0 and
+        // 1, young, which the oldest end walks past.
+        let mut h = History::new(8, Duration::from_millis(100));
+        h.insert(Seq::new(0), at(0), Bytes::from(vec![0]));
+        h.insert(Seq::new(1), at(0), Bytes::from(vec![1]));
+        h.insert(Seq::new(10), at(50), Bytes::from(vec![10]));
+        h.insert(Seq::new(11), at(60), Bytes::from(vec![11]));
+        assert_eq!(h.get(Seq::new(0), at(60)).unwrap()[..], [0]);
+        assert_eq!(h.get(Seq::new(1), at(60)).unwrap()[..], [1]);
+    }
+
+    #[test]
     fn eviction_runs_across_wraparound_and_after_a_jump() {
         let mut h = History::new(8, Duration::from_millis(10));
         for (i, seq) in (65_530u16..=65_535).chain(0..20).enumerate() {

@@ -445,6 +445,21 @@ mod tests {
     }
 
     #[test]
+    fn a_known_round_trip_paces_the_nack_retries() {
+        let nacks_at = |rtt: Option<u64>| {
+            let mut b = ReorderBuffer::new(&ReorderConfig { head_nacks: 1, ..ReorderConfig::default() });
+            if let Some(rtt) = rtt {
+                b.set_rtt(Duration::from_millis(rtt));
+            }
+            b.insert(ms(0), Seq::new(100), Bytes::new());
+            (0..=20).map(|k| ms(k * 10)).filter(|&t| !b.poll_nacks(t).is_empty()).collect::<Vec<_>>()
+        };
+        assert_eq!(nacks_at(None)[..2], [ms(10), ms(60)], "no round trip known: every nack_interval (50 ms)");
+        let paced = nacks_at(Some(80));
+        assert_eq!(paced[..2], [ms(10), ms(110)], "1.25 x an 80 ms round trip: {paced:?}");
+    }
+
+    #[test]
     fn the_numbers_below_the_first_packet_are_nacked_until_the_head_settles() {
         let mut b = ReorderBuffer::new(&ReorderConfig { head_nacks: 3, ..ReorderConfig::default() });
         b.insert(ms(0), Seq::new(100), Bytes::new());
